@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createServerAdapter } from '@whatwg-node/server';
+import { GraphQLError } from 'graphql';
+import { createYoga, shouldRenderGraphiQL } from 'graphql-yoga';
+import { findActiveKeyBySecret, touchAdminKey } from './admin/keys.js';
+import { createContext, type Context } from './context.js';
+import type { DatabaseHandle } from './db/client.js';
+import type { AdminKeyRow } from './db/schema.js';
+import { AppError } from './errors.js';
+import type { Logger } from './logger.js';
+import { schema } from './schema/index.js';
+
+export interface AppDeps {
+  database: DatabaseHandle;
+  logger: Logger;
+  /** Development mode: field suggestions and friendlier errors. Never leaks internal errors. */
+  production?: boolean;
+}
+
+interface ServerContext {
+  operator: AdminKeyRow;
+  requestId: string;
+}
+
+export const EXAMPLE_QUERY = `# Every request needs the admin key: set it in the Headers tab below.
+query ConfirmedUsers {
+  users(status: CONFIRMED, first: 20) {
+    totalCount
+    edges { node { id email status createdAt lastAuthenticatedAt activeSessionCount } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`;
+
+function json(body: unknown, status: number, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+}
+
+function graphqlError(status: number, message: string, code: string, requestId: string, headers = {}): Response {
+  return json({ errors: [{ message, extensions: { code, requestId } }] }, status, { 'x-request-id': requestId, ...headers });
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The whole HTTP surface of the gateway, as one fetch handler: used by the server and by tests alike. */
+export function createApp(deps: AppDeps) {
+  const { database, logger } = deps;
+  const db = database.db;
+
+  const yoga = createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: {
+      debug: (...args) => logger.debug({ args }, 'yoga'),
+      info: (...args) => logger.info({ args }, 'yoga'),
+      warn: (...args) => logger.warn({ args }, 'yoga'),
+      error: (...args) => logger.error({ args }, 'yoga'),
+    },
+    context: ({ operator, requestId }) => createContext(db, operator, requestId),
+    graphiql: {
+      title: 'App Users gateway',
+      defaultQuery: EXAMPLE_QUERY,
+      headers: JSON.stringify({ Authorization: 'Bearer <admin key>' }, null, 2),
+      shouldPersistHeaders: false,
+    },
+    renderGraphiQL,
+    maskedErrors: {
+      maskError(error, message) {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (original instanceof AppError) {
+          const gqlError = error as GraphQLError;
+          return new GraphQLError(original.message, {
+            nodes: gqlError.nodes,
+            path: gqlError.path,
+            extensions: { code: original.code, ...('field' in original ? { field: original.field } : {}) },
+          });
+        }
+        if (error instanceof GraphQLError && !(original && !(original instanceof GraphQLError))) return error;
+        logger.error({ err: original ?? error }, 'unexpected error in a GraphQL operation');
+        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      },
+    },
+  });
+
+  async function authenticate(request: Request): Promise<AdminKeyRow | null> {
+    const header = request.headers.get('authorization') ?? '';
+    const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
+    if (!match) return null;
+    const key = await findActiveKeyBySecret(db, match[1]!);
+    if (key) {
+      touchAdminKey(db, key).catch((err) => logger.warn({ err }, 'could not record admin key use'));
+    }
+    return key;
+  }
+
+  async function handleGraphQL(request: Request, requestId: string): Promise<Response> {
+    if (request.method === 'OPTIONS' || shouldRenderGraphiQL(request)) {
+      return yoga.fetch(request, { requestId } as ServerContext);
+    }
+    const operator = await authenticate(request);
+    if (!operator) {
+      return graphqlError(
+        401,
+        'An admin key is required: send "Authorization: Bearer <admin key>".',
+        'UNAUTHENTICATED',
+        requestId,
+        { 'www-authenticate': 'Bearer realm="app-users-gateway"' },
+      );
+    }
+    return yoga.fetch(request, { operator, requestId });
+  }
+
+  async function health(): Promise<Response> {
+    const ok = await database.ping();
+    return json({ status: ok ? 'ok' : 'unavailable' }, ok ? 200 : 503, { 'cache-control': 'no-store' });
+  }
+
+  async function route(request: Request): Promise<Response> {
+    const incoming = request.headers.get('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const { pathname } = new URL(request.url);
+    let response: Response;
+    try {
+      if (pathname === '/graphql') response = await handleGraphQL(request, requestId);
+      else if (pathname === '/health' && request.method === 'GET') response = await health();
+      else response = json({ error: `Nothing at ${request.method} ${pathname}.`, error_code: 'NotFound' }, 404);
+    } catch (err) {
+      logger.error({ err, requestId }, 'request failed');
+      response = json({ error: 'Unexpected error.', error_code: 'InternalServerError', requestId }, 500);
+    }
+    response.headers.set('x-request-id', requestId);
+    return response;
+  }
+
+  return createServerAdapter(route);
+}
+
+export type App = ReturnType<typeof createApp>;

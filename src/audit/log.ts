@@ -1,0 +1,61 @@
+import type { Database, Executor } from '../db/client.js';
+import { UUID_PATTERN } from '../db/keyset.js';
+import { auditEvents } from '../db/schema.js';
+import { AppError } from '../errors.js';
+
+/** Who is acting: an operator's admin key, an app user through the client API, or the gateway itself. */
+export type Actor =
+  | { type: 'admin'; keyId: string; keyName: string; requestId?: string | null }
+  | { type: 'user'; userId: string | null; requestId?: string | null }
+  | { type: 'system'; name: string; requestId?: string | null };
+
+export interface AuditEntry {
+  action: string;
+  outcome: 'success' | 'refused' | 'failed';
+  /** The user the action is about; kept even after that user is deleted. */
+  userId?: string | null;
+  details?: Record<string, unknown> | null;
+}
+
+export async function recordAuditEvent(ex: Executor, actor: Actor, entry: AuditEntry): Promise<void> {
+  const userId = entry.userId && UUID_PATTERN.test(entry.userId) ? entry.userId.toLowerCase() : null;
+  await ex.insert(auditEvents).values({
+    action: entry.action,
+    outcome: entry.outcome,
+    userId,
+    actorKeyId: actor.type === 'admin' ? actor.keyId : null,
+    actorName: actor.type === 'admin' ? actor.keyName : actor.type === 'system' ? actor.name : null,
+    requestId: actor.requestId ?? null,
+    details: entry.details ?? null,
+  });
+}
+
+/**
+ * Runs one state change as one transaction together with its "success" audit event. An expected
+ * refusal (an AppError) rolls the change back whole and is recorded as "refused" on its own, so a
+ * failed or rolled-back action never leaves a success behind.
+ */
+export async function audited<T>(
+  db: Database,
+  actor: Actor,
+  action: { action: string; userId?: string | null },
+  change: (tx: Executor) => Promise<T>,
+  describe: (result: T) => Pick<AuditEntry, 'userId' | 'details'> = () => ({}),
+): Promise<T> {
+  try {
+    return await db.transaction(async (tx) => {
+      const result = await change(tx);
+      await recordAuditEvent(tx, actor, { ...action, ...describe(result), outcome: 'success' });
+      return result;
+    });
+  } catch (err) {
+    if (err instanceof AppError) {
+      await recordAuditEvent(db, actor, {
+        ...action,
+        outcome: 'refused',
+        details: { code: err.code, message: err.message },
+      });
+    }
+    throw err;
+  }
+}

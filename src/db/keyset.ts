@@ -1,0 +1,48 @@
+import { InvalidInputError } from '../errors.js';
+
+/** A position in a list ordered by (created_at DESC, id DESC): the last row of the previous page. */
+export interface KeysetPosition {
+  createdAt: Date;
+  id: string;
+}
+
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// Opaque to clients, but plain inside: base64url of "<epoch ms>:<uuid>".
+export function encodeCursor(position: KeysetPosition): string {
+  return Buffer.from(`${position.createdAt.getTime()}:${position.id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, field = 'after'): KeysetPosition {
+  const invalid = () => new InvalidInputError(field, `"${field}" is not a cursor returned by this API.`);
+  if (cursor.length > 100) throw invalid();
+  const [ms, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+  if (rest.length > 0 || !/^\d{1,15}$/.test(ms ?? '') || !UUID_PATTERN.test(id ?? '')) throw invalid();
+  return { createdAt: new Date(Number(ms)), id: id!.toLowerCase() };
+}
+
+export interface PageRequest {
+  first: number;
+  after: KeysetPosition | null;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+export function pageRequest(first: number | null | undefined, after: string | null | undefined): PageRequest {
+  const size = first ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
+    throw new InvalidInputError('first', `"first" must be between 0 and ${MAX_PAGE_SIZE}; got ${size}.`);
+  }
+  return { first: size, after: after == null ? null : decodeCursor(after) };
+}
+
+export interface Page<T> {
+  nodes: T[];
+  hasNextPage: boolean;
+}
+
+/** Rows were fetched with LIMIT first + 1: the extra row only says that there is a next page. */
+export function toPage<T>(rows: T[], first: number): Page<T> {
+  return { nodes: rows.slice(0, first), hasNextPage: rows.length > first };
+}

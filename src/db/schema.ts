@@ -1,0 +1,188 @@
+import { sql } from 'drizzle-orm';
+import {
+  customType,
+  index,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+// Millisecond precision, so a JavaScript Date round-trips exactly: keyset cursors compare
+// (created_at, id) and must not lose the microseconds PostgreSQL would otherwise keep.
+const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
+
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
+
+export const userStatus = pgEnum('user_status', ['pending', 'confirmed', 'disabled']);
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    email: text('email'),
+    status: userStatus('status').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    lastAuthenticatedAt: instant('last_authenticated_at'),
+    disabledAt: instant('disabled_at'),
+    customData: jsonb('custom_data').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [
+    // Case-insensitive uniqueness; text_pattern_ops also serves `lower(email) LIKE 'prefix%'`
+    // under any database collation.
+    uniqueIndex('users_email_lower_key').using('btree', sql`lower(${t.email}) text_pattern_ops`),
+    // Keyset pagination, newest first: by status, and across all statuses.
+    index('users_status_created_id_idx').on(t.status, t.createdAt, t.id),
+    index('users_created_id_idx').on(t.createdAt, t.id),
+  ],
+);
+
+export const userIdentities = pgTable(
+  'user_identities',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    providerType: text('provider_type').notNull(),
+    // The provider's own id for this identity (for local-userpass: the lower-cased email).
+    providerId: text('provider_id').notNull(),
+    // Only for local-userpass: a scrypt hash in the form written by src/auth/passwords.ts.
+    passwordHash: text('password_hash'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('user_identities_provider_key').on(t.providerType, t.providerId),
+    index('user_identities_user_idx').on(t.userId),
+  ],
+);
+
+export const revokeReasons = [
+  'logout',
+  'admin_revoked',
+  'user_disabled',
+  'user_deleted',
+  'rotated',
+] as const;
+export type RevokeReason = (typeof revokeReasons)[number];
+
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    // SHA-256 of the opaque token; the token itself is never stored.
+    tokenHash: bytea('token_hash').notNull(),
+    deviceId: text('device_id'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    expiresAt: instant('expires_at').notNull(),
+    lastUsedAt: instant('last_used_at'),
+    revokedAt: instant('revoked_at'),
+    revokeReason: text('revoke_reason').$type<RevokeReason>(),
+  },
+  (t) => [
+    uniqueIndex('refresh_tokens_token_hash_key').on(t.tokenHash),
+    // Live sessions of a user, newest first: counts, listings and revocations stay index-driven.
+    index('refresh_tokens_live_user_idx')
+      .on(t.userId, t.createdAt, t.id)
+      .where(sql`${t.revokedAt} IS NULL`),
+    index('refresh_tokens_user_idx').on(t.userId),
+  ],
+);
+
+export const adminRoles = ['viewer', 'operator', 'owner'] as const;
+export type AdminRole = (typeof adminRoles)[number];
+
+export const adminKeys = pgTable(
+  'admin_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    role: text('role').$type<AdminRole>().notNull(),
+    // SHA-256 of the secret: keys are 256 random bits, so a slow KDF adds nothing here.
+    secretHash: bytea('secret_hash').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    lastUsedAt: instant('last_used_at'),
+    revokedAt: instant('revoked_at'),
+  },
+  (t) => [uniqueIndex('admin_keys_secret_hash_key').on(t.secretHash)],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type UserStatus = UserRow['status'];
+export type IdentityRow = typeof userIdentities.$inferSelect;
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
+export type AdminKeyRow = typeof adminKeys.$inferSelect;
+
+/** Single-use tokens mailed to users: email confirmation and password reset. */
+export const userTokens = pgTable(
+  'user_tokens',
+  {
+    // The "tokenId" of Realm's confirm and reset links.
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose').$type<'confirm' | 'reset'>().notNull(),
+    // SHA-256 of the "token" of the link; the token itself is never stored.
+    tokenHash: bytea('token_hash').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    expiresAt: instant('expires_at').notNull(),
+    usedAt: instant('used_at'),
+  },
+  (t) => [index('user_tokens_user_idx').on(t.userId, t.purpose)],
+);
+
+/** Mail the gateway would send; the default mailer writes here and to the log. */
+export const mailOutbox = pgTable(
+  'mail_outbox',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    toEmail: text('to_email').notNull(),
+    kind: text('kind').notNull(),
+    subject: text('subject').notNull(),
+    body: text('body').notNull(),
+    // Secrets in links stay here only until the mail is sent or expires.
+    link: text('link'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    sentAt: instant('sent_at'),
+  },
+  (t) => [index('mail_outbox_created_idx').on(t.createdAt, t.id)],
+);
+
+/** Secrets the gateway generates for itself once, such as the access-token signing key. */
+export const gatewaySecrets = pgTable('gateway_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: instant('created_at').notNull().defaultNow(),
+});
+
+/** Who did what to whom. No foreign key to users: the history outlives the user it is about. */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    at: instant('at').notNull().defaultNow(),
+    action: text('action').notNull(),
+    outcome: text('outcome').$type<'success' | 'refused' | 'failed'>().notNull(),
+    userId: uuid('user_id'),
+    actorKeyId: uuid('actor_key_id').references(() => adminKeys.id, { onDelete: 'set null' }),
+    actorName: text('actor_name'),
+    requestId: text('request_id'),
+    details: jsonb('details').$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    index('audit_events_at_id_idx').on(t.at, t.id),
+    index('audit_events_user_at_id_idx').on(t.userId, t.at, t.id),
+    index('audit_events_action_at_id_idx').on(t.action, t.at, t.id),
+  ],
+);
+
+export type UserTokenRow = typeof userTokens.$inferSelect;
+export type AuditEventRow = typeof auditEvents.$inferSelect;

@@ -1,0 +1,13 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './scalars.js';
+import './errors.js';
+import './user.js';
+import './user-mutations.js';
+
+export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });
+
+/** The public contract as committed in schema.graphql. */
+export function printContract(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

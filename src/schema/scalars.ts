@@ -1,0 +1,19 @@
+import { GraphQLError, Kind } from 'graphql';
+import { builder } from './builder.js';
+
+function parseDateTime(value: unknown): Date {
+  const date = typeof value === 'string' ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(date.getTime())) {
+    throw new GraphQLError('DateTime must be an ISO 8601 string such as "2026-01-31T12:00:00.000Z".', {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  return date;
+}
+
+builder.scalarType('DateTime', {
+  description: 'A point in time, as an ISO 8601 string in UTC with milliseconds ("2026-01-31T12:00:00.000Z").',
+  serialize: (value) => (value instanceof Date ? value : new Date(value as string)).toISOString(),
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : null),
+});

@@ -1,0 +1,113 @@
+import type { UserRow } from '../db/schema.js';
+import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
+import * as users from '../users/service.js';
+import { builder } from './builder.js';
+import { User } from './user.js';
+
+const CreateUserSuccess = builder.objectRef<{ user: UserRow }>('CreateUserSuccess').implement({
+  description: 'The user was created, confirmed, with an email/password identity.',
+  fields: (t) => ({ user: t.expose('user', { type: User, description: 'The new user.' }) }),
+});
+
+const DisableUserSuccess = builder.objectRef<users.UserActionResult>('DisableUserSuccess').implement({
+  description: 'The user is disabled and every session it had is revoked.',
+  fields: (t) => ({
+    user: t.expose('user', { type: User, description: 'The user, now disabled.' }),
+    revokedSessionCount: t.exposeInt('revokedSessionCount', {
+      description: 'How many live sessions were revoked (0 if the user was already disabled).',
+    }),
+  }),
+});
+
+const EnableUserSuccess = builder.objectRef<{ user: UserRow }>('EnableUserSuccess').implement({
+  description: 'The user is confirmed again and can log in; none of its old sessions came back.',
+  fields: (t) => ({ user: t.expose('user', { type: User, description: 'The user, now confirmed.' }) }),
+});
+
+const DeleteUserSuccess = builder.objectRef<users.DeleteResult>('DeleteUserSuccess').implement({
+  description:
+    "The user, its identities and its sessions are gone. The app's own data that points at the user is left as it was.",
+  fields: (t) => ({
+    deletedUserId: t.exposeID('deletedUserId', { description: 'The id the deleted user had.' }),
+    revokedSessionCount: t.exposeInt('revokedSessionCount', {
+      description: 'How many live sessions the user had; all of them are invalid now.',
+    }),
+  }),
+});
+
+const RevokeUserSessionsSuccess = builder
+  .objectRef<users.UserActionResult>('RevokeUserSessionsSuccess')
+  .implement({
+    description: 'Every live session of the user is revoked: the user must log in again.',
+    fields: (t) => ({
+      user: t.expose('user', { type: User, description: 'The user.' }),
+      revokedSessionCount: t.exposeInt('revokedSessionCount', { description: 'How many live sessions were revoked.' }),
+    }),
+  });
+
+builder.mutationType({ description: 'Acting on the app\'s users. Each mutation is one transaction.' });
+
+builder.mutationField('createUser', (t) =>
+  t.field({
+    type: CreateUserSuccess,
+    description: 'Creates a confirmed email/password user, as an operator would in the admin console.',
+    args: {
+      email: t.arg.string({ required: true, description: 'The email address; unique, case-insensitively.' }),
+      password: t.arg.string({ required: true, description: 'The password: 6 to 128 characters.' }),
+    },
+    errors: { types: [EmailTakenError, InvalidInputError], directResult: true, union: { name: 'CreateUserResult' } },
+    resolve: async (_root, args, ctx) => ({
+      user: await users.createEmailPasswordUser(ctx.db, ctx.actor, { ...args, status: 'confirmed' }),
+    }),
+  }),
+);
+
+builder.mutationField('disableUser', (t) =>
+  t.field({
+    type: DisableUserSuccess,
+    description:
+      'Disables a confirmed user: every access and refresh token stops working and the user cannot log in. Pending users cannot be disabled.',
+    args: { id: t.arg.id({ required: true, description: "The user's id." }) },
+    errors: {
+      types: [UserNotFoundError, PendingUserError],
+      directResult: true,
+      union: { name: 'DisableUserResult' },
+    },
+    resolve: (_root, args, ctx) => users.disableUser(ctx.db, ctx.actor, args.id),
+  }),
+);
+
+builder.mutationField('enableUser', (t) =>
+  t.field({
+    type: EnableUserSuccess,
+    description: 'Lets a disabled user log in again. Sessions revoked by the disabling stay revoked.',
+    args: { id: t.arg.id({ required: true, description: "The user's id." }) },
+    errors: {
+      types: [UserNotFoundError, PendingUserError],
+      directResult: true,
+      union: { name: 'EnableUserResult' },
+    },
+    resolve: async (_root, args, ctx) => ({ user: await users.enableUser(ctx.db, ctx.actor, args.id) }),
+  }),
+);
+
+builder.mutationField('deleteUser', (t) =>
+  t.field({
+    type: DeleteUserSuccess,
+    description:
+      "Deletes the user with its identities and sessions; every token stops working. The app's own data that points at the user is not deleted.",
+    args: { id: t.arg.id({ required: true, description: "The user's id." }) },
+    errors: { types: [UserNotFoundError], directResult: true, union: { name: 'DeleteUserResult' } },
+    resolve: (_root, args, ctx) => users.deleteUser(ctx.db, ctx.actor, args.id),
+  }),
+);
+
+builder.mutationField('revokeUserSessions', (t) =>
+  t.field({
+    type: RevokeUserSessionsSuccess,
+    description: 'Logs the user out of every session: all access and refresh tokens stop working.',
+    args: { id: t.arg.id({ required: true, description: "The user's id." }) },
+    errors: { types: [UserNotFoundError], directResult: true, union: { name: 'RevokeUserSessionsResult' } },
+    resolve: (_root, args, ctx) => users.revokeUserSessions(ctx.db, ctx.actor, args.id),
+  }),
+);

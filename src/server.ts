@@ -1,0 +1,63 @@
+// Start-up only: configuration, database, migrations, the startup admin key, listen, signals.
+import { createServer } from 'node:http';
+import { ensureStartupKey } from './admin/keys.js';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './db/client.js';
+import { runMigrations } from './db/migrate.js';
+import { createLogger } from './logger.js';
+
+const logger = createLogger();
+
+async function main() {
+  const config = loadConfig();
+  const database = await openDatabase(config.database, config.db);
+  await runMigrations(database);
+  const startupKey = await ensureStartupKey(database.db, config.adminApiKey);
+
+  const app = createApp({ database, logger, production: config.production });
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const where =
+    config.database.kind === 'embedded' ? `embedded PostgreSQL in ${config.database.dataDir}` : 'PostgreSQL (DATABASE_URL)';
+  logger.info({ port, database: config.database.kind }, `gateway listening on ${where}`);
+  if (startupKey.kind === 'generated') {
+    // Printed once: only its hash is stored.
+    process.stdout.write(
+      `\nNo admin key was configured, so one was created. It is shown only this once; keep it:\n\n  ${startupKey.secret}\n\n`,
+    );
+  }
+  process.stdout.write(`GraphiQL: http://${shownHost}:${port}/graphql\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing requests in flight');
+    const force = setTimeout(() => {
+      logger.warn('requests still in flight after 10 s; closing them');
+      server.closeAllConnections();
+    }, 10_000);
+    force.unref();
+    server.close(async () => {
+      await database.close();
+      logger.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) {
+    logger.error(`configuration error: ${err.message}`);
+  } else {
+    logger.error({ err }, 'the gateway could not start');
+  }
+  process.exit(1);
+});

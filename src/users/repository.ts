@@ -1,0 +1,112 @@
+import { and, count, desc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
+import type { Executor } from '../db/client.js';
+import { UUID_PATTERN, type PageRequest } from '../db/keyset.js';
+import { userIdentities, users, type IdentityRow, type UserRow, type UserStatus } from '../db/schema.js';
+
+export interface UserFilter {
+  status?: UserStatus | null;
+  /** An exact user id, or a case-insensitive email prefix. */
+  search?: string | null;
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function filterCondition(filter: UserFilter): SQL | undefined {
+  const conditions: SQL[] = [];
+  if (filter.status) conditions.push(eq(users.status, filter.status));
+  const search = filter.search?.trim();
+  if (search) {
+    // Matches users_email_lower_key (lower(email) text_pattern_ops) as a prefix range scan.
+    const emailPrefix = sql`lower(${users.email}) LIKE ${`${escapeLike(search.toLowerCase())}%`}`;
+    conditions.push(UUID_PATTERN.test(search) ? or(eq(users.id, search.toLowerCase()), emailPrefix)! : emailPrefix);
+  }
+  return conditions.length ? and(...conditions) : undefined;
+}
+
+/** A page of users, newest first, ties broken by id; fetches first + 1 rows (see toPage). */
+export async function listUsers(ex: Executor, filter: UserFilter, page: PageRequest): Promise<UserRow[]> {
+  const after = page.after
+    ? sql`(${users.createdAt}, ${users.id}) < (${page.after.createdAt.toISOString()}::timestamptz, ${page.after.id}::uuid)`
+    : undefined;
+  return ex
+    .select()
+    .from(users)
+    .where(and(filterCondition(filter), after))
+    .orderBy(desc(users.createdAt), desc(users.id))
+    .limit(page.first + 1);
+}
+
+export async function countUsers(ex: Executor, filter: UserFilter): Promise<number> {
+  const [row] = await ex.select({ n: count() }).from(users).where(filterCondition(filter));
+  return row?.n ?? 0;
+}
+
+export async function findUserById(ex: Executor, id: string): Promise<UserRow | null> {
+  const [row] = await ex.select().from(users).where(eq(users.id, id));
+  return row ?? null;
+}
+
+export async function findUsersByIds(ex: Executor, ids: readonly string[]): Promise<UserRow[]> {
+  if (ids.length === 0) return [];
+  return ex.select().from(users).where(inArray(users.id, [...ids]));
+}
+
+/**
+ * Reads the user and locks its row until the transaction ends. Every change to a user and its
+ * sessions (admin actions, login, refresh) takes this lock first, so they serialize per user.
+ */
+export async function lockUser(ex: Executor, id: string): Promise<UserRow | null> {
+  const [row] = await ex.select().from(users).where(eq(users.id, id)).for('update');
+  return row ?? null;
+}
+
+/** Inserts the user, or nothing (null) when another user already has the email, case-insensitively. */
+export async function insertUserUnlessEmailTaken(
+  ex: Executor,
+  values: { email: string | null; status: UserStatus },
+): Promise<UserRow | null> {
+  const [row] = await ex.insert(users).values(values).onConflictDoNothing().returning();
+  return row ?? null;
+}
+
+export async function insertIdentity(
+  ex: Executor,
+  values: { userId: string; providerType: string; providerId: string; passwordHash?: string | null },
+): Promise<IdentityRow> {
+  const [row] = await ex.insert(userIdentities).values(values).returning();
+  return row!;
+}
+
+export async function setUserStatus(ex: Executor, id: string, status: UserStatus): Promise<UserRow> {
+  const [row] = await ex
+    .update(users)
+    .set({ status, disabledAt: status === 'disabled' ? sql`now()` : null })
+    .where(eq(users.id, id))
+    .returning();
+  return row!;
+}
+
+/** Deletes the user; identities and sessions go with it (ON DELETE CASCADE). */
+export async function deleteUserRow(ex: Executor, id: string): Promise<void> {
+  await ex.delete(users).where(eq(users.id, id));
+}
+
+export async function identitiesByUser(
+  ex: Executor,
+  userIds: readonly string[],
+): Promise<Map<string, IdentityRow[]>> {
+  const rows = await ex
+    .select()
+    .from(userIdentities)
+    .where(inArray(userIdentities.userId, [...userIds]))
+    .orderBy(userIdentities.createdAt);
+  const byUser = new Map<string, IdentityRow[]>();
+  for (const row of rows) {
+    const list = byUser.get(row.userId) ?? [];
+    list.push(row);
+    byUser.set(row.userId, list);
+  }
+  return byUser;
+}

@@ -1,0 +1,178 @@
+import type { Database, Executor } from '../db/client.js';
+import { audited, type Actor } from '../audit/log.js';
+import type { UserRow } from '../db/schema.js';
+import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
+import { hashPassword } from '../auth/passwords.js';
+import { revokeLiveSessions } from '../sessions/repository.js';
+import { UUID_PATTERN, pageRequest, toPage, type Page } from '../db/keyset.js';
+import * as repo from './repository.js';
+
+export const LOCAL_USERPASS = 'local-userpass';
+export const ANON_USER = 'anon-user';
+
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const PASSWORD_MIN_LENGTH = 6;
+export const PASSWORD_MAX_LENGTH = 128;
+
+/** Checks the shape of an email address and returns it trimmed. */
+export function checkEmail(email: string, field = 'email'): string {
+  const trimmed = email.trim();
+  if (trimmed.length > 254 || !EMAIL_PATTERN.test(trimmed)) {
+    throw new InvalidInputError(field, `"${trimmed.slice(0, 64)}" is not a valid email address.`);
+  }
+  return trimmed;
+}
+
+export function checkPassword(password: string, field = 'password'): string {
+  if (password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
+    throw new InvalidInputError(
+      field,
+      `The password must be between ${PASSWORD_MIN_LENGTH} and ${PASSWORD_MAX_LENGTH} characters long.`,
+    );
+  }
+  return password;
+}
+
+/** User ids are UUIDs; anything else is a caller's mistake, reported as such, never a database error. */
+export function checkUserId(id: string, field = 'id'): string {
+  if (!UUID_PATTERN.test(id)) throw new InvalidInputError(field, `"${id.slice(0, 64)}" is not a valid user id.`);
+  return id.toLowerCase();
+}
+
+/**
+ * Creates an email/password user. `status` is `confirmed` for users an operator creates (as Realm's
+ * admin API does) and for sign-ups when confirmation is off; `pending` otherwise.
+ */
+export async function createEmailPasswordUser(
+  db: Database,
+  actor: Actor,
+  input: { email: string; password: string; status: 'confirmed' | 'pending' },
+  action = 'createUser',
+): Promise<UserRow> {
+  const email = checkEmail(input.email);
+  checkPassword(input.password);
+  const passwordHash = await hashPassword(input.password);
+  return audited(
+    db,
+    actor,
+    { action },
+    async (tx) => {
+      // The unique index on lower(email) decides, so of two racing sign-ups only one gets a row.
+      const user = await repo.insertUserUnlessEmailTaken(tx, { email, status: input.status });
+      if (!user) throw new EmailTakenError(email);
+      await repo.insertIdentity(tx, {
+        userId: user.id,
+        providerType: LOCAL_USERPASS,
+        providerId: email.toLowerCase(),
+        passwordHash,
+      });
+      return user;
+    },
+    (user) => ({ userId: user.id, details: { email: user.email, status: user.status } }),
+  );
+}
+
+async function lockExistingUser(tx: Executor, id: string): Promise<UserRow> {
+  const user = await repo.lockUser(tx, checkUserId(id));
+  if (!user) throw new UserNotFoundError(id);
+  return user;
+}
+
+export interface UserActionResult {
+  user: UserRow;
+  revokedSessionCount: number;
+}
+
+const revokedCount = (r: { revokedSessionCount: number }) => ({ details: { revokedSessionCount: r.revokedSessionCount } });
+
+/** Disables a confirmed user and revokes every session. Disabling a disabled user is a no-op. */
+export async function disableUser(db: Database, actor: Actor, id: string): Promise<UserActionResult> {
+  return audited(
+    db,
+    actor,
+    { action: 'disableUser', userId: id },
+    async (tx) => {
+      const user = await lockExistingUser(tx, id);
+      if (user.status === 'pending') throw new PendingUserError(user.id);
+      const updated = user.status === 'disabled' ? user : await repo.setUserStatus(tx, user.id, 'disabled');
+      const revokedSessionCount = await revokeLiveSessions(tx, user.id, 'user_disabled');
+      return { user: updated, revokedSessionCount };
+    },
+    revokedCount,
+  );
+}
+
+/** Turns a disabled user back to confirmed; no session comes back. Enabling a confirmed user is a no-op. */
+export async function enableUser(db: Database, actor: Actor, id: string): Promise<UserRow> {
+  return audited(db, actor, { action: 'enableUser', userId: id }, async (tx) => {
+    const user = await lockExistingUser(tx, id);
+    if (user.status === 'pending') {
+      throw new PendingUserError(user.id, `User ${user.id} is pending confirmation, not disabled: confirm it instead.`);
+    }
+    return user.status === 'disabled' ? repo.setUserStatus(tx, user.id, 'confirmed') : user;
+  });
+}
+
+export interface DeleteResult {
+  deletedUserId: string;
+  revokedSessionCount: number;
+}
+
+/**
+ * Removes the user with its identities and sessions. Rows of the app's own tables that point at
+ * the user are left alone, as the seed says.
+ */
+export async function deleteUser(db: Database, actor: Actor, id: string): Promise<DeleteResult> {
+  return audited(
+    db,
+    actor,
+    { action: 'deleteUser', userId: id },
+    async (tx) => {
+      const user = await lockExistingUser(tx, id);
+      const revokedSessionCount = await revokeLiveSessions(tx, user.id, 'user_deleted');
+      await repo.deleteUserRow(tx, user.id);
+      return { deletedUserId: user.id, revokedSessionCount };
+    },
+    revokedCount,
+  );
+}
+
+/** Logs the user out of every session: each live refresh token is revoked. */
+export async function revokeUserSessions(db: Database, actor: Actor, id: string): Promise<UserActionResult> {
+  return audited(
+    db,
+    actor,
+    { action: 'revokeUserSessions', userId: id },
+    async (tx) => {
+      const user = await lockExistingUser(tx, id);
+      const revokedSessionCount = await revokeLiveSessions(tx, user.id, 'admin_revoked');
+      return { user, revokedSessionCount };
+    },
+    revokedCount,
+  );
+}
+
+export interface UserList extends Page<UserRow> {
+  /** Counted only when asked for: at a million users a count is the expensive part. */
+  totalCount(): Promise<number>;
+}
+
+/** A page of users, newest first, optionally of one status and matching a search. */
+export async function findUsers(
+  db: Executor,
+  filter: repo.UserFilter,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<UserList> {
+  const page = pageRequest(first, after);
+  if (filter.search && filter.search.length > 254) {
+    throw new InvalidInputError('search', '"search" is longer than any email address can be.');
+  }
+  const rows = await repo.listUsers(db, filter, page);
+  let count: Promise<number> | undefined;
+  return { ...toPage(rows, page.first), totalCount: () => (count ??= repo.countUsers(db, filter)) };
+}
+
+export async function findUser(db: Executor, id: string): Promise<UserRow | null> {
+  return repo.findUserById(db, checkUserId(id));
+}

@@ -1,0 +1,74 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLClient } from 'graphql-request';
+import { createAdminKey } from '../../src/admin/keys.js';
+import { createApp, type App } from '../../src/app.js';
+import type { DatabaseOptions } from '../../src/db/client.js';
+import type { AdminRole } from '../../src/db/schema.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface TestApp {
+  /** The production app, listening on a real port of 127.0.0.1. */
+  app: App;
+  baseUrl: string;
+  graphqlUrl: string;
+  database: TestDatabase;
+  /** An owner key's secret. */
+  adminKey: string;
+  /** A GraphQL client that sends the owner key. */
+  client: GraphQLClient;
+  clientWithKey(secret: string): GraphQLClient;
+  createKey(role: AdminRole, name?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The app as production builds it, on a fresh database, served over real HTTP. */
+export async function startTestApp(options: { database?: DatabaseOptions } = {}): Promise<TestApp> {
+  const database = await createTestDatabase(options.database);
+  const app = createApp({ database, logger: createLogger() });
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const graphqlUrl = `${baseUrl}/graphql`;
+  const createKey = async (role: AdminRole, name = `test-${role}`) =>
+    (await createAdminKey(database.db, { name, role })).secret;
+  const adminKey = await createKey('owner');
+  const clientWithKey = (secret: string) =>
+    new GraphQLClient(graphqlUrl, { headers: { authorization: `Bearer ${secret}` } });
+  return {
+    app,
+    baseUrl,
+    graphqlUrl,
+    database,
+    adminKey,
+    client: clientWithKey(adminKey),
+    clientWithKey,
+    createKey,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await database.close();
+    },
+  };
+}
+
+/** A raw POST of a GraphQL request, for checking HTTP statuses and error bodies. */
+export async function postGraphQL(
+  t: TestApp,
+  body: unknown,
+  headers: Record<string, string> = { authorization: `Bearer ${t.adminKey}` },
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(t.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body: parsed, headers: res.headers };
+}

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+
+// `npm test` runs every test file on the embedded database (PGlite), and again on a real
+// PostgreSQL server when TEST_DATABASE_URL (or DATABASE_URL) names one. Each file gets its own
+// fresh, migrated database.
+const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
+
+const shared = {
+  include: ['test/**/*.test.ts'],
+  globalSetup: ['test/helpers/global-setup.ts'],
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { ...shared, name: 'embedded', env: { TEST_DB: 'embedded' } } },
+      ...(postgresUrl
+        ? [{ test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres', TEST_DATABASE_URL: postgresUrl } } }]
+        : []),
+    ],
+  },
+});
