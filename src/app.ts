@@ -44,6 +44,17 @@ function graphqlError(status: number, message: string, code: string, requestId: 
   return json({ errors: [{ message, extensions: { code, requestId } }] }, status, { 'x-request-id': requestId, ...headers });
 }
 
+// By name, not instanceof: graphql may be loaded twice (its CommonJS and ES module builds).
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && error.name === 'GraphQLError';
+}
+
+function rootCause(error: unknown): unknown {
+  let cause = error;
+  while (isGraphQLError(cause) && cause.originalError) cause = cause.originalError;
+  return cause;
+}
+
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The whole HTTP surface of the gateway, as one fetch handler: used by the server and by tests alike. */
@@ -71,18 +82,23 @@ export function createApp(deps: AppDeps) {
     renderGraphiQL,
     maskedErrors: {
       maskError(error, message) {
-        const original = error instanceof GraphQLError ? error.originalError : error;
-        if (original instanceof AppError) {
-          const gqlError = error as GraphQLError;
-          return new GraphQLError(original.message, {
-            nodes: gqlError.nodes,
-            path: gqlError.path,
-            extensions: { code: original.code, ...('field' in original ? { field: original.field } : {}) },
+        const cause = rootCause(error);
+        const located = isGraphQLError(error) ? error : undefined;
+        if (cause instanceof AppError) {
+          return new GraphQLError(cause.message, {
+            nodes: located?.nodes,
+            path: located?.path,
+            extensions: { code: cause.code, ...('field' in cause ? { field: cause.field } : {}) },
           });
         }
-        if (error instanceof GraphQLError && !(original && !(original instanceof GraphQLError))) return error;
-        logger.error({ err: original ?? error }, 'unexpected error in a GraphQL operation');
-        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+        // Thrown on purpose as a GraphQL error (parsing, validation, a scalar's input check).
+        if (isGraphQLError(cause)) return error as GraphQLError;
+        logger.error({ err: cause }, 'unexpected error in a GraphQL operation');
+        return new GraphQLError(message, {
+          nodes: located?.nodes,
+          path: located?.path,
+          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        });
       },
     },
   });
