@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
 // `npm test` runs every test file on the embedded database (PGlite), and again on a real
@@ -13,11 +14,16 @@ const shared = {
 };
 
 export default defineConfig({
+  resolve: {
+    // Node loads graphql's CommonJS build for the libraries; make Vite give our code the same one,
+    // or "Cannot use GraphQLObjectType from another module or realm".
+    alias: { graphql: createRequire(import.meta.url).resolve('graphql') },
+  },
   test: {
     projects: [
-      { test: { ...shared, name: 'embedded', env: { TEST_DB: 'embedded' } } },
+      { extends: true, test: { ...shared, name: 'embedded', env: { TEST_DB: 'embedded' } } },
       ...(postgresUrl
-        ? [{ test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres', TEST_DATABASE_URL: postgresUrl } } }]
+        ? [{ extends: true, test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres', TEST_DATABASE_URL: postgresUrl } } }]
         : []),
     ],
   },

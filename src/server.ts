@@ -55,7 +55,7 @@ async function main() {
 
 main().catch((err) => {
   if (err instanceof ConfigError) {
-    logger.error(`configuration error: ${err.message}`);
+    process.stderr.write(`configuration error: ${err.message}\n`);
   } else {
     logger.error({ err }, 'the gateway could not start');
   }

@@ -55,7 +55,7 @@ builder.mutationField('createUser', (t) =>
       email: t.arg.string({ required: true, description: 'The email address; unique, case-insensitively.' }),
       password: t.arg.string({ required: true, description: 'The password: 6 to 128 characters.' }),
     },
-    errors: { types: [EmailTakenError, InvalidInputError], directResult: true, union: { name: 'CreateUserResult' } },
+    errors: { types: [EmailTakenError, InvalidInputError], directResult: true, union: { name: 'CreateUserResult', description: 'The created user, or why it could not be created.' } },
     resolve: async (_root, args, ctx) => ({
       user: await users.createEmailPasswordUser(ctx.db, ctx.actor, { ...args, status: 'confirmed' }),
     }),
@@ -71,7 +71,7 @@ builder.mutationField('disableUser', (t) =>
     errors: {
       types: [UserNotFoundError, PendingUserError],
       directResult: true,
-      union: { name: 'DisableUserResult' },
+      union: { name: 'DisableUserResult', description: 'The disabled user with the count of revoked sessions, or why it could not be disabled.' },
     },
     resolve: (_root, args, ctx) => users.disableUser(ctx.db, ctx.actor, args.id),
   }),
@@ -85,7 +85,7 @@ builder.mutationField('enableUser', (t) =>
     errors: {
       types: [UserNotFoundError, PendingUserError],
       directResult: true,
-      union: { name: 'EnableUserResult' },
+      union: { name: 'EnableUserResult', description: 'The enabled user, or why it could not be enabled.' },
     },
     resolve: async (_root, args, ctx) => ({ user: await users.enableUser(ctx.db, ctx.actor, args.id) }),
   }),
@@ -97,7 +97,7 @@ builder.mutationField('deleteUser', (t) =>
     description:
       "Deletes the user with its identities and sessions; every token stops working. The app's own data that points at the user is not deleted.",
     args: { id: t.arg.id({ required: true, description: "The user's id." }) },
-    errors: { types: [UserNotFoundError], directResult: true, union: { name: 'DeleteUserResult' } },
+    errors: { types: [UserNotFoundError], directResult: true, union: { name: 'DeleteUserResult', description: 'The id of the deleted user with the count of revoked sessions, or why it could not be deleted.' } },
     resolve: (_root, args, ctx) => users.deleteUser(ctx.db, ctx.actor, args.id),
   }),
 );
@@ -107,7 +107,7 @@ builder.mutationField('revokeUserSessions', (t) =>
     type: RevokeUserSessionsSuccess,
     description: 'Logs the user out of every session: all access and refresh tokens stop working.',
     args: { id: t.arg.id({ required: true, description: "The user's id." }) },
-    errors: { types: [UserNotFoundError], directResult: true, union: { name: 'RevokeUserSessionsResult' } },
+    errors: { types: [UserNotFoundError], directResult: true, union: { name: 'RevokeUserSessionsResult', description: 'The user with the count of revoked sessions, or why they could not be revoked.' } },
     resolve: (_root, args, ctx) => users.revokeUserSessions(ctx.db, ctx.actor, args.id),
   }),
 );

@@ -1,0 +1,51 @@
+import { gql } from 'graphql-request';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { seedSessions, seedUsers } from './helpers/seed.js';
+
+// Every SQL statement the app sends goes through drizzle's logger, which counts it here.
+let statements: string[] = [];
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await startTestApp({ database: { onQuery: (query) => statements.push(query) } });
+  const seeded = await seedUsers(t.database.db, 520);
+  for (const u of seeded.slice(0, 30)) await seedSessions(t.database.db, u.id, { live: 2, revoked: 1 });
+});
+afterAll(() => t?.close());
+
+const PAGE = gql`
+  query ($first: Int) {
+    users(status: CONFIRMED, first: $first) {
+      totalCount
+      edges {
+        node {
+          id email status createdAt lastAuthenticatedAt disabledAt
+          activeSessionCount
+          identities { providerType id }
+          sessions(first: 5) { edges { node { id deviceId } } pageInfo { hasNextPage } }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`;
+
+async function statementsFor(first: number): Promise<{ count: number; nodes: number }> {
+  const result = await t.client.request<{ users: { edges: unknown[] } }>(PAGE, { first });
+  statements = [];
+  // Measure a second run so one-time work (like the admin key's last-use write) does not count.
+  await t.client.request(PAGE, { first });
+  return { count: statements.length, nodes: result.users.edges.length };
+}
+
+it('a page costs the same fixed number of statements at 5, 50 and 500 users', async () => {
+  const small = await statementsFor(5);
+  const medium = await statementsFor(50);
+  const large = await statementsFor(500);
+  expect(large.nodes).toBe(500);
+  // admin key, page, count, identities, session counts, session pages
+  expect(small.count).toBeLessThanOrEqual(6);
+  expect(medium.count).toBe(small.count);
+  expect(large.count).toBe(small.count);
+});
