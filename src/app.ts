@@ -4,6 +4,10 @@ import { createServerAdapter } from '@whatwg-node/server';
 import { GraphQLError } from 'graphql';
 import { createYoga, shouldRenderGraphiQL } from 'graphql-yoga';
 import { findActiveKeyBySecret, touchAdminKey } from './admin/keys.js';
+import { createAuthDeps, publicUrlFor } from './auth/deps.js';
+import type { Mailer } from './auth/mailer.js';
+import { CLIENT_API_PREFIX, createClientApi, INTROSPECTION_PATH } from './auth/routes.js';
+import type { AuthSettings } from './config.js';
 import { createContext, type Context } from './context.js';
 import type { DatabaseHandle } from './db/client.js';
 import type { AdminKeyRow } from './db/schema.js';
@@ -16,6 +20,10 @@ export interface AppDeps {
   logger: Logger;
   /** Development mode: field suggestions and friendlier errors. Never leaks internal errors. */
   production?: boolean;
+  /** The sign-in API's settings (APP_ID, PUBLIC_URL, AUTO_CONFIRM, …); unset ones take their defaults. */
+  auth?: Partial<AuthSettings>;
+  /** How mail reaches users; by default the mail_outbox table and the log. */
+  mailer?: Mailer;
 }
 
 interface ServerContext {
@@ -61,6 +69,8 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 export function createApp(deps: AppDeps) {
   const { database, logger } = deps;
   const db = database.db;
+  const auth = createAuthDeps({ db, logger, settings: deps.auth, mailer: deps.mailer });
+  const clientApi = createClientApi(auth);
 
   const yoga = createYoga<ServerContext, Context>({
     schema,
@@ -72,7 +82,8 @@ export function createApp(deps: AppDeps) {
       warn: (...args) => logger.warn({ args }, 'yoga'),
       error: (...args) => logger.error({ args }, 'yoga'),
     },
-    context: ({ operator, requestId }) => createContext(db, operator, requestId),
+    context: ({ operator, requestId, request }) =>
+      createContext(db, operator, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }),
     graphiql: {
       title: 'App Users gateway',
       defaultQuery: EXAMPLE_QUERY,
@@ -143,6 +154,8 @@ export function createApp(deps: AppDeps) {
     let response: Response;
     try {
       if (pathname === '/graphql') response = await handleGraphQL(request, requestId);
+      else if (pathname.startsWith(CLIENT_API_PREFIX)) response = await clientApi.handle(request, requestId);
+      else if (pathname === INTROSPECTION_PATH) response = await clientApi.introspect(request, await authenticate(request));
       else if (pathname === '/health' && request.method === 'GET') response = await health();
       else response = json({ error: `Nothing at ${request.method} ${pathname}.`, error_code: 'NotFound' }, 404);
     } catch (err) {

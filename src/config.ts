@@ -9,7 +9,36 @@ export interface Config {
   adminApiKey: string | null;
   production: boolean;
   db: { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
+  auth: AuthSettings;
 }
+
+/** The app-facing sign-in API (the Realm client API v2.0). One app per deployment. */
+export interface AuthSettings {
+  /** The client app id the SDKs are configured with (APP_ID); any other id is a 404. */
+  appId: string;
+  /** This server's public base URL, returned by /location (PUBLIC_URL); null: the request's own origin. */
+  publicUrl: string | null;
+  /** New sign-ups are confirmed at once instead of pending (AUTO_CONFIRM). */
+  autoConfirm: boolean;
+  /** The access-token signing secret (JWT_SECRET); null: one is generated once and kept in the database. */
+  jwtSecret: string | null;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  confirmationTokenTtlSeconds: number;
+  /** The app's page that confirms a sign-up (CONFIRMATION_URL); null: <public URL>/confirm. */
+  confirmationUrl: string | null;
+}
+
+export const defaultAuthSettings: AuthSettings = {
+  appId: 'app-users-gateway',
+  publicUrl: null,
+  autoConfirm: false,
+  jwtSecret: null,
+  accessTokenTtlSeconds: 30 * 60,
+  refreshTokenTtlSeconds: 60 * 24 * 60 * 60,
+  confirmationTokenTtlSeconds: 30 * 60,
+  confirmationUrl: null,
+};
 
 export class ConfigError extends Error {}
 
@@ -23,6 +52,58 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
   }
   return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false; got "${env[name]}".`);
+}
+
+/** An absolute http(s) URL without a trailing slash, query or fragment; null when unset. */
+function baseUrl(env: Env, name: string): string | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL such as https://users.example.com; got "${raw.slice(0, 80)}".`);
+  }
+  if (!/^https?:$/.test(url.protocol) || url.search || url.hash || url.username) {
+    throw new ConfigError(`${name} must be an http(s) URL without query, fragment or credentials; got "${raw.slice(0, 80)}".`);
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+}
+
+function authSettings(env: Env): AuthSettings {
+  const appId = env.APP_ID?.trim() || defaultAuthSettings.appId;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(appId)) {
+    throw new ConfigError(`APP_ID may hold only letters, digits, "-", "_" and "." (at most 128); got "${appId.slice(0, 40)}".`);
+  }
+  const jwtSecret = env.JWT_SECRET?.trim() || null;
+  if (jwtSecret && jwtSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 characters long (it signs every access token); or leave it unset to have one generated.');
+  }
+  const day = 24 * 60 * 60;
+  return {
+    appId,
+    publicUrl: baseUrl(env, 'PUBLIC_URL'),
+    autoConfirm: boolean(env, 'AUTO_CONFIRM', defaultAuthSettings.autoConfirm),
+    jwtSecret,
+    accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', defaultAuthSettings.accessTokenTtlSeconds, 60, day),
+    refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL_SECONDS', defaultAuthSettings.refreshTokenTtlSeconds, 3600, 365 * day),
+    confirmationTokenTtlSeconds: integer(
+      env,
+      'CONFIRMATION_TOKEN_TTL_SECONDS',
+      defaultAuthSettings.confirmationTokenTtlSeconds,
+      60,
+      30 * day,
+    ),
+    confirmationUrl: baseUrl(env, 'CONFIRMATION_URL'),
+  };
 }
 
 /** Reads and checks the environment once, at start; every message names the variable at fault. */
@@ -49,5 +130,6 @@ export function loadConfig(env: Env = process.env): Config {
       statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 15_000, 100, 3_600_000),
       lockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 5_000, 100, 3_600_000),
     },
+    auth: authSettings(env),
   };
 }

@@ -1,4 +1,5 @@
 import type { Actor } from './audit/log.js';
+import type { AuthDeps } from './auth/deps.js';
 import type { Database } from './db/client.js';
 import type { AdminKeyRow } from './db/schema.js';
 
@@ -10,13 +11,24 @@ export interface Context {
   /** The same key as the audit trail records it. */
   actor: Actor;
   requestId: string;
+  /** The sign-in side, for mutations that mail users (resendConfirmation). */
+  auth: AuthDeps;
+  /** The base URL clients reach the gateway at, for links in mail. */
+  publicUrl: string;
 }
 
-export function createContext(db: Database, operator: AdminKeyRow, requestId: string): Context {
+export function createContext(
+  db: Database,
+  operator: AdminKeyRow,
+  requestId: string,
+  signIn: { auth: AuthDeps; publicUrl: string },
+): Context {
   return {
     db,
     operator,
     actor: { type: 'admin', keyId: operator.id, keyName: operator.name, requestId },
     requestId,
+    auth: signIn.auth,
+    publicUrl: signIn.publicUrl,
   };
 }

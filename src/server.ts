@@ -15,7 +15,7 @@ async function main() {
   await runMigrations(database);
   const startupKey = await ensureStartupKey(database.db, config.adminApiKey);
 
-  const app = createApp({ database, logger, production: config.production });
+  const app = createApp({ database, logger, production: config.production, auth: config.auth });
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLClient } from 'graphql-request';
 import { createAdminKey } from '../../src/admin/keys.js';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppDeps } from '../../src/app.js';
 import type { DatabaseOptions } from '../../src/db/client.js';
 import type { AdminRole } from '../../src/db/schema.js';
 import { createLogger } from '../../src/logger.js';
@@ -24,9 +24,11 @@ export interface TestApp {
 }
 
 /** The app as production builds it, on a fresh database, served over real HTTP. */
-export async function startTestApp(options: { database?: DatabaseOptions } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { database?: DatabaseOptions; auth?: AppDeps['auth']; mailer?: AppDeps['mailer'] } = {},
+): Promise<TestApp> {
   const database = await createTestDatabase(options.database);
-  const app = createApp({ database, logger: createLogger() });
+  const app = createApp({ database, logger: createLogger(), auth: options.auth, mailer: options.mailer });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

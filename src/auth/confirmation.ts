@@ -1,0 +1,169 @@
+// Email confirmation of sign-ups: the token mailed at registration, its use, and the operator's
+// shortcuts (confirm a user outright, send the mail again).
+import { audited, type Actor } from '../audit/log.js';
+import type { Database, Executor } from '../db/client.js';
+import { UUID_PATTERN } from '../db/keyset.js';
+import type { UserRow } from '../db/schema.js';
+import { UserNotFoundError } from '../errors.js';
+import * as users from '../users/repository.js';
+import { checkEmail, checkUserId, createEmailPasswordUser } from '../users/service.js';
+import type { AuthDeps } from './deps.js';
+import { InvalidUserTokenError, UserNotPendingError } from './errors.js';
+import { consumeUserToken, findUserByEmail, insertUserToken, retireUserTokens, setUserStatusIfPending } from './repository.js';
+import { hashToken, newOpaqueToken } from './tokens.js';
+
+interface IssuedToken {
+  tokenId: string;
+  token: string;
+}
+
+async function issueConfirmationToken(ex: Executor, auth: AuthDeps, userId: string): Promise<IssuedToken> {
+  const token = newOpaqueToken();
+  const row = await insertUserToken(ex, {
+    userId,
+    purpose: 'confirm',
+    tokenHash: hashToken(token),
+    ttlSeconds: auth.settings.confirmationTokenTtlSeconds,
+  });
+  return { tokenId: row.id, token };
+}
+
+/** The app's confirmation page with the token and tokenId it passes to `confirmUser({ token, tokenId })`. */
+export function confirmationLink(auth: AuthDeps, publicUrl: string, issued: IssuedToken): string {
+  const url = new URL(auth.settings.confirmationUrl ?? `${publicUrl}/confirm`);
+  url.searchParams.set('token', issued.token);
+  url.searchParams.set('tokenId', issued.tokenId);
+  return url.toString();
+}
+
+async function mailConfirmation(auth: AuthDeps, user: UserRow, publicUrl: string, issued: IssuedToken): Promise<void> {
+  const link = confirmationLink(auth, publicUrl, issued);
+  const minutes = Math.round(auth.settings.confirmationTokenTtlSeconds / 60);
+  await auth.mailer.send({
+    kind: 'confirm',
+    to: user.email!,
+    userId: user.id,
+    subject: 'Confirm your email address',
+    body: `Open this link to confirm your email address: ${link}\nIt works once, for ${minutes} minutes.`,
+    link,
+  });
+}
+
+/**
+ * A sign-up through the client API: a pending user that gets a confirmation mail, or a confirmed
+ * one when AUTO_CONFIRM is on. The mail goes out after the user is committed; if sending fails,
+ * the user stays pending and can ask for the mail again.
+ */
+export async function registerUser(
+  auth: AuthDeps,
+  actor: Actor,
+  input: { email: string; password: string },
+  publicUrl: string,
+): Promise<UserRow> {
+  const status = auth.settings.autoConfirm ? 'confirmed' : 'pending';
+  const user = await createEmailPasswordUser(auth.db, actor, { ...input, status }, 'register');
+  if (user.status === 'pending') {
+    const issued = await issueConfirmationToken(auth.db, auth, user.id);
+    await mailConfirmation(auth, user, publicUrl, issued);
+  }
+  return user;
+}
+
+/** Confirms the user in the transaction: a pending user becomes confirmed, other users stay as they are. */
+async function confirmLockedUser(tx: Executor, user: UserRow): Promise<UserRow> {
+  await retireUserTokens(tx, user.id, 'confirm');
+  return user.status === 'pending' ? ((await setUserStatusIfPending(tx, user.id, 'confirmed')) ?? user) : user;
+}
+
+/** The client API's confirm: the token and tokenId of a confirmation link, usable once. */
+export async function confirmWithToken(
+  auth: AuthDeps,
+  actor: Actor,
+  input: { token: string; tokenId: string },
+): Promise<UserRow> {
+  if (!UUID_PATTERN.test(input.tokenId) || input.token.length > 256) throw new InvalidUserTokenError();
+  return audited(
+    auth.db,
+    actor,
+    { action: 'confirmUser' },
+    async (tx) => {
+      const userId = await consumeUserToken(tx, {
+        id: input.tokenId.toLowerCase(),
+        tokenHash: hashToken(input.token),
+        purpose: 'confirm',
+      });
+      const user = userId ? await users.lockUser(tx, userId) : null;
+      if (!user) throw new InvalidUserTokenError();
+      return confirmLockedUser(tx, user);
+    },
+    (user) => ({ userId: user.id, details: { status: user.status, by: 'token' } }),
+  );
+}
+
+/** The operator's confirm: a pending user becomes confirmed; confirmed and disabled users are left as they are. */
+export async function confirmUser(db: Database, actor: Actor, id: string): Promise<UserRow> {
+  return audited(
+    db,
+    actor,
+    { action: 'confirmUser', userId: id },
+    async (tx) => {
+      const user = await users.lockUser(tx, checkUserId(id));
+      if (!user) throw new UserNotFoundError(id);
+      return confirmLockedUser(tx, user);
+    },
+    (user) => ({ userId: user.id, details: { status: user.status } }),
+  );
+}
+
+async function resendTo(auth: AuthDeps, actor: Actor, find: (tx: Executor) => Promise<UserRow>, publicUrl: string) {
+  let issued: IssuedToken | undefined;
+  const user = await audited(
+    auth.db,
+    actor,
+    { action: 'resendConfirmation' },
+    async (tx) => {
+      const user = await find(tx);
+      if (user.status !== 'pending') throw new UserNotPendingError(user.id, user.status);
+      issued = await issueConfirmationToken(tx, auth, user.id);
+      return user;
+    },
+    (user) => ({ userId: user.id }),
+  );
+  await mailConfirmation(auth, user, publicUrl, issued!);
+  return user;
+}
+
+/** Sends a pending user a new confirmation link; earlier links keep working until they expire. */
+export async function resendConfirmation(auth: AuthDeps, actor: Actor, id: string, publicUrl: string): Promise<UserRow> {
+  return resendTo(
+    auth,
+    actor,
+    async (tx) => {
+      const user = await users.lockUser(tx, checkUserId(id));
+      if (!user) throw new UserNotFoundError(id);
+      return user;
+    },
+    publicUrl,
+  );
+}
+
+/** The client API's `confirm/send`, by email address. */
+export async function resendConfirmationByEmail(
+  auth: AuthDeps,
+  actor: Actor,
+  email: string,
+  publicUrl: string,
+): Promise<UserRow> {
+  const address = checkEmail(email);
+  return resendTo(
+    auth,
+    actor,
+    async (tx) => {
+      const found = await findUserByEmail(tx, address);
+      const user = found && (await users.lockUser(tx, found.id));
+      if (!user) throw new UserNotFoundError(address);
+      return user;
+    },
+    publicUrl,
+  );
+}

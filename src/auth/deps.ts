@@ -1,0 +1,39 @@
+import { defaultAuthSettings, type AuthSettings } from '../config.js';
+import type { Database } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import { createOutboxMailer, type Mailer } from './mailer.js';
+import { createTokenKeys, type TokenKeys } from './tokens.js';
+import { databaseSessionStates, type AccessTokenVerifier } from './verify.js';
+
+/** What the sign-in services need, built once per app instance. */
+export interface AuthDeps {
+  db: Database;
+  logger: Logger;
+  settings: AuthSettings;
+  keys: TokenKeys;
+  verifier: AccessTokenVerifier;
+  mailer: Mailer;
+}
+
+export function createAuthDeps(input: {
+  db: Database;
+  logger: Logger;
+  settings?: Partial<AuthSettings>;
+  mailer?: Mailer;
+}): AuthDeps {
+  const settings = { ...defaultAuthSettings, ...input.settings };
+  const keys = createTokenKeys(input.db, settings);
+  return {
+    db: input.db,
+    logger: input.logger,
+    settings,
+    keys,
+    verifier: { keys, sessions: databaseSessionStates(input.db) },
+    mailer: input.mailer ?? createOutboxMailer(input.db, input.logger),
+  };
+}
+
+/** The base URL clients reach this server at: PUBLIC_URL, or else the origin the request came to. */
+export function publicUrlFor(settings: AuthSettings, request: Request): string {
+  return settings.publicUrl ?? new URL(request.url).origin;
+}

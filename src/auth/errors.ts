@@ -1,0 +1,60 @@
+import type { UserStatus } from '../db/schema.js';
+import { AppError } from '../errors.js';
+
+/** Unknown email, or a wrong password: the two are never told apart. */
+export class InvalidCredentialsError extends AppError {
+  readonly code = 'INVALID_CREDENTIALS';
+  constructor() {
+    super('invalid username/password');
+  }
+}
+
+/** The user signed up but has not confirmed the email address yet. */
+export class ConfirmationRequiredError extends AppError {
+  readonly code = 'CONFIRMATION_REQUIRED';
+  constructor(readonly userId: string) {
+    super('confirmation required');
+  }
+}
+
+/** An operator disabled the user. */
+export class UserDisabledError extends AppError {
+  readonly code = 'USER_DISABLED';
+  constructor(readonly userId: string) {
+    super('user disabled');
+  }
+}
+
+/**
+ * An access or refresh token that does not (or no longer) grant access: malformed, badly signed,
+ * expired, revoked, logged out, or its user is disabled, deleted or not confirmed.
+ */
+export class InvalidSessionError extends AppError {
+  readonly code = 'INVALID_SESSION';
+  constructor(readonly reason: string) {
+    super(`invalid session: ${reason}`);
+  }
+}
+
+/** A confirmation link whose token is unknown, already used or expired. */
+export class InvalidUserTokenError extends AppError {
+  readonly code = 'INVALID_TOKEN';
+  constructor() {
+    super('invalid token data');
+  }
+}
+
+/** Confirmation was asked for a user that is not pending: already confirmed, or disabled. */
+export class UserNotPendingError extends AppError {
+  readonly code = 'USER_NOT_PENDING';
+  constructor(
+    readonly id: string,
+    readonly status: Exclude<UserStatus, 'pending'>,
+  ) {
+    super(
+      status === 'confirmed'
+        ? `User ${id} is already confirmed.`
+        : `User ${id} is disabled, not pending confirmation: enable it instead.`,
+    );
+  }
+}

@@ -1,0 +1,299 @@
+// The app-facing HTTP API: the routes of the Atlas App Services client API v2.0 that realm-web and
+// the other Realm SDKs call to sign users up and in, and the RFC 7662 introspection endpoint for
+// the app's own back end. Request and response shapes follow what realm-web 2.0.1 sends and reads.
+import type { Actor } from '../audit/log.js';
+import type { AdminKeyRow, IdentityRow, UserRow } from '../db/schema.js';
+import { EmailTakenError, InvalidInputError, UserNotFoundError } from '../errors.js';
+import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
+import { confirmWithToken, registerUser, resendConfirmationByEmail } from './confirmation.js';
+import { publicUrlFor, type AuthDeps } from './deps.js';
+import {
+  ConfirmationRequiredError,
+  InvalidCredentialsError,
+  InvalidSessionError,
+  InvalidUserTokenError,
+  UserDisabledError,
+  UserNotPendingError,
+} from './errors.js';
+import { logInAnonymously, logInWithPassword, logOut, profileOf, refreshAccessToken } from './sessions.js';
+import { verifyAccessToken } from './verify.js';
+
+export const CLIENT_API_PREFIX = '/api/client/v2.0/';
+export const INTROSPECTION_PATH = '/introspect';
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** A request the client can fix: malformed JSON, a missing or mistyped field. */
+class BadRequestError extends Error {}
+
+/** The error body every Realm SDK reads: `error` (the text) and `error_code`. */
+function clientError(status: number, errorCode: string, error: string, headers: Record<string, string> = {}): Response {
+  return json({ error, error_code: errorCode }, status, headers);
+}
+
+function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+  });
+}
+
+/** An empty success: no body and no content type, which realm-web reads as "nothing". */
+function noContent(): Response {
+  return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
+}
+
+// Browser apps call the client API from their own origin. Tokens travel in the Authorization
+// header, never in cookies, so any origin may call.
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+  'access-control-allow-headers': 'authorization, content-type, accept',
+  'access-control-max-age': '600',
+};
+
+/** Expected failures, as the status and error code the SDKs expect; anything else is not ours to answer. */
+function errorResponse(err: unknown): Response {
+  if (err instanceof InvalidSessionError) return clientError(401, 'InvalidSession', err.message);
+  if (err instanceof InvalidCredentialsError) return clientError(401, 'InvalidPassword', err.message);
+  if (err instanceof ConfirmationRequiredError) return clientError(401, 'ConfirmationRequired', err.message);
+  if (err instanceof UserDisabledError) return clientError(401, 'UserDisabled', err.message);
+  if (err instanceof EmailTakenError) return clientError(409, 'AccountNameInUse', 'name already in use');
+  if (err instanceof InvalidUserTokenError) return clientError(400, 'UserpassTokenInvalid', err.message);
+  if (err instanceof UserNotPendingError) {
+    return err.status === 'confirmed'
+      ? clientError(409, 'UserAlreadyConfirmed', 'user already confirmed')
+      : clientError(409, 'UserDisabled', 'user disabled');
+  }
+  if (err instanceof UserNotFoundError) return clientError(404, 'UserNotFound', 'user not found');
+  if (err instanceof InvalidInputError || err instanceof BadRequestError) return clientError(400, 'BadRequest', err.message);
+  throw err;
+}
+
+async function readBodyText(request: Request): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new BadRequestError(`the request body is larger than ${MAX_BODY_BYTES} bytes`);
+  const text = await request.text();
+  if (text.length > MAX_BODY_BYTES) throw new BadRequestError(`the request body is larger than ${MAX_BODY_BYTES} bytes`);
+  return text;
+}
+
+/** The JSON object body (the SDKs send canonical EJSON; the fields read here are plain strings). */
+async function readJsonBody(request: Request): Promise<Record<string, unknown>> {
+  const text = await readBodyText(request);
+  if (text.trim() === '') return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new BadRequestError('the request body is not valid JSON');
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function stringField(body: Record<string, unknown>, name: string): string {
+  const value = body[name];
+  if (typeof value !== 'string' || value === '') throw new BadRequestError(`expected a string "${name}" in the request body`);
+  if (value.length > 4096) throw new BadRequestError(`"${name}" is too long`);
+  return value;
+}
+
+/** `options.device.deviceId` of a login body, if the SDK sent one. */
+function deviceOf(body: Record<string, unknown>): unknown {
+  const options = body.options as { device?: { deviceId?: unknown } } | undefined;
+  return options && typeof options === 'object' ? options.device?.deviceId : undefined;
+}
+
+function bearerToken(request: Request): string | null {
+  const match = /^Bearer\s+(\S{1,8192})\s*$/i.exec(request.headers.get('authorization') ?? '');
+  return match ? match[1]! : null;
+}
+
+function requireBearer(request: Request): string {
+  const token = bearerToken(request);
+  if (!token) throw new InvalidSessionError('must authenticate first: send "Authorization: Bearer <token>"');
+  return token;
+}
+
+/** The profile as realm-web reads it: `type`, `identities` [{ id, provider_type }] and `data`. */
+function profileBody(appId: string, user: UserRow, identities: IdentityRow[]) {
+  return {
+    user_id: user.id,
+    domain_id: appId,
+    type: 'normal',
+    identities: identities.map((identity) => ({
+      id: identity.providerId,
+      provider_type: identity.providerType,
+      provider_id: identity.providerType,
+      provider_data: identity.providerType === LOCAL_USERPASS && user.email ? { email: user.email } : {},
+    })),
+    data: user.email ? { email: user.email } : {},
+  };
+}
+
+export interface ClientApi {
+  /** Answers a request whose path starts with CLIENT_API_PREFIX. */
+  handle(request: Request, requestId: string): Promise<Response>;
+  /** Answers POST /introspect; `operator` is the admin key the request authenticated with, if any. */
+  introspect(request: Request, operator: AdminKeyRow | null): Promise<Response>;
+}
+
+export function createClientApi(auth: AuthDeps): ClientApi {
+  const { settings } = auth;
+  const methodNotAllowed = (allow: string) =>
+    clientError(405, 'MethodNotAllowed', `use ${allow} here`, { allow });
+
+  async function appRoute(request: Request, rest: string, requestId: string): Promise<Response> {
+    const actor: Actor = { type: 'user', userId: null, requestId };
+    const post = async (handler: (body: Record<string, unknown>) => Promise<Response>) =>
+      request.method === 'POST' ? handler(await readJsonBody(request)) : methodNotAllowed('POST');
+
+    switch (rest) {
+      case 'location': {
+        if (request.method !== 'GET') return methodNotAllowed('GET');
+        const hostname = publicUrlFor(settings, request);
+        return json({
+          deployment_model: 'GLOBAL',
+          location: 'LOCAL',
+          hostname,
+          ws_hostname: hostname.replace(/^http/, 'ws'),
+        });
+      }
+      case `auth/providers/${LOCAL_USERPASS}/register`:
+        return post(async (body) => {
+          const email = stringField(body, 'email');
+          const password = stringField(body, 'password');
+          await registerUser(auth, actor, { email, password }, publicUrlFor(settings, request));
+          return json({}, 201);
+        });
+      case `auth/providers/${LOCAL_USERPASS}/confirm`:
+        return post(async (body) => {
+          await confirmWithToken(auth, actor, { token: stringField(body, 'token'), tokenId: stringField(body, 'tokenId') });
+          return noContent();
+        });
+      case `auth/providers/${LOCAL_USERPASS}/confirm/send`:
+        return post(async (body) => {
+          await resendConfirmationByEmail(auth, actor, stringField(body, 'email'), publicUrlFor(settings, request));
+          return noContent();
+        });
+      case `auth/providers/${LOCAL_USERPASS}/login`:
+        return post(async (body) => {
+          const session = await logInWithPassword(
+            auth,
+            { username: stringField(body, 'username'), password: stringField(body, 'password') },
+            { device: deviceOf(body), requestId },
+          );
+          return json({
+            access_token: session.accessToken,
+            refresh_token: session.refreshToken,
+            user_id: session.userId,
+            device_id: session.deviceId,
+          });
+        });
+      case `auth/providers/${ANON_USER}/login`:
+        return post(async (body) => {
+          const session = await logInAnonymously(auth, { device: deviceOf(body), requestId });
+          return json({
+            access_token: session.accessToken,
+            refresh_token: session.refreshToken,
+            user_id: session.userId,
+            device_id: session.deviceId,
+          });
+        });
+      default:
+        return clientError(404, 'NotFound', `${request.method} ${CLIENT_API_PREFIX}app/${settings.appId}/${rest} is not supported by this gateway`);
+    }
+  }
+
+  async function route(request: Request, requestId: string): Promise<Response> {
+    const path = new URL(request.url).pathname.slice(CLIENT_API_PREFIX.length);
+    const appMatch = /^app\/([^/]+)\/(.+)$/.exec(path);
+    if (appMatch) {
+      let appId: string;
+      try {
+        appId = decodeURIComponent(appMatch[1]!);
+      } catch {
+        appId = appMatch[1]!;
+      }
+      if (appId !== settings.appId) {
+        return clientError(404, 'AppNotFound', `cannot find app using Client App ID '${appId.slice(0, 128)}'`);
+      }
+      return appRoute(request, appMatch[2]!.replace(/\/+$/, ''), requestId);
+    }
+    if (path === 'auth/profile') {
+      if (request.method !== 'GET') return methodNotAllowed('GET');
+      const { user, identities } = await profileOf(auth, requireBearer(request));
+      return json(profileBody(settings.appId, user, identities));
+    }
+    if (path === 'auth/session') {
+      if (request.method === 'POST') {
+        return json(await refreshAccessToken(auth, requireBearer(request)).then((r) => ({ access_token: r.accessToken })), 201);
+      }
+      if (request.method === 'DELETE') {
+        await logOut(auth, requireBearer(request), requestId);
+        return noContent();
+      }
+      return methodNotAllowed('POST, DELETE');
+    }
+    return clientError(404, 'NotFound', `${request.method} ${CLIENT_API_PREFIX}${path} is not supported by this gateway`);
+  }
+
+  return {
+    async handle(request, requestId) {
+      let response: Response;
+      if (request.method === 'OPTIONS') {
+        response = new Response(null, { status: 204 });
+      } else {
+        try {
+          response = await route(request, requestId);
+        } catch (err) {
+          response = errorResponse(err);
+        }
+      }
+      for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
+      return response;
+    },
+
+    async introspect(request, operator) {
+      if (request.method !== 'POST') return json({ error: 'invalid_request', error_description: 'use POST' }, 405, { allow: 'POST' });
+      if (!operator) {
+        return json(
+          { error: 'invalid_client', error_description: 'An admin key is required: send "Authorization: Bearer <admin key>".' },
+          401,
+          { 'www-authenticate': 'Bearer realm="app-users-gateway"' },
+        );
+      }
+      let token: unknown;
+      try {
+        const contentType = request.headers.get('content-type') ?? '';
+        token = contentType.startsWith('application/x-www-form-urlencoded')
+          ? new URLSearchParams(await readBodyText(request)).get('token')
+          : (await readJsonBody(request)).token;
+      } catch (err) {
+        if (!(err instanceof BadRequestError)) throw err;
+        return json({ error: 'invalid_request', error_description: err.message }, 400);
+      }
+      if (typeof token !== 'string' || token === '') {
+        return json({ error: 'invalid_request', error_description: 'send the token to check as "token" (form or JSON body)' }, 400);
+      }
+      try {
+        const verified = await verifyAccessToken(token, auth.verifier);
+        return json({
+          active: true,
+          sub: verified.userId,
+          sid: verified.sessionId,
+          exp: verified.expiresAt,
+          iat: verified.issuedAt,
+          aud: verified.audience,
+          client_id: verified.audience,
+          token_type: 'Bearer',
+          device_id: verified.deviceId,
+        });
+      } catch (err) {
+        if (err instanceof InvalidSessionError) return json({ active: false });
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,214 @@
+// Sessions of the app's users: login (email/password, anonymous), refresh, logout and the profile.
+// A session is one refresh_tokens row; access tokens name it in their `sid` claim.
+import { recordAuditEvent, type Actor } from '../audit/log.js';
+import type { Executor } from '../db/client.js';
+import type { IdentityRow, UserRow } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import * as users from '../users/repository.js';
+import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
+import type { AuthDeps } from './deps.js';
+import {
+  ConfirmationRequiredError,
+  InvalidCredentialsError,
+  InvalidSessionError,
+  UserDisabledError,
+} from './errors.js';
+import { decoyPasswordHash, verifyPassword } from './passwords.js';
+import { findIdentity, findSessionOwner, insertSession, lockUserForShare, recordAuthentication, revokeSessionByToken, useLiveSession } from './repository.js';
+import { deviceIdFrom, hashToken, newOpaqueToken, signAccessToken } from './tokens.js';
+import { verifyAccessToken } from './verify.js';
+
+/** What a login hands the client. */
+export interface LoginResult {
+  userId: string;
+  accessToken: string;
+  refreshToken: string;
+  deviceId: string;
+  sessionId: string;
+}
+
+export interface LoginInput {
+  /** The device id the SDK sent (`options.device.deviceId`), if any. */
+  device?: unknown;
+  requestId?: string | null;
+}
+
+/** The message the Realm SDKs look for to treat logging out an unknown session as done. */
+export const UNKNOWN_REFRESH_TOKEN = 'failed to find refresh token';
+
+const userActor = (userId: string | null, requestId?: string | null): Actor => ({ type: 'user', userId, requestId });
+
+async function recordLoginFailure(
+  auth: AuthDeps,
+  userId: string | null,
+  requestId: string | null | undefined,
+  details: Record<string, unknown>,
+): Promise<void> {
+  try {
+    await recordAuditEvent(auth.db, userActor(userId, requestId), { action: 'loginFailed', outcome: 'refused', userId, details });
+  } catch (err) {
+    auth.logger.warn({ err }, 'could not record a failed login');
+  }
+}
+
+interface OpenedSession {
+  user: UserRow;
+  sessionId: string;
+  deviceId: string;
+  refreshToken: string;
+}
+
+/**
+ * Opens a session for a user whose credentials were checked, in the caller's transaction, under the
+ * user's row lock: a disable, delete or revoke either commits first (and the login is refused) or
+ * waits for the login to commit (and then revokes the new session).
+ */
+async function openSession(
+  auth: AuthDeps,
+  tx: Executor,
+  user: UserRow,
+  provider: string,
+  input: LoginInput,
+): Promise<OpenedSession> {
+  if (user.status === 'pending') throw new ConfirmationRequiredError(user.id);
+  if (user.status === 'disabled') throw new UserDisabledError(user.id);
+  const refreshToken = newOpaqueToken();
+  const deviceId = deviceIdFrom(input.device);
+  const session = await insertSession(tx, {
+    userId: user.id,
+    tokenHash: hashToken(refreshToken),
+    deviceId,
+    ttlSeconds: auth.settings.refreshTokenTtlSeconds,
+  });
+  const authenticated = await recordAuthentication(tx, user.id);
+  await recordAuditEvent(tx, userActor(user.id, input.requestId), {
+    action: 'login',
+    outcome: 'success',
+    userId: user.id,
+    details: { provider, sessionId: session.id, deviceId },
+  });
+  return { user: authenticated, sessionId: session.id, deviceId, refreshToken };
+}
+
+/**
+ * Access tokens are signed once the session they name is committed, outside the transaction: no
+ * crypto runs under the user's row lock, and a token never names a session that was rolled back.
+ */
+async function signFor(auth: AuthDeps, user: UserRow, sessionId: string, deviceId: string): Promise<string> {
+  const { token } = await signAccessToken(
+    auth.keys,
+    { sub: user.id, sid: sessionId, deviceId, userData: user.customData },
+    auth.settings.accessTokenTtlSeconds,
+  );
+  return token;
+}
+
+async function loginResult(auth: AuthDeps, opened: OpenedSession): Promise<LoginResult> {
+  return {
+    userId: opened.user.id,
+    accessToken: await signFor(auth, opened.user, opened.sessionId, opened.deviceId),
+    refreshToken: opened.refreshToken,
+    deviceId: opened.deviceId,
+    sessionId: opened.sessionId,
+  };
+}
+
+/** Email/password login. Unknown emails cost a password check too, so timing does not tell them apart. */
+export async function logInWithPassword(
+  auth: AuthDeps,
+  credentials: { username: string; password: string },
+  input: LoginInput = {},
+): Promise<LoginResult> {
+  const providerId = credentials.username.trim().toLowerCase();
+  const identity = providerId.length <= 254 ? await findIdentity(auth.db, LOCAL_USERPASS, providerId) : null;
+  const matches = await verifyPassword(credentials.password, identity?.passwordHash ?? (await decoyPasswordHash()));
+  if (!identity?.passwordHash || !matches) {
+    await recordLoginFailure(auth, identity?.userId ?? null, input.requestId, {
+      provider: LOCAL_USERPASS,
+      reason: identity ? 'wrong password' : 'unknown email',
+      username: credentials.username.slice(0, 254),
+    });
+    throw new InvalidCredentialsError();
+  }
+  let opened: OpenedSession;
+  try {
+    opened = await auth.db.transaction(async (tx) => {
+      const user = await users.lockUser(tx, identity.userId);
+      // Deleted between the password check and now.
+      if (!user) throw new InvalidCredentialsError();
+      return openSession(auth, tx, user, LOCAL_USERPASS, input);
+    });
+  } catch (err) {
+    if (err instanceof AppError) {
+      await recordLoginFailure(auth, identity.userId, input.requestId, { provider: LOCAL_USERPASS, reason: err.message });
+    }
+    throw err;
+  }
+  return loginResult(auth, opened);
+}
+
+/** Anonymous login: a new confirmed user without email, with an `anon-user` identity, and its session. */
+export async function logInAnonymously(auth: AuthDeps, input: LoginInput = {}): Promise<LoginResult> {
+  const opened = await auth.db.transaction(async (tx) => {
+    const user = (await users.insertUserUnlessEmailTaken(tx, { email: null, status: 'confirmed' }))!;
+    await users.insertIdentity(tx, { userId: user.id, providerType: ANON_USER, providerId: user.id });
+    await recordAuditEvent(tx, userActor(user.id, input.requestId), {
+      action: 'register',
+      outcome: 'success',
+      userId: user.id,
+      details: { provider: ANON_USER },
+    });
+    return openSession(auth, tx, user, ANON_USER, input);
+  });
+  return loginResult(auth, opened);
+}
+
+/**
+ * A new access token for a refresh token. One transaction: the user's row is share-locked first,
+ * then one conditional UPDATE marks the session used only if it is still live. Against a racing
+ * disable, delete or revoke (which lock the row FOR UPDATE), whichever commits second loses: either
+ * the refresh sees the user disabled or the session revoked, or the admin action waits for it and
+ * then revokes the session the new token names, so verifyAccessToken refuses that token from then on.
+ */
+export async function refreshAccessToken(auth: AuthDeps, refreshToken: string): Promise<{ accessToken: string }> {
+  const tokenHash = hashToken(refreshToken);
+  const { user, session } = await auth.db.transaction(async (tx) => {
+    const ownerId = await findSessionOwner(tx, tokenHash);
+    const user = ownerId ? await lockUserForShare(tx, ownerId) : null;
+    if (!user) throw new InvalidSessionError(UNKNOWN_REFRESH_TOKEN);
+    if (user.status === 'disabled') throw new InvalidSessionError('user disabled');
+    if (user.status === 'pending') throw new InvalidSessionError('confirmation required');
+    const session = await useLiveSession(tx, tokenHash);
+    if (!session) throw new InvalidSessionError('refresh token revoked or expired');
+    return { user, session };
+  });
+  return { accessToken: await signFor(auth, user, session.id, session.deviceId ?? '') };
+}
+
+/** Logs one session out: its refresh token is revoked (reason `logout`), and every access token of it fails. */
+export async function logOut(auth: AuthDeps, refreshToken: string, requestId?: string | null): Promise<void> {
+  await auth.db.transaction(async (tx) => {
+    const session = await revokeSessionByToken(tx, hashToken(refreshToken), 'logout');
+    if (!session) throw new InvalidSessionError(UNKNOWN_REFRESH_TOKEN);
+    await recordAuditEvent(tx, userActor(session.userId, requestId), {
+      action: 'logout',
+      outcome: 'success',
+      userId: session.userId,
+      details: { sessionId: session.id },
+    });
+  });
+}
+
+export interface Profile {
+  user: UserRow;
+  identities: IdentityRow[];
+}
+
+/** The user an access token belongs to, if the token still grants access. */
+export async function profileOf(auth: AuthDeps, accessToken: string): Promise<Profile> {
+  const verified = await verifyAccessToken(accessToken, auth.verifier);
+  const user = await users.findUserById(auth.db, verified.userId);
+  if (!user) throw new InvalidSessionError('session not found');
+  const identities = (await users.identitiesByUser(auth.db, [user.id])).get(user.id) ?? [];
+  return { user, identities };
+}

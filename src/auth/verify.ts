@@ -1,0 +1,82 @@
+import type { Executor } from '../db/client.js';
+import { UUID_PATTERN } from '../db/keyset.js';
+import type { UserStatus } from '../db/schema.js';
+import { InvalidSessionError } from './errors.js';
+import { findSessionState } from './repository.js';
+import { createTokenKeys, readAccessToken, type TokenKeys } from './tokens.js';
+
+/** What an access token's validity depends on beyond its signature: its session and its user. */
+export interface SessionState {
+  userId: string;
+  userStatus: UserStatus;
+  revokedAt: Date | null;
+  expiresAt: Date;
+}
+
+/**
+ * Where verification reads session state. Today one indexed query per check; an instance-local
+ * cache invalidated by LISTEN/NOTIFY can implement the same interface without touching callers.
+ */
+export interface SessionStateSource {
+  /** null when there is no such session (never issued, or its user was deleted). */
+  getSessionState(sessionId: string): Promise<SessionState | null>;
+}
+
+export function databaseSessionStates(db: Executor): SessionStateSource {
+  return { getSessionState: (sessionId) => findSessionState(db, sessionId) };
+}
+
+/** Everything verifyAccessToken needs: the signing key and the session state. */
+export interface AccessTokenVerifier {
+  keys: TokenKeys;
+  sessions: SessionStateSource;
+}
+
+/**
+ * A verifier over the gateway's database, for the app's own back end running in-process:
+ * `verifyAccessToken(token, createAccessTokenVerifier(db, { appId, jwtSecret }))`.
+ */
+export function createAccessTokenVerifier(
+  db: Executor,
+  settings: { appId: string; jwtSecret: string | null },
+): AccessTokenVerifier {
+  return { keys: createTokenKeys(db, settings), sessions: databaseSessionStates(db) };
+}
+
+export interface VerifiedAccessToken {
+  userId: string;
+  sessionId: string;
+  deviceId: string;
+  userData: Record<string, unknown>;
+  /** Seconds since the epoch. */
+  issuedAt: number;
+  expiresAt: number;
+  /** The app id the token was issued for. */
+  audience: string;
+}
+
+/**
+ * The one check of an access token, used by every route that takes one and by /introspect: the
+ * signature, algorithm, audience and expiry, then the session (it exists, is not revoked or expired)
+ * and its user (confirmed: not disabled, not pending; a deleted user has no sessions left).
+ * Throws InvalidSessionError, whose `reason` says which check failed.
+ */
+export async function verifyAccessToken(token: string, verifier: AccessTokenVerifier): Promise<VerifiedAccessToken> {
+  const claims = await readAccessToken(verifier.keys, token);
+  if (!UUID_PATTERN.test(claims.sid)) throw new InvalidSessionError('invalid access token');
+  const state = await verifier.sessions.getSessionState(claims.sid.toLowerCase());
+  if (!state || state.userId !== claims.sub) throw new InvalidSessionError('session not found');
+  if (state.revokedAt) throw new InvalidSessionError('session revoked');
+  if (state.expiresAt.getTime() <= Date.now()) throw new InvalidSessionError('session expired');
+  if (state.userStatus === 'disabled') throw new InvalidSessionError('user disabled');
+  if (state.userStatus !== 'confirmed') throw new InvalidSessionError('confirmation required');
+  return {
+    userId: claims.sub,
+    sessionId: claims.sid,
+    deviceId: claims.deviceId,
+    userData: claims.userData,
+    issuedAt: claims.iat,
+    expiresAt: claims.exp,
+    audience: verifier.keys.appId,
+  };
+}
