@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import { auditEvents } from '../db/schema.js';
@@ -17,17 +18,45 @@ export interface AuditEntry {
   details?: Record<string, unknown> | null;
 }
 
-export async function recordAuditEvent(ex: Executor, actor: Actor, entry: AuditEntry): Promise<void> {
-  const userId = entry.userId && UUID_PATTERN.test(entry.userId) ? entry.userId.toLowerCase() : null;
-  await ex.insert(auditEvents).values({
+function auditRow(actor: Actor, entry: AuditEntry) {
+  return {
     action: entry.action,
     outcome: entry.outcome,
-    userId,
+    userId: entry.userId && UUID_PATTERN.test(entry.userId) ? entry.userId.toLowerCase() : null,
     actorKeyId: actor.type === 'admin' ? actor.keyId : null,
     actorName: actor.type === 'admin' ? actor.keyName : actor.type === 'system' ? actor.name : null,
     requestId: actor.requestId ?? null,
     details: entry.details ?? null,
+  };
+}
+
+export async function recordAuditEvent(ex: Executor, actor: Actor, entry: AuditEntry): Promise<void> {
+  await ex.insert(auditEvents).values(auditRow(actor, entry));
+}
+
+/**
+ * Many events of one actor in one statement, however many: the rows travel as a single JSON
+ * parameter, since a VALUES list of 10,000 events would pass the 65,535 parameters a statement may have.
+ */
+export async function recordAuditEvents(ex: Executor, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const rows = entries.map((entry) => {
+    const row = auditRow(actor, entry);
+    return {
+      action: row.action,
+      outcome: row.outcome,
+      user_id: row.userId,
+      actor_key_id: row.actorKeyId,
+      actor_name: row.actorName,
+      request_id: row.requestId,
+      details: row.details,
+    };
   });
+  await ex.execute(sql`
+    INSERT INTO ${auditEvents} (action, outcome, user_id, actor_key_id, actor_name, request_id, details)
+    SELECT e.action, e.outcome, e.user_id, e.actor_key_id, e.actor_name, e.request_id, e.details
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS e(action text, outcome text, user_id uuid, actor_key_id uuid, actor_name text, request_id text, details jsonb)`);
 }
 
 /**

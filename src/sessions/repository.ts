@@ -73,3 +73,25 @@ export async function liveSessionPagesByUser(
   }
   return byUser;
 }
+
+/**
+ * Revokes every live session of many users in one statement; returns how many each user had
+ * (users without live sessions are absent).
+ */
+export async function revokeLiveSessionsOfUsers(
+  ex: Executor,
+  userIds: readonly string[],
+  reason: RevokeReason,
+): Promise<Map<string, number>> {
+  if (userIds.length === 0) return new Map();
+  const result = (await ex.execute(sql`
+    WITH revoked AS (
+      UPDATE ${refreshTokens} SET revoked_at = now(), revoke_reason = ${reason}
+      WHERE user_id = ANY(${sql.param(`{${userIds.join(',')}}`)}::uuid[]) AND revoked_at IS NULL AND expires_at > now()
+      RETURNING user_id
+    )
+    SELECT user_id, count(*)::int AS n FROM revoked GROUP BY user_id`)) as unknown as {
+    rows: { user_id: string; n: number }[];
+  };
+  return new Map(result.rows.map((r) => [r.user_id, Number(r.n)]));
+}

@@ -110,3 +110,38 @@ export async function identitiesByUser(
   }
   return byUser;
 }
+
+/** A uuid[] parameter: one bound value, however many ids (the ids must be checked UUIDs). */
+export const uuidArray = (ids: readonly string[]) => sql`${sql.param(`{${ids.join(',')}}`)}::uuid[]`;
+
+/**
+ * Reads and locks many users at once, in id order: two bulk actions over overlapping ids take their
+ * row locks in the same order, so they queue instead of deadlocking.
+ */
+export async function lockUsersInIdOrder(
+  ex: Executor,
+  ids: readonly string[],
+): Promise<Pick<UserRow, 'id' | 'status'>[]> {
+  if (ids.length === 0) return [];
+  return ex
+    .select({ id: users.id, status: users.status })
+    .from(users)
+    .where(sql`${users.id} = ANY(${uuidArray(ids)})`)
+    .orderBy(users.id)
+    .for('update');
+}
+
+/** Sets the status of many users in one statement; disabledAt follows as in setUserStatus. */
+export async function setStatusOfUsers(ex: Executor, ids: readonly string[], status: UserStatus): Promise<void> {
+  if (ids.length === 0) return;
+  await ex
+    .update(users)
+    .set({ status, disabledAt: status === 'disabled' ? sql`now()` : null })
+    .where(sql`${users.id} = ANY(${uuidArray(ids)})`);
+}
+
+/** Deletes many users in one statement; identities and sessions go with them (ON DELETE CASCADE). */
+export async function deleteUserRows(ex: Executor, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await ex.delete(users).where(sql`${users.id} = ANY(${uuidArray(ids)})`);
+}

@@ -1,0 +1,191 @@
+// Bulk actions: one transaction and a fixed handful of set-based statements, whatever the number of
+// users, with an outcome for every id so that one unknown or pending user never hides the rest.
+import { recordAuditEvent, recordAuditEvents, type Actor, type AuditEntry } from '../audit/log.js';
+import type { Database, Executor } from '../db/client.js';
+import { UUID_PATTERN } from '../db/keyset.js';
+import type { RevokeReason, UserStatus } from '../db/schema.js';
+import { InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
+import { revokeLiveSessionsOfUsers } from '../sessions/repository.js';
+import { deleteUserRows, lockUsersInIdOrder, setStatusOfUsers } from './repository.js';
+
+/** The most ids one bulk call takes; more is refused whole, before anything changes. */
+export const MAX_BULK_IDS = 10_000;
+
+export type BulkAction = 'disableUsers' | 'deleteUsers' | 'revokeSessionsOfUsers';
+
+/**
+ * done: the action holds for the user now (including a user that was already disabled);
+ * notFound: no such user; pending: a pending user, which cannot be disabled; malformed: not a user id.
+ */
+export type BulkOutcomeStatus = 'done' | 'notFound' | 'pending' | 'malformed';
+
+export interface BulkUserOutcome {
+  /** Where the id first appears in the request (0-based). */
+  index: number;
+  /** The id as it was given. */
+  id: string;
+  status: BulkOutcomeStatus;
+  revokedSessionCount: number;
+  /** Why the action did not apply; null when done. */
+  message: string | null;
+  /** The stable code of that reason (as the single-user mutations report it); null when done. */
+  code: string | null;
+}
+
+export interface BulkActionResult {
+  action: BulkAction;
+  /** One per distinct id, in the order the ids were given. */
+  outcomes: BulkUserOutcome[];
+  counts: Record<BulkOutcomeStatus, number>;
+  revokedSessionCount: number;
+}
+
+interface Requested {
+  index: number;
+  id: string;
+  /** The lower-cased UUID, or null when the id is not one. */
+  userId: string | null;
+}
+
+/** Distinct ids in the order given; a repeated id (also in another letter case) is acted on once. */
+function distinctIds(ids: readonly string[]): Requested[] {
+  const seen = new Set<string>();
+  const requested: Requested[] = [];
+  ids.forEach((id, index) => {
+    const userId = UUID_PATTERN.test(id) ? id.toLowerCase() : null;
+    const key = userId ?? `malformed:${id}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    requested.push({ index, id, userId });
+  });
+  return requested;
+}
+
+interface ActionPlan {
+  /** Which found users the action applies to; the others are refused as pending. */
+  appliesTo(status: UserStatus): boolean;
+  revokeReason: RevokeReason;
+  /** The change itself, after the sessions of `userIds` have been revoked. */
+  change(tx: Executor, users: { id: string; status: UserStatus }[]): Promise<void>;
+}
+
+const plans: Record<BulkAction, ActionPlan> = {
+  // As disableUser: confirmed users become disabled, disabled ones stay so; both lose every session.
+  disableUsers: {
+    appliesTo: (status) => status !== 'pending',
+    revokeReason: 'user_disabled',
+    change: (tx, users) =>
+      setStatusOfUsers(
+        tx,
+        users.filter((u) => u.status === 'confirmed').map((u) => u.id),
+        'disabled',
+      ),
+  },
+  deleteUsers: {
+    appliesTo: () => true,
+    revokeReason: 'user_deleted',
+    change: (tx, users) => deleteUserRows(tx, users.map((u) => u.id)),
+  },
+  revokeSessionsOfUsers: {
+    appliesTo: () => true,
+    revokeReason: 'admin_revoked',
+    change: async () => {},
+  },
+};
+
+function refusal(requested: Requested, status: Exclude<BulkOutcomeStatus, 'done'>): BulkUserOutcome {
+  const error =
+    status === 'malformed'
+      ? new InvalidInputError('ids', `"${requested.id.slice(0, 64)}" is not a valid user id.`)
+      : status === 'pending'
+        ? new PendingUserError(requested.userId!)
+        : new UserNotFoundError(requested.userId!);
+  return {
+    index: requested.index,
+    id: requested.id,
+    status,
+    revokedSessionCount: 0,
+    message: error.message,
+    code: error.code,
+  };
+}
+
+/**
+ * Runs a bulk action over up to MAX_BULK_IDS users in one transaction: the users' rows are locked in
+ * id order, the change and the session revocation are one statement each, and every distinct id gets
+ * an audit event (success or refused) in one more.
+ */
+export async function runBulkAction(
+  db: Database,
+  actor: Actor,
+  action: BulkAction,
+  ids: readonly string[],
+): Promise<BulkActionResult> {
+  if (ids.length > MAX_BULK_IDS) {
+    const error = new InvalidInputError(
+      'ids',
+      `At most ${MAX_BULK_IDS.toLocaleString('en-US')} ids per call; got ${ids.length.toLocaleString('en-US')}. Split the list.`,
+    );
+    await recordAuditEvent(db, actor, {
+      action,
+      outcome: 'refused',
+      details: { code: error.code, message: error.message, idCount: ids.length },
+    });
+    throw error;
+  }
+  const plan = plans[action];
+  const requested = distinctIds(ids);
+  const userIds = requested.flatMap((r) => (r.userId ? [r.userId] : []));
+
+  const outcomes = await db.transaction(async (tx) => {
+    const found = new Map((await lockUsersInIdOrder(tx, userIds)).map((u) => [u.id, u]));
+    const targets = [...found.values()].filter((u) => plan.appliesTo(u.status));
+    const revoked = await revokeLiveSessionsOfUsers(
+      tx,
+      targets.map((u) => u.id),
+      plan.revokeReason,
+    );
+    await plan.change(tx, targets);
+
+    const outcomes = requested.map((r): BulkUserOutcome => {
+      if (!r.userId) return refusal(r, 'malformed');
+      const user = found.get(r.userId);
+      if (!user) return refusal(r, 'notFound');
+      if (!plan.appliesTo(user.status)) return refusal(r, 'pending');
+      return {
+        index: r.index,
+        id: r.id,
+        status: 'done',
+        revokedSessionCount: revoked.get(user.id) ?? 0,
+        message: null,
+        code: null,
+      };
+    });
+    await recordAuditEvents(
+      tx,
+      actor,
+      outcomes.map(
+        (o): AuditEntry =>
+          o.status === 'done'
+            ? { action, outcome: 'success', userId: o.id, details: { revokedSessionCount: o.revokedSessionCount } }
+            : { action, outcome: 'refused', userId: o.id, details: { code: o.code, message: o.message } },
+      ),
+    );
+    return outcomes;
+  });
+
+  const counts: Record<BulkOutcomeStatus, number> = { done: 0, notFound: 0, pending: 0, malformed: 0 };
+  let revokedSessionCount = 0;
+  for (const o of outcomes) {
+    counts[o.status] += 1;
+    revokedSessionCount += o.revokedSessionCount;
+  }
+  return { action, outcomes, counts, revokedSessionCount };
+}
+
+export const disableUsers = (db: Database, actor: Actor, ids: readonly string[]) =>
+  runBulkAction(db, actor, 'disableUsers', ids);
+export const deleteUsers = (db: Database, actor: Actor, ids: readonly string[]) =>
+  runBulkAction(db, actor, 'deleteUsers', ids);
+export const revokeSessionsOfUsers = (db: Database, actor: Actor, ids: readonly string[]) =>
+  runBulkAction(db, actor, 'revokeSessionsOfUsers', ids);
