@@ -12,6 +12,7 @@ import { createContext, type Context } from './context.js';
 import type { DatabaseHandle } from './db/client.js';
 import type { AdminKeyRow } from './db/schema.js';
 import { AppError } from './errors.js';
+import type { LinkedTable } from './linked-data/index.js';
 import type { Logger } from './logger.js';
 import { schema } from './schema/index.js';
 
@@ -24,6 +25,8 @@ export interface AppDeps {
   auth?: Partial<AuthSettings>;
   /** How mail reaches users; by default the mail_outbox table and the log. */
   mailer?: Mailer;
+  /** The app's own tables that point at users, checked against the catalog (see src/linked-data); none by default. */
+  linkedData?: readonly LinkedTable[];
 }
 
 interface ServerContext {
@@ -69,6 +72,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 export function createApp(deps: AppDeps) {
   const { database, logger } = deps;
   const db = database.db;
+  const linkedData = deps.linkedData ?? [];
   const auth = createAuthDeps({ db, logger, settings: deps.auth, mailer: deps.mailer });
   const clientApi = createClientApi(auth);
 
@@ -83,7 +87,7 @@ export function createApp(deps: AppDeps) {
       error: (...args) => logger.error({ args }, 'yoga'),
     },
     context: ({ operator, requestId, request }) =>
-      createContext(db, operator, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }),
+      createContext(db, operator, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData),
     graphiql: {
       title: 'App Users gateway',
       defaultQuery: EXAMPLE_QUERY,

@@ -10,6 +10,8 @@ export interface Config {
   production: boolean;
   db: { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
   auth: AuthSettings;
+  /** A JSON file declaring the app's tables that point at users (LINKED_DATA_FILE); checked at start. */
+  linkedDataFile: string | null;
 }
 
 /** The app-facing sign-in API (the Realm client API v2.0). One app per deployment. */
@@ -131,5 +133,6 @@ export function loadConfig(env: Env = process.env): Config {
       lockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 5_000, 100, 3_600_000),
     },
     auth: authSettings(env),
+    linkedDataFile: env.LINKED_DATA_FILE?.trim() ? resolve(env.LINKED_DATA_FILE.trim()) : null,
   };
 }

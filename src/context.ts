@@ -2,6 +2,7 @@ import type { Actor } from './audit/log.js';
 import type { AuthDeps } from './auth/deps.js';
 import type { Database } from './db/client.js';
 import type { AdminKeyRow } from './db/schema.js';
+import type { LinkedTable } from './linked-data/index.js';
 
 /** Built once per GraphQL request, after the admin key has been checked. */
 export interface Context {
@@ -15,6 +16,8 @@ export interface Context {
   auth: AuthDeps;
   /** The base URL clients reach the gateway at, for links in mail. */
   publicUrl: string;
+  /** The app's own tables that point at users (LINKED_DATA_FILE), as checked at start. */
+  linkedData: readonly LinkedTable[];
 }
 
 export function createContext(
@@ -22,6 +25,7 @@ export function createContext(
   operator: AdminKeyRow,
   requestId: string,
   signIn: { auth: AuthDeps; publicUrl: string },
+  linkedData: readonly LinkedTable[] = [],
 ): Context {
   return {
     db,
@@ -30,5 +34,6 @@ export function createContext(
     requestId,
     auth: signIn.auth,
     publicUrl: signIn.publicUrl,
+    linkedData,
   };
 }

@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
+import { loadLinkedDataFile } from './linked-data/index.js';
 import { createLogger } from './logger.js';
 
 const logger = createLogger();
@@ -13,9 +14,19 @@ async function main() {
   const config = loadConfig();
   const database = await openDatabase(config.database, config.db);
   await runMigrations(database);
+  // Before the startup key: a refused start must not create a key whose secret is never printed.
+  const linkedData = config.linkedDataFile
+    ? await loadLinkedDataFile(database.db, config.linkedDataFile).catch(async (err) => {
+        await database.close();
+        throw err;
+      })
+    : [];
+  for (const t of linkedData.filter((t) => !t.indexed)) {
+    logger.warn(`LINKED_DATA_FILE: no index starts with ${t.name}.${t.column}; counting and purging scan the whole table`);
+  }
   const startupKey = await ensureStartupKey(database.db, config.adminApiKey);
 
-  const app = createApp({ database, logger, production: config.production, auth: config.auth });
+  const app = createApp({ database, logger, production: config.production, auth: config.auth, linkedData });
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();

@@ -4,6 +4,7 @@ import './scalars.js';
 import './errors.js';
 import './user.js';
 import './user-mutations.js';
+import './linked-data.js';
 import './confirmations.js';
 
 export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });

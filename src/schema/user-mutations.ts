@@ -1,7 +1,9 @@
 import type { UserRow } from '../db/schema.js';
 import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
+import { LinkedDataPurgeError } from '../linked-data/index.js';
 import * as users from '../users/service.js';
 import { builder } from './builder.js';
+import { LinkedDataCount } from './linked-data.js';
 import { User } from './user.js';
 
 const CreateUserSuccess = builder.objectRef<{ user: UserRow }>('CreateUserSuccess').implement({
@@ -26,11 +28,19 @@ const EnableUserSuccess = builder.objectRef<{ user: UserRow }>('EnableUserSucces
 
 const DeleteUserSuccess = builder.objectRef<users.DeleteResult>('DeleteUserSuccess').implement({
   description:
-    "The user, its identities and its sessions are gone. The app's own data that points at the user is left as it was.",
+    "The user, its identities and its sessions are gone. The app's own data that points at the user is left as it was, unless it was purged (purgeLinkedData).",
   fields: (t) => ({
     deletedUserId: t.exposeID('deletedUserId', { description: 'The id the deleted user had.' }),
     revokedSessionCount: t.exposeInt('revokedSessionCount', {
       description: 'How many live sessions the user had; all of them are invalid now.',
+    }),
+    linkedData: t.expose('linkedData', {
+      type: [LinkedDataCount],
+      description:
+        "Per table declared in LINKED_DATA_FILE: the rows deleted with the user if linkedDataPurged, otherwise the rows left behind that still hold the user's id.",
+    }),
+    linkedDataPurged: t.exposeBoolean('linkedDataPurged', {
+      description: "Whether the app's own rows that pointed at the user were deleted with it (purgeLinkedData: true).",
     }),
   }),
 });
@@ -95,10 +105,23 @@ builder.mutationField('deleteUser', (t) =>
   t.field({
     type: DeleteUserSuccess,
     description:
-      "Deletes the user with its identities and sessions; every token stops working. The app's own data that points at the user is not deleted.",
-    args: { id: t.arg.id({ required: true, description: "The user's id." }) },
-    errors: { types: [UserNotFoundError], directResult: true, union: { name: 'DeleteUserResult', description: 'The id of the deleted user with the count of revoked sessions, or why it could not be deleted.' } },
-    resolve: (_root, args, ctx) => users.deleteUser(ctx.db, ctx.actor, args.id),
+      "Deletes the user with its identities and sessions; every token stops working. The app's own data that points at the user is not deleted unless purgeLinkedData is true.",
+    args: {
+      id: t.arg.id({ required: true, description: "The user's id." }),
+      purgeLinkedData: t.arg.boolean({
+        required: false,
+        defaultValue: false,
+        description:
+          "Also delete every row of the app's tables declared in LINKED_DATA_FILE that points at the user, in the same transaction. Owner keys only.",
+      }),
+    },
+    errors: { types: [UserNotFoundError, LinkedDataPurgeError], directResult: true, union: { name: 'DeleteUserResult', description: 'The id of the deleted user with the count of revoked sessions, or why it could not be deleted.' } },
+    resolve: (_root, args, ctx) =>
+      users.deleteUser(ctx.db, ctx.actor, args.id, {
+        linkedData: ctx.linkedData,
+        purgeLinkedData: args.purgeLinkedData ?? false,
+        role: ctx.operator.role,
+      }),
   }),
 );
 

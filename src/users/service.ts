@@ -1,10 +1,11 @@
 import type { Database, Executor } from '../db/client.js';
 import { audited, type Actor } from '../audit/log.js';
-import type { UserRow } from '../db/schema.js';
+import type { AdminRole, UserRow } from '../db/schema.js';
 import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
 import { hashPassword } from '../auth/passwords.js';
-import { revokeLiveSessions } from '../sessions/repository.js';
+import { countLiveSessionsByUser, revokeLiveSessions } from '../sessions/repository.js';
 import { UUID_PATTERN, pageRequest, toPage, type Page } from '../db/keyset.js';
+import { countLinkedRows, purgeLinkedRows, PurgeNotAllowedError, type LinkedDataCount, type LinkedTable } from '../linked-data/index.js';
 import * as repo from './repository.js';
 
 export const LOCAL_USERPASS = 'local-userpass';
@@ -116,24 +117,75 @@ export async function enableUser(db: Database, actor: Actor, id: string): Promis
 export interface DeleteResult {
   deletedUserId: string;
   revokedSessionCount: number;
+  /** Per declared table of the app's: the rows purged with the user, or (not purged) the rows left behind. */
+  linkedData: LinkedDataCount[];
+  linkedDataPurged: boolean;
+}
+
+export interface DeleteOptions {
+  /** The app's tables that point at users (LINKED_DATA_FILE), as checked at start. */
+  linkedData?: readonly LinkedTable[];
+  /** Also delete every declared row that points at the user, in the same transaction. */
+  purgeLinkedData?: boolean;
+  /** The role of the admin key asking; purging needs `owner`. */
+  role?: AdminRole | null;
 }
 
 /**
  * Removes the user with its identities and sessions. Rows of the app's own tables that point at
- * the user are left alone, as the seed says.
+ * the user are left alone, as the seed says, and counted; with `purgeLinkedData` (owner keys only)
+ * they are deleted too, all in one transaction: if any of it fails, nothing is deleted.
  */
-export async function deleteUser(db: Database, actor: Actor, id: string): Promise<DeleteResult> {
+export async function deleteUser(
+  db: Database,
+  actor: Actor,
+  id: string,
+  options: DeleteOptions = {},
+): Promise<DeleteResult> {
+  const { linkedData = [], purgeLinkedData = false } = options;
   return audited(
     db,
     actor,
     { action: 'deleteUser', userId: id },
     async (tx) => {
+      if (purgeLinkedData && options.role !== 'owner') throw new PurgeNotAllowedError(options.role);
       const user = await lockExistingUser(tx, id);
       const revokedSessionCount = await revokeLiveSessions(tx, user.id, 'user_deleted');
+      const linked = purgeLinkedData
+        ? await purgeLinkedRows(tx, linkedData, user.id)
+        : (await countLinkedRows(tx, linkedData, [user.id])).get(user.id)!;
       await repo.deleteUserRow(tx, user.id);
-      return { deletedUserId: user.id, revokedSessionCount };
+      return { deletedUserId: user.id, revokedSessionCount, linkedData: linked, linkedDataPurged: purgeLinkedData };
     },
-    revokedCount,
+    (r) => ({
+      details: { revokedSessionCount: r.revokedSessionCount, linkedDataPurged: r.linkedDataPurged, linkedData: r.linkedData },
+    }),
+  );
+}
+
+export interface DeletePreview {
+  user: UserRow;
+  activeSessionCount: number;
+  /** The rows of the app's declared tables that deleting would leave behind (or purge). */
+  linkedData: LinkedDataCount[];
+}
+
+/** What deleteUser would remove or leave behind, read in one consistent snapshot; changes nothing. */
+export async function previewDeleteUser(
+  db: Database,
+  linkedData: readonly LinkedTable[],
+  id: string,
+): Promise<DeletePreview> {
+  const userId = checkUserId(id);
+  return db.transaction(
+    async (tx) => {
+      const user = await repo.findUserById(tx, userId);
+      if (!user) throw new UserNotFoundError(id);
+      const sessions = await countLiveSessionsByUser(tx, [user.id]);
+      const linked = await countLinkedRows(tx, linkedData, [user.id]);
+      return { user, activeSessionCount: sessions.get(user.id) ?? 0, linkedData: linked.get(user.id)! };
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
   );
 }
 

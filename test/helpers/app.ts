@@ -5,6 +5,7 @@ import { createAdminKey } from '../../src/admin/keys.js';
 import { createApp, type App, type AppDeps } from '../../src/app.js';
 import type { DatabaseOptions } from '../../src/db/client.js';
 import type { AdminRole } from '../../src/db/schema.js';
+import { checkLinkedData, parseDeclarations } from '../../src/linked-data/index.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -25,10 +26,22 @@ export interface TestApp {
 
 /** The app as production builds it, on a fresh database, served over real HTTP. */
 export async function startTestApp(
-  options: { database?: DatabaseOptions; auth?: AppDeps['auth']; mailer?: AppDeps['mailer'] } = {},
+  options: {
+    database?: DatabaseOptions;
+    auth?: AppDeps['auth'];
+    mailer?: AppDeps['mailer'];
+    /** Runs on the fresh database before the app is built, e.g. to create the app's own tables. */
+    prepare?: (database: TestDatabase) => Promise<void>;
+    /** LINKED_DATA_FILE's entries, checked against the database as the server checks the file. */
+    linkedData?: unknown[];
+  } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase(options.database);
-  const app = createApp({ database, logger: createLogger(), auth: options.auth, mailer: options.mailer });
+  await options.prepare?.(database);
+  const linkedData = options.linkedData
+    ? await checkLinkedData(database.db, parseDeclarations(options.linkedData, 'linkedData'), 'linkedData')
+    : undefined;
+  const app = createApp({ database, logger: createLogger(), auth: options.auth, mailer: options.mailer, linkedData });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
