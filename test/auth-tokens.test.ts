@@ -1,0 +1,324 @@
+// Access and refresh tokens (test 6 and around it): what a token must be to be accepted, the
+// signing key, verifyAccessToken in-process, /introspect, and a second instance on the same database.
+import { createHash } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eq, sql } from 'drizzle-orm';
+import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
+import { createApp } from '../src/app.js';
+import { InvalidSessionError } from '../src/auth/errors.js';
+import { createTokenKeys, signAccessToken } from '../src/auth/tokens.js';
+import { createAccessTokenVerifier, verifyAccessToken, type AccessTokenVerifier } from '../src/auth/verify.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { gatewaySecrets, refreshTokens } from '../src/db/schema.js';
+import { createLogger } from '../src/logger.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import {
+  DEFAULT_APP_ID,
+  PASSWORD,
+  Realm,
+  call,
+  forgetUsers,
+  gql,
+  introspect,
+  profile,
+  realmApp,
+  refresh,
+  registerConfirmed,
+} from './helpers/realm.js';
+
+let t: TestApp;
+let app: Realm.App;
+let verifier: AccessTokenVerifier;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  // As the app's own back end would build it: over the same database, from its own key lookup.
+  verifier = createAccessTokenVerifier(t.database.db, { appId: DEFAULT_APP_ID, jwtSecret: null });
+});
+afterAll(async () => {
+  await t?.close();
+});
+afterEach(async () => {
+  if (app) await forgetUsers(app);
+});
+
+async function signedInUser(): Promise<Realm.User> {
+  app = realmApp(t);
+  const email = await registerConfirmed(t, app);
+  return app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
+}
+
+async function storedKey(): Promise<Uint8Array> {
+  const [row] = await t.database.db
+    .select()
+    .from(gatewaySecrets)
+    .where(eq(gatewaySecrets.name, 'access_token_signing_key'));
+  return Buffer.from(row!.value, 'base64url');
+}
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** The token is refused by each of the three checks: the profile route, /introspect, verifyAccessToken. */
+async function expectRefused(token: string, reason?: string): Promise<void> {
+  const res = await profile(t, token);
+  expect(res.status).toBe(401);
+  expect(res.body.error_code).toBe('InvalidSession');
+  if (reason) expect(res.body.error).toBe(`invalid session: ${reason}`);
+  expect((await introspect(t, token)).body).toEqual({ active: false });
+  const error = await verifyAccessToken(token, verifier).catch((e) => e);
+  expect(error).toBeInstanceOf(InvalidSessionError);
+  if (reason) expect(error.reason).toBe(reason);
+}
+
+describe('access tokens (test 6)', () => {
+  it('carry what realm-web decodes: sub, sid, user_data, baas_device_id, numeric iat and exp, 30 minutes', async () => {
+    const user = await signedInUser();
+    const token = user.accessToken!;
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT' });
+    const claims = decodeJwt(token);
+    const [session] = await t.database.db.select().from(refreshTokens).where(eq(refreshTokens.userId, user.id));
+    expect(claims).toMatchObject({
+      sub: user.id,
+      sid: session!.id,
+      aud: DEFAULT_APP_ID,
+      typ: 'access',
+      user_data: {},
+      baas_device_id: user.deviceId,
+    });
+    expect(claims.exp! - claims.iat!).toBe(30 * 60);
+    expect(Math.abs(claims.iat! - Date.now() / 1000)).toBeLessThan(60);
+
+    const verified = await verifyAccessToken(token, verifier);
+    expect(verified).toMatchObject({ userId: user.id, sessionId: session!.id, deviceId: user.deviceId, audience: DEFAULT_APP_ID });
+  });
+
+  it('refuses an expired token, though its session is live', async () => {
+    const user = await signedInUser();
+    const { sid } = decodeJwt(user.accessToken!) as { sid: string };
+    const keys = createTokenKeys(t.database.db, { appId: DEFAULT_APP_ID, jwtSecret: null });
+    const { token } = await signAccessToken(
+      keys,
+      { sub: user.id, sid, deviceId: user.deviceId!, userData: {} },
+      30 * 60,
+      Date.now() - 31 * 60 * 1000,
+    );
+    await expectRefused(token, 'access token expired');
+    // The same claims, unexpired, pass: only the expiry was at fault.
+    const fresh = await signAccessToken(keys, { sub: user.id, sid, deviceId: user.deviceId!, userData: {} }, 60);
+    expect((await profile(t, fresh.token)).status).toBe(200);
+  });
+
+  it('refuses tampered tokens, alg "none", other algorithms, other keys and other apps', async () => {
+    const user = await signedInUser();
+    const other = await signedInUser();
+    const good = user.accessToken!;
+    const [header, payload, signature] = good.split('.') as [string, string, string];
+    const claims = decodeJwt(good);
+
+    // Someone else's id, or extra custom data, under the original signature.
+    await expectRefused(`${header}.${b64({ ...claims, sub: other.id })}.${signature}`, 'invalid access token');
+    await expectRefused(`${header}.${b64({ ...claims, user_data: { role: 'admin' } })}.${signature}`);
+    await expectRefused(`${header}.${b64({ ...claims, exp: claims.exp! + 86_400 })}.${signature}`);
+    const flipped = signature.slice(0, 10) + (signature[10] === 'A' ? 'B' : 'A') + signature.slice(11);
+    await expectRefused(`${header}.${payload}.${flipped}`);
+
+    // Unsigned tokens, in the forms attackers try.
+    const noneHeader = b64({ alg: 'none', typ: 'JWT' });
+    await expectRefused(`${noneHeader}.${payload}.`, 'invalid access token');
+    await expectRefused(`${noneHeader}.${payload}`);
+    await expectRefused(`${b64({ alg: 'None' })}.${payload}.`);
+
+    const key = await storedKey();
+    const sign = (alg: string, signingKey: Uint8Array, extra: Record<string, unknown> = {}) =>
+      new SignJWT({ ...claims, ...extra }).setProtectedHeader({ alg, typ: 'JWT' }).sign(signingKey);
+    // The real key is accepted when everything else is right; HS512 with it is not.
+    expect((await profile(t, await sign('HS256', key))).status).toBe(200);
+    await expectRefused(await sign('HS512', key));
+    await expectRefused(await sign('HS256', new TextEncoder().encode('some other key, long enough for HS256!')));
+    await expectRefused(await sign('HS256', key, { aud: 'another-app' }));
+    await expectRefused(await sign('HS256', key, { typ: 'refresh' }));
+    await expectRefused(await sign('HS256', key, { sid: '00000000-0000-4000-8000-000000000000' }), 'session not found');
+
+    for (const junk of ['', 'null', 'not.a.jwt', good.slice(0, -1), `${good}.x`, user.refreshToken!]) {
+      if (junk) await expectRefused(junk);
+    }
+    expect((await profile(t, good)).status).toBe(200);
+  });
+
+  it('refuses an access token whose session was logged out or has expired', async () => {
+    const user = await signedInUser();
+    const access = user.accessToken!;
+    const { sid } = decodeJwt(access) as { sid: string };
+    await t.database.db
+      .update(refreshTokens)
+      .set({ expiresAt: sql`now() - interval '1 second'` })
+      .where(eq(refreshTokens.id, sid));
+    await expectRefused(access, 'session expired');
+    expect(await refresh(t, user.refreshToken!)).toMatchObject({ status: 401, body: { error_code: 'InvalidSession' } });
+
+    const second = await app.logIn(Realm.Credentials.emailPassword(user.profile.email!, PASSWORD));
+    const secondAccess = second.accessToken!;
+    await second.logOut();
+    await expectRefused(secondAccess, 'session revoked');
+  });
+});
+
+describe('refresh tokens', () => {
+  it('are 256 random bits, stored only as their SHA-256, and live 60 days', async () => {
+    const user = await signedInUser();
+    const token = user.refreshToken!;
+    expect(token).toMatch(/^[\w-]{43}$/);
+    expect(Buffer.from(token, 'base64url')).toHaveLength(32);
+    const rows = await t.database.db.select().from(refreshTokens).where(eq(refreshTokens.userId, user.id));
+    expect(rows).toHaveLength(1);
+    expect(Buffer.from(rows[0]!.tokenHash).equals(createHash('sha256').update(token).digest())).toBe(true);
+    const days = (rows[0]!.expiresAt.getTime() - rows[0]!.createdAt.getTime()) / 86_400_000;
+    expect(days).toBeCloseTo(60, 3);
+    const dump = JSON.stringify(
+      (await t.database.db.execute(sql`SELECT * FROM refresh_tokens`)) as unknown as { rows: unknown[] },
+    );
+    expect(dump).not.toContain(token);
+
+    const refreshed = await refresh(t, token);
+    expect(refreshed.status).toBe(201);
+    expect(Object.keys(refreshed.body)).toEqual(['access_token']);
+    expect((await profile(t, refreshed.body.access_token)).status).toBe(200);
+    const [used] = await t.database.db.select().from(refreshTokens).where(eq(refreshTokens.userId, user.id));
+    expect(used!.lastUsedAt).not.toBeNull();
+
+    // An access token is no refresh token.
+    expect(await refresh(t, user.accessToken!)).toMatchObject({
+      status: 401,
+      body: { error_code: 'InvalidSession', error: 'invalid session: failed to find refresh token' },
+    });
+  });
+});
+
+describe('the signing key', () => {
+  it('is generated once and kept in the database, so every instance signs and verifies alike', async () => {
+    const user = await signedInUser();
+    const rows = await t.database.db.select().from(gatewaySecrets);
+    expect(rows.map((r) => r.name)).toEqual(['access_token_signing_key']);
+    expect(await storedKey()).toHaveLength(32);
+
+    // A second instance of the gateway over the same database.
+    const second = createApp({ database: t.database, logger: createLogger() });
+    const profileAt = (instance: typeof second, token: string) =>
+      instance.fetch(
+        new Request(`${t.baseUrl}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${token}` } }),
+      );
+    expect((await profileAt(second, user.accessToken!)).status).toBe(200);
+    const session = await second.fetch(
+      new Request(`${t.baseUrl}/api/client/v2.0/auth/session`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${user.refreshToken}` },
+      }),
+    );
+    const { access_token: fromSecond } = (await session.json()) as { access_token: string };
+    expect((await profile(t, fromSecond)).status).toBe(200);
+    expect((await t.database.db.select().from(gatewaySecrets)).length).toBe(1);
+
+    // Revoked through the first instance: refused by the second from the moment the mutation returns.
+    await gql(t, `mutation ($id: ID!) { revokeUserSessions(id: $id) { __typename } }`, { id: user.id });
+    expect((await profileAt(second, user.accessToken!)).status).toBe(401);
+    expect((await profileAt(second, fromSecond)).status).toBe(401);
+  });
+
+  it('comes from JWT_SECRET when one is configured', async () => {
+    const secret = 'a configured secret of at least thirty-two characters';
+    const other = await startTestApp({ auth: { appId: 'secret-app', jwtSecret: secret } });
+    try {
+      app = new Realm.App({ id: 'secret-app', baseUrl: other.baseUrl });
+      const user = await app.logIn(Realm.Credentials.anonymous(false));
+      const { jwtVerify } = await import('jose');
+      const { payload } = await jwtVerify(user.accessToken!, new TextEncoder().encode(secret), { audience: 'secret-app' });
+      expect(payload.sub).toBe(user.id);
+      expect(await other.database.db.select().from(gatewaySecrets)).toEqual([]);
+      // Not valid at a gateway with another key.
+      expect((await profile(t, user.accessToken!)).status).toBe(401);
+      await forgetUsers(app);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('POST /introspect', () => {
+  it('needs an admin key', async () => {
+    const user = await signedInUser();
+    for (const bearer of [undefined, 'agk_wrong', user.accessToken!]) {
+      const res = await call(t, 'POST', '/introspect', { bearer, body: { token: user.accessToken } });
+      expect(res.status).toBe(401);
+      expect(res.body.active).toBeUndefined();
+    }
+  });
+
+  it('answers in the shape of RFC 7662, to a form or a JSON body', async () => {
+    const user = await signedInUser();
+    const token = user.accessToken!;
+    const claims = decodeJwt(token);
+    const expected = {
+      active: true,
+      sub: user.id,
+      sid: claims.sid,
+      exp: claims.exp,
+      iat: claims.iat,
+      aud: DEFAULT_APP_ID,
+      client_id: DEFAULT_APP_ID,
+      token_type: 'Bearer',
+      device_id: user.deviceId,
+    };
+    expect(await introspect(t, token)).toMatchObject({ status: 200, body: expected });
+    const form = await call(t, 'POST', '/introspect', {
+      bearer: t.adminKey,
+      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form).toMatchObject({ status: 200, body: expected });
+    // A viewer key may check tokens too.
+    const viewer = await t.createKey('viewer');
+    expect((await call(t, 'POST', '/introspect', { bearer: viewer, body: { token } })).body.active).toBe(true);
+
+    expect((await call(t, 'POST', '/introspect', { bearer: t.adminKey, body: {} })).status).toBe(400);
+    expect((await call(t, 'POST', '/introspect', { bearer: t.adminKey, body: '{not json' })).status).toBe(400);
+    expect((await call(t, 'GET', '/introspect', { bearer: t.adminKey })).status).toBe(405);
+
+    await gql(t, `mutation ($id: ID!) { disableUser(id: $id) { __typename } }`, { id: user.id });
+    expect((await introspect(t, token)).body).toEqual({ active: false });
+  });
+});
+
+describe('configuration', () => {
+  it('reads the sign-in settings, with messages that name the variable at fault', () => {
+    const config = loadConfig({
+      APP_ID: 'my-app-abcde',
+      PUBLIC_URL: 'https://users.example.com/',
+      AUTO_CONFIRM: 'true',
+      JWT_SECRET: 'x'.repeat(32),
+      ACCESS_TOKEN_TTL_SECONDS: '600',
+    });
+    expect(config.auth).toMatchObject({
+      appId: 'my-app-abcde',
+      publicUrl: 'https://users.example.com',
+      autoConfirm: true,
+      jwtSecret: 'x'.repeat(32),
+      accessTokenTtlSeconds: 600,
+      refreshTokenTtlSeconds: 60 * 86_400,
+    });
+    expect(loadConfig({}).auth).toMatchObject({ appId: 'app-users-gateway', publicUrl: null, autoConfirm: false, jwtSecret: null });
+
+    const bad: [Record<string, string>, RegExp][] = [
+      [{ APP_ID: 'has spaces' }, /^APP_ID /],
+      [{ PUBLIC_URL: 'users.example.com' }, /^PUBLIC_URL /],
+      [{ PUBLIC_URL: 'ftp://users.example.com' }, /^PUBLIC_URL /],
+      [{ AUTO_CONFIRM: 'maybe' }, /^AUTO_CONFIRM /],
+      [{ JWT_SECRET: 'short' }, /^JWT_SECRET /],
+      [{ ACCESS_TOKEN_TTL_SECONDS: '5' }, /^ACCESS_TOKEN_TTL_SECONDS /],
+      [{ CONFIRMATION_URL: 'nope' }, /^CONFIRMATION_URL /],
+    ];
+    for (const [env, message] of bad) {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(message);
+    }
+  });
+});
