@@ -22,6 +22,11 @@ export function createAuthDeps(input: {
   mailer?: Mailer;
 }): AuthDeps {
   const settings = { ...defaultAuthSettings, ...input.settings };
+  if (!settings.publicUrl && !settings.confirmationUrl) {
+    // Links in mail then take their origin from the Host header of the sign-up request, which
+    // the client chooses.
+    input.logger.warn('neither PUBLIC_URL nor CONFIRMATION_URL is set: confirmation links use the request\'s Host header');
+  }
   const keys = createTokenKeys(input.db, settings);
   return {
     db: input.db,
