@@ -42,3 +42,15 @@ export class InvalidInputError extends AppError {
     super(message);
   }
 }
+
+/** The admin key's role does not allow the operation (or the operation has no access rule at all). */
+export class ForbiddenError extends AppError {
+  readonly code = 'FORBIDDEN';
+}
+
+export class AdminKeyNotFoundError extends AppError {
+  readonly code = 'ADMIN_KEY_NOT_FOUND';
+  constructor(readonly id: string) {
+    super(`No admin key with id ${id}.`);
+  }
+}

@@ -1,7 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { and, count, eq, isNull, sql } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
-import { adminKeys, type AdminKeyRow, type AdminRole } from '../db/schema.js';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
+import { audited, type Actor } from '../audit/log.js';
+import type { Database, Executor } from '../db/client.js';
+import { UUID_PATTERN } from '../db/keyset.js';
+import { adminKeys, adminRoles, type AdminKeyRow, type AdminRole } from '../db/schema.js';
+import { AdminKeyNotFoundError, InvalidInputError } from '../errors.js';
 
 const SECRET_PREFIX = 'agk_';
 
@@ -27,14 +30,95 @@ export async function createAdminKey(
 
 /**
  * The key whose secret this is, if it exists and is not revoked. The lookup is by SHA-256 of the
- * secret through a unique index, so no comparison ever runs on the secret itself.
+ * secret through a unique index, so no comparison ever runs on the secret itself; the found hash is
+ * compared once more in constant time.
  */
 export async function findActiveKeyBySecret(ex: Executor, secret: string): Promise<AdminKeyRow | null> {
+  const hash = hashSecret(secret);
   const [key] = await ex
     .select()
     .from(adminKeys)
-    .where(and(eq(adminKeys.secretHash, hashSecret(secret)), isNull(adminKeys.revokedAt)));
-  return key ?? null;
+    .where(and(eq(adminKeys.secretHash, hash), isNull(adminKeys.revokedAt)));
+  if (!key || key.secretHash.length !== hash.length || !timingSafeEqual(key.secretHash, hash)) return null;
+  return key;
+}
+
+export const KEY_NAME_MAX_LENGTH = 100;
+
+/** A key's name: 1 to 100 printable characters, trimmed. */
+export function checkKeyName(name: string): string {
+  const trimmed = name.trim();
+  // eslint-disable-next-line no-control-regex
+  if (trimmed.length === 0 || trimmed.length > KEY_NAME_MAX_LENGTH || /[\u0000-\u001f\u007f]/.test(trimmed)) {
+    throw new InvalidInputError('name', `A key's name must be 1 to ${KEY_NAME_MAX_LENGTH} printable characters.`);
+  }
+  return trimmed;
+}
+
+export function checkRole(role: string, field = 'role'): AdminRole {
+  if (!(adminRoles as readonly string[]).includes(role)) {
+    throw new InvalidInputError(field, `The role must be one of ${adminRoles.join(', ')}; got "${role.slice(0, 32)}".`);
+  }
+  return role as AdminRole;
+}
+
+const describeKey = (key: AdminKeyRow) => ({ details: { keyId: key.id, name: key.name, role: key.role } });
+
+/** Creates a key and returns its secret, the only time it is ever available; audited as createAdminKey. */
+export async function issueAdminKey(
+  db: Database,
+  actor: Actor,
+  input: { name: string; role: AdminRole },
+): Promise<{ key: AdminKeyRow; secret: string }> {
+  const name = checkKeyName(input.name);
+  const role = checkRole(input.role);
+  return audited(
+    db,
+    actor,
+    { action: 'createAdminKey' },
+    (tx) => createAdminKey(tx, { name, role }),
+    ({ key }) => describeKey(key),
+  );
+}
+
+/**
+ * Revokes a key: from now on a request with it is answered 401. Revoking a revoked key changes
+ * nothing and succeeds. Audited as revokeAdminKey.
+ */
+export async function revokeAdminKey(db: Database, actor: Actor, id: string): Promise<AdminKeyRow> {
+  if (!UUID_PATTERN.test(id)) throw new InvalidInputError('id', `"${id.slice(0, 64)}" is not a valid admin key id.`);
+  return audited(
+    db,
+    actor,
+    { action: 'revokeAdminKey' },
+    async (tx) => {
+      const [key] = await tx.select().from(adminKeys).where(eq(adminKeys.id, id.toLowerCase())).for('update');
+      if (!key) throw new AdminKeyNotFoundError(id);
+      if (key.revokedAt) return key;
+      const [revoked] = await tx
+        .update(adminKeys)
+        .set({ revokedAt: sql`now()` })
+        .where(eq(adminKeys.id, key.id))
+        .returning();
+      return revoked!;
+    },
+    describeKey,
+  );
+}
+
+/** Every key, revoked ones included, newest first. There are few. */
+export async function listAdminKeys(ex: Executor): Promise<AdminKeyRow[]> {
+  return ex.select().from(adminKeys).orderBy(desc(adminKeys.createdAt), desc(adminKeys.id));
+}
+
+/** Keys by id, for the audit trail's `actor`. */
+export async function adminKeysByIds(ex: Executor, ids: readonly string[]): Promise<Map<string, AdminKeyRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await ex
+    .select()
+    .from(adminKeys)
+    .where(sql`${adminKeys.id} = ANY(${sql.param(`{${ids.join(',')}}`)}::uuid[])`);
+  return new Map(rows.map((row) => [row.id, row]));
 }
 
 /** Records use at most once a minute per key, so reads do not each cost a write. */

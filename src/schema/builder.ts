@@ -2,18 +2,35 @@ import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../context.js';
+import type { AdminRole } from '../db/schema.js';
+import { forbidden, hasRole } from './access.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     ID: { Input: string; Output: string };
+    JSON: { Input: unknown; Output: unknown };
   };
   DefaultFieldNullability: false;
+  AuthScopes: {
+    /** The request's admin key has this role or a higher one. */
+    role: AdminRole;
+    /** Never held: the Query and Mutation types require it, so a root field without its own grant is refused. */
+    ruled: boolean;
+  };
 }>({
-  plugins: [ErrorsPlugin, RelayPlugin, DataloaderPlugin],
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin],
   defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      role: (required) => hasRole(ctx.operator.role, required),
+      ruled: false,
+    }),
+    unauthorizedError: (_parent, ctx, info) => forbidden(ctx, info),
+  },
   relay: {
     cursorType: 'String',
     // Users are addressed by their own id, as the app's tokens carry it: no global ids, no node().

@@ -2,6 +2,7 @@ import { confirmUser, resendConfirmation } from '../auth/confirmation.js';
 import { UserNotPendingError } from '../auth/errors.js';
 import type { UserRow } from '../db/schema.js';
 import { UserNotFoundError } from '../errors.js';
+import { grantMutation } from './access.js';
 import { builder } from './builder.js';
 import { ErrorInterface } from './errors.js';
 import { User, UserStatusEnum } from './user.js';
@@ -37,6 +38,7 @@ const ResendConfirmationSuccess = builder.objectRef<{ user: UserRow }>('ResendCo
 
 builder.mutationField('confirmUser', (t) =>
   t.field({
+    ...grantMutation('operator'),
     type: ConfirmUserSuccess,
     description:
       'Confirms a pending user as if it had opened its confirmation link. Confirming a confirmed or disabled user changes nothing.',
@@ -52,6 +54,7 @@ builder.mutationField('confirmUser', (t) =>
 
 builder.mutationField('resendConfirmation', (t) =>
   t.field({
+    ...grantMutation('operator'),
     type: ResendConfirmationSuccess,
     description: 'Mails a pending user a new confirmation link. Links mailed before keep working until they expire.',
     args: { id: t.arg.id({ required: true, description: "The user's id." }) },

@@ -1,6 +1,7 @@
 import { LinkedDataPurgeError, countLinkedRows, type LinkedDataCount as LinkedDataCountShape } from '../linked-data/index.js';
 import { UserNotFoundError } from '../errors.js';
 import { previewDeleteUser, type DeletePreview as DeletePreviewShape } from '../users/service.js';
+import { grant } from './access.js';
 import { builder } from './builder.js';
 import { ErrorInterface } from './errors.js';
 import { User } from './user.js';
@@ -58,6 +59,7 @@ const DeletePreview = builder.objectRef<DeletePreviewShape>('DeletePreview').imp
 
 builder.queryField('previewDeleteUser', (t) =>
   t.field({
+    ...grant('viewer'),
     type: DeletePreview,
     description:
       "A dry run of deleteUser: the user, its live sessions and the app's own rows that point at it. Changes nothing.",

@@ -2,6 +2,7 @@ import type { UserRow } from '../db/schema.js';
 import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
 import { LinkedDataPurgeError } from '../linked-data/index.js';
 import * as users from '../users/service.js';
+import { denyUnruled, grantMutation } from './access.js';
 import { builder } from './builder.js';
 import { LinkedDataCount } from './linked-data.js';
 import { User } from './user.js';
@@ -55,10 +56,14 @@ const RevokeUserSessionsSuccess = builder
     }),
   });
 
-builder.mutationType({ description: 'Acting on the app\'s users. Each mutation is one transaction.' });
+builder.mutationType({
+  description: 'Acting on the app\'s users. Each mutation is one transaction.',
+  authScopes: denyUnruled,
+});
 
 builder.mutationField('createUser', (t) =>
   t.field({
+    ...grantMutation('operator'),
     type: CreateUserSuccess,
     description: 'Creates a confirmed email/password user, as an operator would in the admin console.',
     args: {
@@ -74,6 +79,7 @@ builder.mutationField('createUser', (t) =>
 
 builder.mutationField('disableUser', (t) =>
   t.field({
+    ...grantMutation('operator'),
     type: DisableUserSuccess,
     description:
       'Disables a confirmed user: every access and refresh token stops working and the user cannot log in. Pending users cannot be disabled.',
@@ -89,6 +95,7 @@ builder.mutationField('disableUser', (t) =>
 
 builder.mutationField('enableUser', (t) =>
   t.field({
+    ...grantMutation('operator'),
     type: EnableUserSuccess,
     description: 'Lets a disabled user log in again. Sessions revoked by the disabling stay revoked.',
     args: { id: t.arg.id({ required: true, description: "The user's id." }) },
@@ -103,6 +110,7 @@ builder.mutationField('enableUser', (t) =>
 
 builder.mutationField('deleteUser', (t) =>
   t.field({
+    ...grantMutation('owner'),
     type: DeleteUserSuccess,
     description:
       "Deletes the user with its identities and sessions; every token stops working. The app's own data that points at the user is not deleted unless purgeLinkedData is true.",
@@ -127,6 +135,7 @@ builder.mutationField('deleteUser', (t) =>
 
 builder.mutationField('revokeUserSessions', (t) =>
   t.field({
+    ...grantMutation('operator'),
     type: RevokeUserSessionsSuccess,
     description: 'Logs the user out of every session: all access and refresh tokens stop working.',
     args: { id: t.arg.id({ required: true, description: "The user's id." }) },

@@ -3,6 +3,7 @@ import type { IdentityRow, RefreshTokenRow, UserRow } from '../db/schema.js';
 import { countLiveSessionsByUser, liveSessionPagesByUser } from '../sessions/repository.js';
 import { identitiesByUser } from '../users/repository.js';
 import { findUser, findUsers } from '../users/service.js';
+import { denyUnruled, grant } from './access.js';
 import { builder } from './builder.js';
 import { toConnection, type ConnectionShape } from './connections.js';
 
@@ -119,10 +120,11 @@ const UserConnection = builder.connectionObject(
   { name: 'UserEdge', description: 'A user and its cursor.' },
 );
 
-builder.queryType({ description: 'Reading the app\'s users.' });
+builder.queryType({ description: 'Reading the app\'s users.', authScopes: denyUnruled });
 
 builder.queryField('users', (t) =>
   t.field({
+    ...grant('viewer'),
     type: UserConnection,
     description: 'The users of the app, newest first (ties broken by id), one page at a time.',
     args: {
@@ -143,6 +145,7 @@ builder.queryField('users', (t) =>
 
 builder.queryField('user', (t) =>
   t.field({
+    ...grant('viewer'),
     type: User,
     nullable: true,
     description: 'One user by id; null if there is no such user.',

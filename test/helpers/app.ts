@@ -34,6 +34,8 @@ export async function startTestApp(
     prepare?: (database: TestDatabase) => Promise<void>;
     /** LINKED_DATA_FILE's entries, checked against the database as the server checks the file. */
     linkedData?: unknown[];
+    /** Other options of createApp, such as limits and the clock of the rate limits. */
+    app?: Partial<Omit<AppDeps, 'database' | 'logger'>>;
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase(options.database);
@@ -41,7 +43,7 @@ export async function startTestApp(
   const linkedData = options.linkedData
     ? await checkLinkedData(database.db, parseDeclarations(options.linkedData, 'linkedData'), 'linkedData')
     : undefined;
-  const app = createApp({ database, logger: createLogger(), auth: options.auth, mailer: options.mailer, linkedData });
+  const app = createApp({ ...options.app, database, logger: createLogger(), auth: options.auth, mailer: options.mailer, linkedData });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

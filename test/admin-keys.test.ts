@@ -1,0 +1,201 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { openDatabase } from '../src/db/client.js';
+import { adminKeys, auditEvents } from '../src/db/schema.js';
+import { createLogger } from '../src/logger.js';
+import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
+import { onPostgres } from './helpers/database.js';
+import { projectRoot } from './helpers/process.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t?.close());
+
+const CREATE = `mutation ($name: String!, $role: AdminRole!) {
+  createAdminKey(name: $name, role: $role) {
+    __typename
+    ... on CreateAdminKeySuccess { secret key { id name role createdAt lastUsedAt revokedAt } }
+    ... on InvalidInputError { message field }
+  }
+}`;
+const REVOKE = `mutation ($id: ID!) {
+  revokeAdminKey(id: $id) {
+    __typename
+    ... on RevokeAdminKeySuccess { key { id name revokedAt } }
+    ... on AdminKeyNotFoundError { message id }
+  }
+}`;
+
+interface Created {
+  createAdminKey: { __typename: string; secret: string; key: { id: string; name: string; role: string; revokedAt: string | null } };
+}
+
+const asKey = (secret: string) => ({ authorization: `Bearer ${secret}` });
+
+describe('admin keys from GraphQL', () => {
+  it('creates a key whose secret is shown once, works with its role, and is stored only as a hash', async () => {
+    const res = await t.client.request<Created>(CREATE, { name: ' ci ', role: 'VIEWER' });
+    const { secret, key } = res.createAdminKey;
+    expect(res.createAdminKey.__typename).toBe('CreateAdminKeySuccess');
+    expect(secret).toMatch(/^agk_[A-Za-z0-9_-]{43}$/);
+    expect(key).toMatchObject({ name: 'ci', role: 'VIEWER', revokedAt: null });
+
+    const me = await postGraphQL(t, { query: '{ currentAdminKey { id name role } }' }, asKey(secret));
+    expect(me.body.data.currentAdminKey).toEqual({ id: key.id, name: 'ci', role: 'VIEWER' });
+    const write = await postGraphQL(t, { query: 'mutation { createUser(email: "a@example.com", password: "secret-1") { __typename } }' }, asKey(secret));
+    expect(write.body.errors[0].extensions.code).toBe('FORBIDDEN');
+
+    const rows = await t.database.db.select().from(adminKeys).where(eq(adminKeys.id, key.id));
+    expect(rows[0]!.secretHash).toHaveLength(32);
+    const everything = JSON.stringify(await t.database.db.select().from(adminKeys));
+    expect(everything).not.toContain(secret);
+    expect(everything).not.toContain(secret.slice(4));
+    const listed = await t.client.request<{ adminKeys: Record<string, unknown>[] }>('{ adminKeys { id name role createdAt lastUsedAt revokedAt } }');
+    expect(JSON.stringify(listed)).not.toContain(secret);
+    expect(listed.adminKeys.find((k) => k.id === key.id)).toMatchObject({ name: 'ci', role: 'VIEWER' });
+    // Newest first.
+    expect(listed.adminKeys[0]!.id).toBe(key.id);
+  });
+
+  it('lists keys with their last use, and revokes them: the next request is a 401', async () => {
+    const { createAdminKey } = await t.client.request<Created>(CREATE, { name: 'soon gone', role: 'OPERATOR' });
+    const before = await postGraphQL(t, { query: '{ users { totalCount } }' }, asKey(createAdminKey.secret));
+    expect(before.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    const listed = await t.client.request<{ adminKeys: { id: string; lastUsedAt: string | null }[] }>('{ adminKeys { id lastUsedAt } }');
+    expect(listed.adminKeys.find((k) => k.id === createAdminKey.key.id)!.lastUsedAt).not.toBeNull();
+
+    const revoked = await t.client.request<{ revokeAdminKey: { __typename: string; key: { revokedAt: string } } }>(REVOKE, {
+      id: createAdminKey.key.id,
+    });
+    expect(revoked.revokeAdminKey.__typename).toBe('RevokeAdminKeySuccess');
+    expect(Date.parse(revoked.revokeAdminKey.key.revokedAt)).toBeGreaterThan(Date.now() - 60_000);
+    const after = await postGraphQL(t, { query: '{ users { totalCount } }' }, asKey(createAdminKey.secret));
+    expect(after.status).toBe(401);
+    expect(after.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+
+    // Again: succeeds, keeps the first revocation time.
+    const again = await t.client.request<{ revokeAdminKey: { key: { revokedAt: string } } }>(REVOKE, { id: createAdminKey.key.id });
+    expect(again.revokeAdminKey.key.revokedAt).toBe(revoked.revokeAdminKey.key.revokedAt);
+  });
+
+  it('reports an unknown key id, a malformed id and a bad name with stable codes', async () => {
+    const missing = '00000000-0000-4000-8000-000000000009';
+    const notFound = await t.client.request<{ revokeAdminKey: { __typename: string; id: string } }>(REVOKE, { id: missing });
+    expect(notFound.revokeAdminKey).toMatchObject({ __typename: 'AdminKeyNotFoundError', id: missing });
+
+    const malformed = await postGraphQL(t, { query: REVOKE, variables: { id: 'not-a-uuid' } });
+    expect(malformed.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+
+    for (const name of ['', '   ', 'x'.repeat(101), 'tab\there']) {
+      const res = await t.client.request<{ createAdminKey: { __typename: string; field: string } }>(CREATE, { name, role: 'OWNER' });
+      expect(res.createAdminKey).toMatchObject({ __typename: 'InvalidInputError', field: 'name' });
+    }
+  });
+
+  it('records key management in the audit trail, with the key that acted', async () => {
+    const { createAdminKey } = await t.client.request<Created>(CREATE, { name: 'audited', role: 'VIEWER' });
+    await t.client.request(REVOKE, { id: createAdminKey.key.id });
+    const events = await t.client.request<{ auditEvents: { edges: { node: { action: string; outcome: string; details: { keyId: string; name: string; role: string }; actor: { name: string } } }[] } }>(
+      `{ auditEvents(first: 2) { edges { node { action outcome details actor { name } } } } }`,
+    );
+    expect(events.auditEvents.edges.map((e) => e.node)).toEqual([
+      { action: 'revokeAdminKey', outcome: 'success', details: { keyId: createAdminKey.key.id, name: 'audited', role: 'viewer' }, actor: { name: 'test-owner' } },
+      { action: 'createAdminKey', outcome: 'success', details: { keyId: createAdminKey.key.id, name: 'audited', role: 'viewer' }, actor: { name: 'test-owner' } },
+    ]);
+    // The secret is not in the trail.
+    const rows = await t.database.db.select().from(auditEvents);
+    expect(JSON.stringify(rows)).not.toContain(createAdminKey.secret);
+  });
+});
+
+const run = promisify(execFile);
+
+/** `npm run admin -- …` as a user runs it (tsx src/cli/admin.ts), against the given database. */
+async function cli(env: Record<string, string>, ...args: string[]) {
+  const { VITEST: _v, VITEST_POOL_ID: _p, VITEST_WORKER_ID: _w, TEST_DB: _t, DATABASE_URL: _d, ...inherited } = process.env;
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/admin.ts', ...args], {
+      cwd: projectRoot,
+      env: { ...inherited, LOG_LEVEL: 'silent', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('admin keys from the command line', () => {
+  it('creates, lists and revokes keys; a created key works over HTTP with its role', async () => {
+    // On PostgreSQL the CLI works on this file's own database while the app serves it; the
+    // embedded database is one process at a time, so there the CLI gets a data folder and the app
+    // opens it after.
+    const dataDir = onPostgres ? null : mkdtempSync(join(tmpdir(), 'gw-cli-'));
+    const env: Record<string, string> = onPostgres ? { DATABASE_URL: t.database.url! } : { DATA_DIR: dataDir! };
+    try {
+      const created = await cli(env, 'keys', 'create', '--role', 'viewer', '--name', 'ci', '--json');
+      expect(created.code, created.stderr).toBe(0);
+      const key = JSON.parse(created.stdout);
+      expect(key).toMatchObject({ name: 'ci', role: 'viewer', revokedAt: null });
+      expect(key.secret).toMatch(/^agk_/);
+
+      const human = await cli(env, 'keys', 'create', '--role', 'operator', '--name', 'deploy');
+      expect(human.code).toBe(0);
+      expect(human.stdout).toMatch(/Created the operator key "deploy" .*shown only this once:\n\n {2}agk_[\w-]{43}\n/s);
+
+      const listed = await cli(env, 'keys', 'list', '--json');
+      expect(JSON.parse(listed.stdout).map((k: { name: string }) => k.name)).toEqual(expect.arrayContaining(['ci', 'deploy']));
+      expect(listed.stdout).not.toContain(key.secret);
+
+      expect((await cli(env, 'keys', 'create', '--role', 'root', '--name', 'x')).code).toBe(1);
+      expect((await cli(env, 'keys', 'create', '--name', 'x')).code).toBe(2);
+      const unknown = await cli(env, 'keys', 'revoke', '00000000-0000-4000-8000-000000000009');
+      expect(unknown).toMatchObject({ code: 1 });
+      expect(unknown.stderr).toContain('No admin key with id');
+
+      // The key works over HTTP, with its role.
+      const check = async (expected: number) => {
+        if (onPostgres) return (await postGraphQL(t, { query: '{ currentAdminKey { name role } }' }, asKey(key.secret))).status === expected;
+        const database = await openDatabase({ kind: 'embedded', dataDir: dataDir! });
+        try {
+          const app = createApp({ database, logger: createLogger() });
+          const res = await app.fetch('http://localhost/graphql', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${key.secret}` },
+            body: JSON.stringify({ query: '{ currentAdminKey { name role } }' }),
+          });
+          return res.status === expected;
+        } finally {
+          await database.close();
+        }
+      };
+      expect(await check(200)).toBe(true);
+
+      const revoked = await cli(env, 'keys', 'revoke', key.id, '--json');
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(JSON.parse(revoked.stdout).revokedAt).not.toBeNull();
+      expect(await check(401)).toBe(true);
+
+      if (onPostgres) {
+        const events = await t.database.db.select().from(auditEvents).where(eq(auditEvents.actorName, 'cli'));
+        expect(events.map((e) => `${e.action} ${e.outcome}`).sort()).toEqual([
+          'createAdminKey success',
+          'createAdminKey success',
+          'revokeAdminKey refused',
+          'revokeAdminKey success',
+        ]);
+      }
+    } finally {
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
