@@ -8,6 +8,7 @@ import { createAuthDeps, publicUrlFor } from './auth/deps.js';
 import type { Mailer } from './auth/mailer.js';
 import { CLIENT_API_PREFIX, createClientApi, INTROSPECTION_PATH } from './auth/routes.js';
 import type { AuthSettings } from './config.js';
+import { createConsoleHandler, isConsolePath } from './console/serve.js';
 import { createContext, type Context } from './context.js';
 import type { DatabaseHandle } from './db/client.js';
 import type { AdminKeyRow } from './db/schema.js';
@@ -146,6 +147,8 @@ export function createApp(deps: AppDeps) {
     return yoga.fetch(request, { operator, requestId });
   }
 
+  const serveConsole = createConsoleHandler();
+
   async function health(): Promise<Response> {
     const ok = await database.ping();
     return json({ status: ok ? 'ok' : 'unavailable' }, ok ? 200 : 503, { 'cache-control': 'no-store' });
@@ -161,6 +164,7 @@ export function createApp(deps: AppDeps) {
       else if (pathname.startsWith(CLIENT_API_PREFIX)) response = await clientApi.handle(request, requestId);
       else if (pathname === INTROSPECTION_PATH) response = await clientApi.introspect(request, await authenticate(request));
       else if (pathname === '/health' && request.method === 'GET') response = await health();
+      else if (isConsolePath(pathname)) response = await serveConsole(request, pathname);
       else response = json({ error: `Nothing at ${request.method} ${pathname}.`, error_code: 'NotFound' }, 404);
     } catch (err) {
       logger.error({ err, requestId }, 'request failed');

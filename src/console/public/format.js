@@ -1,0 +1,74 @@
+// Words and dates for people.
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** A <time> element: short local date and time, the exact instant in its title. */
+export function timeElement(iso, { never = 'never' } = {}) {
+  if (!iso) {
+    const span = document.createElement('span');
+    span.className = 'muted';
+    span.textContent = never;
+    return span;
+  }
+  const time = document.createElement('time');
+  time.dateTime = iso;
+  time.title = iso;
+  time.textContent = dateTime.format(new Date(iso));
+  return time;
+}
+
+export function plural(count, one, many = `${one}s`) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+const PROVIDER_NAMES = {
+  'local-userpass': 'email/password',
+  'anon-user': 'anonymous',
+  'api-key': 'API key',
+  'custom-token': 'custom JWT',
+  'custom-function': 'custom function',
+  'oauth2-google': 'Google',
+  'oauth2-apple': 'Apple',
+  'oauth2-facebook': 'Facebook',
+};
+
+export function providerNames(identities) {
+  const names = [...new Set((identities ?? []).map((i) => PROVIDER_NAMES[i.providerType] ?? i.providerType))];
+  return names.length ? names.join(', ') : 'none';
+}
+
+/** How a user is named on the page: its email, or "anonymous" with the start of its id. */
+export function userLabel(user) {
+  return user.email ?? `anonymous user ${user.id.slice(0, 8)}`;
+}
+
+export function statusWord(status) {
+  return { CONFIRMED: 'confirmed', PENDING: 'pending', DISABLED: 'disabled' }[status] ?? String(status).toLowerCase();
+}
+
+/** A short, readable rendering of an audit event's details object. */
+export function detailsText(details) {
+  if (details == null) return '';
+  if (typeof details !== 'object') return String(details);
+  return Object.entries(details)
+    .map(([k, v]) => `${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : v}`)
+    .join('; ');
+}
+
+/** Creates an element with attributes and children; strings become text, never HTML. */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value == null) continue;
+    if (name === 'class') element.className = value;
+    else if (name === 'text') element.textContent = value;
+    else if (name.startsWith('on') && typeof value === 'function') element.addEventListener(name.slice(2), value);
+    else if (name === 'dataset') Object.assign(element.dataset, value);
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child == null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
