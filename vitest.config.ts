@@ -21,9 +21,9 @@ export default defineConfig({
   },
   test: {
     projects: [
-      { extends: true, test: { ...shared, name: 'embedded', env: { TEST_DB: 'embedded' } } },
+      { extends: true as const, test: { ...shared, name: 'embedded', env: { TEST_DB: 'embedded' } } },
       ...(postgresUrl
-        ? [{ extends: true, test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres', TEST_DATABASE_URL: postgresUrl } } }]
+        ? [{ extends: true as const, test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres', TEST_DATABASE_URL: postgresUrl } } }]
         : []),
     ],
   },
