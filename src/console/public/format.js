@@ -1,6 +1,12 @@
 // Words and dates for people.
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const thisYear = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+const otherYear = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+
+/** Short: "Nov 29, 10:03 AM" this year, "Nov 29, 2025" before; the exact instant is in the title. */
+function shortDate(date) {
+  return (date.getFullYear() === new Date().getFullYear() ? thisYear : otherYear).format(date);
+}
 
 /** A <time> element: short local date and time, the exact instant in its title. */
 export function timeElement(iso, { never = 'never' } = {}) {
@@ -13,7 +19,7 @@ export function timeElement(iso, { never = 'never' } = {}) {
   const time = document.createElement('time');
   time.dateTime = iso;
   time.title = iso;
-  time.textContent = dateTime.format(new Date(iso));
+  time.textContent = shortDate(new Date(iso));
   return time;
 }
 
