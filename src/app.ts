@@ -5,6 +5,8 @@ import { GraphQLError } from 'graphql';
 import { createYoga, shouldRenderGraphiQL } from 'graphql-yoga';
 import { findActiveKeyBySecret, touchAdminKey } from './admin/keys.js';
 import { createAuthDeps, publicUrlFor } from './auth/deps.js';
+import { CachedAdminKeys, CachedSessionStates, type RevocationFeed } from './auth/revocation-cache.js';
+import { databaseSessionStates } from './auth/verify.js';
 import type { Mailer } from './auth/mailer.js';
 import { CLIENT_API_PREFIX, createClientApi, INTROSPECTION_PATH } from './auth/routes.js';
 import type { AuthSettings } from './config.js';
@@ -28,6 +30,12 @@ export interface AppDeps {
   mailer?: Mailer;
   /** The app's own tables that point at users, checked against the catalog (see src/linked-data); none by default. */
   linkedData?: readonly LinkedTable[];
+  /**
+   * Notifications of revoked sessions, disabled or deleted users and revoked admin keys: with them,
+   * token and admin-key checks are answered from per-instance caches (src/auth/revocation-cache.ts);
+   * without, every check reads the database.
+   */
+  revocations?: RevocationFeed;
 }
 
 interface ServerContext {
@@ -74,7 +82,9 @@ export function createApp(deps: AppDeps) {
   const { database, logger } = deps;
   const db = database.db;
   const linkedData = deps.linkedData ?? [];
-  const auth = createAuthDeps({ db, logger, settings: deps.auth, mailer: deps.mailer });
+  const sessions = deps.revocations ? new CachedSessionStates(databaseSessionStates(db), deps.revocations) : undefined;
+  const adminKeys = deps.revocations ? new CachedAdminKeys(db, deps.revocations) : null;
+  const auth = createAuthDeps({ db, logger, settings: deps.auth, mailer: deps.mailer, sessions });
   const clientApi = createClientApi(auth);
 
   const yoga = createYoga<ServerContext, Context>({
@@ -123,9 +133,9 @@ export function createApp(deps: AppDeps) {
     const header = request.headers.get('authorization') ?? '';
     const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
     if (!match) return null;
-    const key = await findActiveKeyBySecret(db, match[1]!);
+    const key = await (adminKeys?.findActiveKeyBySecret(match[1]!) ?? findActiveKeyBySecret(db, match[1]!));
     if (key) {
-      touchAdminKey(db, key).catch((err) => logger.warn({ err }, 'could not record admin key use'));
+      (adminKeys?.touch(key) ?? touchAdminKey(db, key)).catch((err) => logger.warn({ err }, 'could not record admin key use'));
     }
     return key;
   }

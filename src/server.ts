@@ -2,6 +2,7 @@
 import { createServer } from 'node:http';
 import { ensureStartupKey } from './admin/keys.js';
 import { createApp } from './app.js';
+import { startRevocationFeed } from './auth/revocation-cache.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
@@ -26,7 +27,9 @@ async function main() {
   }
   const startupKey = await ensureStartupKey(database.db, config.adminApiKey);
 
-  const app = createApp({ database, logger, production: config.production, auth: config.auth, linkedData });
+  // Token and admin-key checks are cached per instance, kept exact by notifications from the database.
+  const revocations = startRevocationFeed(database, logger);
+  const app = createApp({ database, logger, production: config.production, auth: config.auth, linkedData, revocations });
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
@@ -54,6 +57,7 @@ async function main() {
     }, 10_000);
     force.unref();
     server.close(async () => {
+      await revocations.close();
       await database.close();
       logger.info('stopped');
       process.exit(0);

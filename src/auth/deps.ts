@@ -3,7 +3,7 @@ import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { createOutboxMailer, type Mailer } from './mailer.js';
 import { createTokenKeys, type TokenKeys } from './tokens.js';
-import { databaseSessionStates, type AccessTokenVerifier } from './verify.js';
+import { databaseSessionStates, type AccessTokenVerifier, type SessionStateSource } from './verify.js';
 
 /** What the sign-in services need, built once per app instance. */
 export interface AuthDeps {
@@ -20,6 +20,8 @@ export function createAuthDeps(input: {
   logger: Logger;
   settings?: Partial<AuthSettings>;
   mailer?: Mailer;
+  /** Where token checks read session state; by default straight from the database. */
+  sessions?: SessionStateSource;
 }): AuthDeps {
   const settings = { ...defaultAuthSettings, ...input.settings };
   if (!settings.publicUrl && !settings.confirmationUrl) {
@@ -33,7 +35,7 @@ export function createAuthDeps(input: {
     logger: input.logger,
     settings,
     keys,
-    verifier: { keys, sessions: databaseSessionStates(input.db) },
+    verifier: { keys, sessions: input.sessions ?? databaseSessionStates(input.db) },
     mailer: input.mailer ?? createOutboxMailer(input.db, input.logger),
   };
 }

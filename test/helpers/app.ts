@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GraphQLClient } from 'graphql-request';
 import { createAdminKey } from '../../src/admin/keys.js';
 import { createApp, type App, type AppDeps } from '../../src/app.js';
+import { startRevocationFeed } from '../../src/auth/revocation-cache.js';
 import type { DatabaseOptions } from '../../src/db/client.js';
 import type { AdminRole } from '../../src/db/schema.js';
 import { checkLinkedData, parseDeclarations } from '../../src/linked-data/index.js';
@@ -43,7 +44,10 @@ export async function startTestApp(
   const linkedData = options.linkedData
     ? await checkLinkedData(database.db, parseDeclarations(options.linkedData, 'linkedData'), 'linkedData')
     : undefined;
-  const app = createApp({ ...options.app, database, logger: createLogger(), auth: options.auth, mailer: options.mailer, linkedData });
+  const logger = createLogger();
+  // As the server does: token and admin-key checks go through the per-instance caches.
+  const revocations = options.app?.revocations ?? startRevocationFeed(database, logger);
+  const app = createApp({ ...options.app, database, logger, auth: options.auth, mailer: options.mailer, linkedData, revocations });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -66,6 +70,7 @@ export async function startTestApp(
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await revocations.close();
       await database.close();
     },
   };

@@ -1,0 +1,379 @@
+// Per-instance caches of what token and admin-key checks read, kept exact by the database itself.
+//
+// Triggers (migrations/0001_revocation_notify.sql) publish every change that can make a cached
+// answer wrong on the channel gateway_revocations, in the transaction that makes it. Each instance:
+//   - LISTENs on a dedicated connection: changes made by other instances arrive within milliseconds;
+//   - also LISTENs on each pooled connection it uses: PostgreSQL hands a session its own
+//     transaction's notifications before that COMMIT returns, so a change made by this instance is
+//     out of its caches before the mutation that made it answers;
+//   - when the dedicated connection is lost (notifications are not replayed), drops both caches and
+//     reads through to the database until it listens again.
+// On the embedded database (one process) PGlite calls the listener before the committing statement
+// returns, so the caches are invalidated directly.
+import type { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { findActiveKeyBySecret, hashSecret, touchAdminKey } from '../admin/keys.js';
+import type { DatabaseHandle, Executor } from '../db/client.js';
+import type { AdminKeyRow } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import type { SessionState, SessionStateSource } from './verify.js';
+
+export const REVOCATION_CHANNEL = 'gateway_revocations';
+
+/** What a cache is told. */
+export interface RevocationSubscriber {
+  /** Something about this user changed: its status, its existence, or one of its sessions. */
+  userChanged(userId: string): void;
+  /** This admin key was revoked, deleted or given another role. */
+  keyChanged(keyId: string): void;
+  /** Notifications may have been missed: forget everything. */
+  reset(): void;
+}
+
+export interface RevocationFeed {
+  /** True while every committed change is sure to be notified here; caches are used only then. */
+  readonly live: boolean;
+  subscribe(subscriber: RevocationSubscriber): void;
+  close(): Promise<void>;
+}
+
+export interface RevocationFeedOptions {
+  /** First delay before connecting the listener again; doubles up to 2 s. */
+  reconnectDelayMs?: number;
+  /** How often the dedicated connection is checked with a query, to notice a silently dead one. */
+  heartbeatMs?: number;
+}
+
+function dispatch(subscribers: RevocationSubscriber[], payload: string | undefined) {
+  if (!payload) return;
+  const id = payload.slice(2);
+  if (payload.startsWith('u:')) for (const s of subscribers) s.userChanged(id);
+  else if (payload.startsWith('k:')) for (const s of subscribers) s.keyChanged(id);
+  else for (const s of subscribers) s.reset();
+}
+
+/** Starts listening on the database of `database`: a dedicated connection on PostgreSQL, PGlite's own on the embedded one. */
+export function startRevocationFeed(
+  database: DatabaseHandle,
+  logger: Logger,
+  options: RevocationFeedOptions = {},
+): RevocationFeed {
+  if (database.pglite) return embeddedFeed(database.pglite, logger);
+  return postgresFeed(database.pool!, logger, options);
+}
+
+function embeddedFeed(pglite: PGlite, logger: Logger): RevocationFeed {
+  const subscribers: RevocationSubscriber[] = [];
+  let live = false;
+  let unlisten: (() => Promise<void>) | undefined;
+  const listening = pglite
+    .listen(REVOCATION_CHANNEL, (payload) => dispatch(subscribers, payload))
+    .then((stop) => {
+      unlisten = stop;
+      live = true;
+    })
+    .catch((err) => logger.error({ err }, 'could not listen for revocations on the embedded database; caches stay off'));
+  return {
+    get live() {
+      return live;
+    },
+    subscribe: (s) => void subscribers.push(s),
+    async close() {
+      live = false;
+      await listening;
+      await unlisten?.().catch(() => {});
+    },
+  };
+}
+
+function postgresFeed(pool: pg.Pool, logger: Logger, options: RevocationFeedOptions): RevocationFeed {
+  const subscribers: RevocationSubscriber[] = [];
+  const firstDelay = options.reconnectDelayMs ?? 50;
+  const heartbeatMs = options.heartbeatMs ?? 5_000;
+  let live = false;
+  let closing = false;
+  let listener: pg.Client | null = null;
+  let delay = firstDelay;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  const onNotification = (message: pg.Notification) => {
+    if (message.channel === REVOCATION_CHANNEL) dispatch(subscribers, message.payload);
+  };
+  const reset = () => {
+    for (const s of subscribers) s.reset();
+  };
+
+  // Pooled connections listen too, so that a change made through one of them is delivered back
+  // before its COMMIT returns: new ones as they connect (the pool awaits onConnect before handing a
+  // connection out), the ones already open once, at start.
+  const listening = new WeakSet<pg.ClientBase>();
+  const listenOn = async (client: pg.ClientBase) => {
+    if (listening.has(client)) return;
+    listening.add(client);
+    client.on('notification', onNotification);
+    await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
+  };
+  const previousOnConnect = pool.options.onConnect;
+  pool.options.onConnect = async (client) => {
+    await previousOnConnect?.(client);
+    await listenOn(client);
+  };
+  // A connection that escaped both (handed out while the sweep below ran) listens from its next use.
+  const onAcquire = (client: pg.PoolClient) => {
+    if (!listening.has(client)) listenOn(client).catch(() => {});
+  };
+  pool.on('acquire', onAcquire);
+  const swept = (async () => {
+    const open = await Promise.all(Array.from({ length: pool.idleCount }, () => pool.connect()));
+    try {
+      await Promise.all(open.map(listenOn));
+    } finally {
+      for (const client of open) client.release();
+    }
+  })().catch((err) => logger.warn({ err }, 'could not make the open pooled connections listen for revocations'));
+
+  const lost = (client: pg.Client, why: unknown) => {
+    if (listener !== client) return;
+    listener = null;
+    const wasLive = live;
+    live = false;
+    reset();
+    client.removeAllListeners('notification');
+    client.end().catch(() => {});
+    if (closing) return;
+    if (wasLive) logger.warn({ err: why }, 'lost the revocation listener connection; caches are off until it is back');
+    reconnectTimer = setTimeout(connect, delay);
+    reconnectTimer.unref();
+    delay = Math.min(delay * 2, 2_000);
+  };
+
+  async function connect() {
+    if (closing) return;
+    const client = new pg.Client({
+      ...pool.options,
+      application_name: 'app-users-gateway (revocation listener)',
+      keepAlive: true,
+    } as pg.ClientConfig);
+    listener = client;
+    client.on('error', (err) => lost(client, err));
+    client.on('end', () => lost(client, new Error('connection ended')));
+    client.on('notification', onNotification);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
+    } catch (err) {
+      lost(client, err);
+      return;
+    }
+    await swept;
+    if (listener !== client || closing) return;
+    // Whatever was read while nobody listened may be stale.
+    reset();
+    live = true;
+    delay = firstDelay;
+    logger.debug('listening for revocations');
+  }
+
+  const heartbeat = setInterval(() => {
+    const client = listener;
+    if (!client || !live) return;
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('heartbeat timed out')), 2_000).unref());
+    Promise.race([client.query('SELECT 1'), timeout]).catch((err) => lost(client, err));
+  }, heartbeatMs);
+  heartbeat.unref();
+
+  void connect();
+
+  return {
+    get live() {
+      return live;
+    },
+    subscribe: (s) => void subscribers.push(s),
+    async close() {
+      closing = true;
+      live = false;
+      clearInterval(heartbeat);
+      clearTimeout(reconnectTimer);
+      pool.off('acquire', onAcquire);
+      pool.options.onConnect = previousOnConnect;
+      const client = listener;
+      listener = null;
+      if (client) {
+        client.removeAllListeners('end');
+        client.removeAllListeners('error');
+        client.on('error', () => {});
+        await client.end().catch(() => {});
+      }
+    },
+  };
+}
+
+export interface CacheOptions {
+  /** At most this many entries; the oldest go first. */
+  maxEntries?: number;
+  /** An entry is read again after this long, even without a notification: a bound on any surprise. */
+  maxAgeMs?: number;
+}
+
+interface Entry<T> {
+  value: T;
+  at: number;
+}
+
+/**
+ * The bookkeeping both caches share. Reads that started before an invalidation must not put back
+ * what they read: every invalidation bumps `generation`, and a read stores its answer only if the
+ * generation is still the one it started under and the feed is live.
+ */
+class Cache<K, T> {
+  private readonly entries = new Map<K, Entry<T>>();
+  generation = 0;
+
+  constructor(
+    private readonly feed: RevocationFeed,
+    private readonly maxEntries: number,
+    private readonly maxAgeMs: number,
+    /** Told of every entry that goes because it is too old or the cache is full. */
+    private readonly onDrop: (key: K, value: T) => void = () => {},
+  ) {}
+
+  get(key: K): T | undefined {
+    if (!this.feed.live) return undefined;
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (Date.now() - entry.at > this.maxAgeMs) {
+      this.entries.delete(key);
+      this.onDrop(key, entry.value);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  /** Stores what a read that started under `generation` found, unless something changed since. */
+  set(key: K, value: T, generation: number): boolean {
+    if (!this.feed.live || generation !== this.generation) return false;
+    if (!this.entries.has(key) && this.entries.size >= this.maxEntries) {
+      const [oldestKey, oldest] = this.entries.entries().next().value as [K, Entry<T>];
+      this.entries.delete(oldestKey);
+      this.onDrop(oldestKey, oldest.value);
+    }
+    this.entries.set(key, { value, at: Date.now() });
+    return true;
+  }
+
+  delete(key: K) {
+    this.entries.delete(key);
+  }
+
+  /** Drops everything, and what reads in flight would store. */
+  clear() {
+    this.entries.clear();
+    this.generation += 1;
+  }
+
+  get size() {
+    return this.entries.size;
+  }
+}
+
+/**
+ * Session states for verifyAccessToken, from memory while the feed is live. In the common case a
+ * token check then needs no database round trip; any change to the user or its sessions drops the
+ * user's entries on every instance before (here) or within milliseconds of (elsewhere) its commit.
+ */
+export class CachedSessionStates implements SessionStateSource {
+  private readonly cache: Cache<string, SessionState>;
+  private readonly sessionsByUser = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly source: SessionStateSource,
+    feed: RevocationFeed,
+    options: CacheOptions = {},
+  ) {
+    this.cache = new Cache(feed, options.maxEntries ?? 100_000, options.maxAgeMs ?? 60_000, (sessionId, state) =>
+      this.unindex(state.userId, sessionId),
+    );
+    feed.subscribe({
+      userChanged: (userId) => this.forgetUser(userId),
+      keyChanged: () => {},
+      reset: () => {
+        this.cache.clear();
+        this.sessionsByUser.clear();
+      },
+    });
+  }
+
+  async getSessionState(sessionId: string): Promise<SessionState | null> {
+    const cached = this.cache.get(sessionId);
+    if (cached) return cached;
+    const generation = this.cache.generation;
+    const state = await this.source.getSessionState(sessionId);
+    // Unknown sessions are not kept: they are rare, and a valid signature is needed to ask.
+    if (state && this.cache.set(sessionId, state, generation)) {
+      let sessions = this.sessionsByUser.get(state.userId);
+      if (!sessions) this.sessionsByUser.set(state.userId, (sessions = new Set()));
+      sessions.add(sessionId);
+    }
+    return state;
+  }
+
+  /** How many sessions are cached (for tests and metrics). */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  private forgetUser(userId: string) {
+    const sessions = this.sessionsByUser.get(userId);
+    this.sessionsByUser.delete(userId);
+    for (const sessionId of sessions ?? []) this.cache.delete(sessionId);
+    // Also stops reads in flight for this user's sessions from storing what they read before the change.
+    this.cache.generation += 1;
+  }
+
+  private unindex(userId: string, sessionId: string) {
+    const sessions = this.sessionsByUser.get(userId);
+    sessions?.delete(sessionId);
+    if (sessions?.size === 0) this.sessionsByUser.delete(userId);
+  }
+}
+
+/**
+ * Active admin keys by the SHA-256 of their secret, from memory while the feed is live: a revoked
+ * key or a changed role reaches every instance as a notification, so revocation stays immediate.
+ * Unknown secrets are never kept (and failed checks are rate-limited elsewhere).
+ */
+export class CachedAdminKeys {
+  private readonly cache: Cache<string, AdminKeyRow>;
+
+  constructor(
+    private readonly db: Executor,
+    feed: RevocationFeed,
+    options: CacheOptions = {},
+  ) {
+    this.cache = new Cache(feed, options.maxEntries ?? 1_000, options.maxAgeMs ?? 60_000);
+    feed.subscribe({
+      userChanged: () => {},
+      // There are few keys: any change to one drops them all.
+      keyChanged: () => this.cache.clear(),
+      reset: () => this.cache.clear(),
+    });
+  }
+
+  async findActiveKeyBySecret(secret: string): Promise<AdminKeyRow | null> {
+    const hash = hashSecret(secret).toString('hex');
+    const cached = this.cache.get(hash);
+    if (cached) return cached;
+    const generation = this.cache.generation;
+    const key = await findActiveKeyBySecret(this.db, secret);
+    if (key) this.cache.set(hash, key, generation);
+    return key;
+  }
+
+  /** Records the key's use at most once a minute, as touchAdminKey does, without a write per request. */
+  async touch(key: AdminKeyRow): Promise<void> {
+    if (key.lastUsedAt && Date.now() - key.lastUsedAt.getTime() < 60_000) return;
+    const before = key.lastUsedAt;
+    // The cached row is this same object: later requests see the new time and skip the write.
+    key.lastUsedAt = new Date();
+    await touchAdminKey(this.db, { ...key, lastUsedAt: before });
+  }
+}
