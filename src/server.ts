@@ -45,6 +45,7 @@ async function main() {
     );
   }
   process.stdout.write(`GraphiQL: http://${shownHost}:${port}/graphql\n`);
+  process.stdout.write(`Console:  http://${shownHost}:${port}/console\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
