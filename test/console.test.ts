@@ -459,6 +459,34 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     expect(await p.locator('[data-count="CONFIRMED"]').textContent()).toBe(String(confirmedBefore + 1));
     expect(await gqlUser(user!.id)).toMatchObject({ status: 'CONFIRMED' });
   });
+  it('9. pages with Load more: 50 at a time, in order, until there are no more', async () => {
+    const many = await seedUsers(t.database.db, 60, { status: 'confirmed', emailPrefix: 'paged' });
+    const p = await signIn();
+    await p.getByLabel('Search by email prefix or user id').fill('paged');
+    await p.keyboard.press('Enter');
+    await expect.poll(() => p.locator('#user-rows tr').count()).toBe(50);
+    expect(await p.locator('#list-status').textContent()).toBe('Showing 50 of 60 confirmed users matching "paged".');
+    const more = p.getByRole('button', { name: 'Load more' });
+    await more.click();
+    await expect.poll(() => p.locator('#user-rows tr').count()).toBe(60);
+    expect(await more.isVisible()).toBe(false);
+    // Newest first, each user once: the seeded order.
+    const ids = await p.locator('#user-rows tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.userId));
+    expect(ids).toEqual(many.map((u) => u.id));
+  });
+  it('10. says in words when the API refuses: a user deleted by someone else meanwhile', async () => {
+    const [user] = await seedUsers(t.database.db, 1, { status: 'confirmed', emailPrefix: 'gone' });
+    const p = await signIn();
+    await p.getByLabel('Search by email prefix or user id').fill(user!.id);
+    await p.keyboard.press('Enter');
+    await expect.poll(() => p.locator('#user-rows tr').count()).toBe(1);
+    await t.client.request('mutation ($id: ID!) { deleteUser(id: $id) { __typename } }', { id: user!.id });
+
+    await (await menuOf(p, user!.id)).find((m) => m.label === 'Disable User')!.item.click();
+    expect(await notice(p)).toBe(`Disable User failed for ${user!.email}: No user with id ${user!.id}.`);
+    expect(await p.locator('#notice').getAttribute('role')).toBe('alert');
+    await expect.poll(() => row(p, user!.id).count()).toBe(0);
+  });
 });
 
 describe('the console files', () => {
