@@ -465,7 +465,7 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     await p.getByLabel('Search by email prefix or user id').fill('paged');
     await p.keyboard.press('Enter');
     await expect.poll(() => p.locator('#user-rows tr').count()).toBe(50);
-    expect(await p.locator('#list-status').textContent()).toBe('Showing 50 of 60 confirmed users matching "paged".');
+    await expect.poll(() => p.locator('#list-status').textContent()).toBe('Showing 50 of 60 confirmed users matching "paged".');
     const more = p.getByRole('button', { name: 'Load more' });
     await more.click();
     await expect.poll(() => p.locator('#user-rows tr').count()).toBe(60);

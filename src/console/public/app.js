@@ -53,8 +53,9 @@ const state = {
   users: [],
   endCursor: null,
   hasNextPage: false,
-  totalCount: 0,
   counts: {},
+  /** The search the counts are for. */
+  countsSearch: null,
   listRequest: 0,
 };
 
@@ -210,8 +211,12 @@ $('search-input').addEventListener('input', () => {
 
 async function loadCounts() {
   if (!state.key) return;
+  const search = state.search;
   try {
-    state.counts = await fetchCounts(state.key, state.search);
+    const counts = await fetchCounts(state.key, search);
+    if (search !== state.search) return;
+    state.counts = counts;
+    state.countsSearch = search;
   } catch (err) {
     reportError(err, 'Could not count the users');
     return;
@@ -224,6 +229,7 @@ async function loadCounts() {
     const status = tab.dataset.status;
     tab.setAttribute('aria-label', `${capitalize(statusWord(status))}: ${plural(state.counts[status], 'user')}`);
   }
+  if (!$('users-panel').hasAttribute('aria-busy')) renderListStatus();
 }
 
 async function loadList({ more = false } = {}) {
@@ -239,7 +245,6 @@ async function loadList({ more = false } = {}) {
     state.users = more ? [...state.users, ...page.users] : page.users;
     state.endCursor = page.endCursor ?? state.endCursor;
     state.hasNextPage = page.hasNextPage;
-    state.totalCount = page.totalCount;
     if (more) $('user-rows').append(...page.users.map(renderRow));
     else $('user-rows').replaceChildren(...page.users.map(renderRow));
     $('table-caption').textContent = `${capitalize(statusWord(status))} users${search ? ` matching "${search}"` : ''}`;
@@ -262,7 +267,9 @@ function renderListStatus() {
   $('list-status').textContent =
     state.users.length === 0
       ? `No ${word} users${matching}.`
-      : `Showing ${state.users.length} of ${plural(state.totalCount, `${word} user`)}${matching}.`;
+      : state.countsSearch === state.search && state.counts[state.status] != null
+        ? `Showing ${state.users.length} of ${plural(state.counts[state.status], `${word} user`)}${matching}.`
+        : `Showing ${plural(state.users.length, `${word} user`)}${matching}.`;
   $('load-more').hidden = !state.hasNextPage;
 }
 
@@ -352,7 +359,7 @@ function removeUser(id) {
   row?.remove();
   const before = state.users.length;
   state.users = state.users.filter((u) => u.id !== id);
-  if (state.users.length < before) state.totalCount = Math.max(0, state.totalCount - 1);
+  if (state.users.length < before && state.counts[state.status] > 0) state.counts[state.status] -= 1;
   renderListStatus();
   if (hadFocus) (next?.querySelector('.menu-button') ?? $('tab-' + state.status)).focus();
 }
