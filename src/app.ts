@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createServerAdapter } from '@whatwg-node/server';
 import { GraphQLError } from 'graphql';
-import { createYoga, shouldRenderGraphiQL } from 'graphql-yoga';
+import { createYoga, shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
 import { findActiveKeyBySecret, touchAdminKey } from './admin/keys.js';
 import { createAuthDeps, publicUrlFor } from './auth/deps.js';
 import { CachedAdminKeys, CachedSessionStates, type RevocationFeed } from './auth/revocation-cache.js';
@@ -15,6 +15,8 @@ import { createContext, type Context } from './context.js';
 import type { DatabaseHandle } from './db/client.js';
 import type { AdminKeyRow } from './db/schema.js';
 import { AppError } from './errors.js';
+import { createLimiters, retryAfterHeaders, type FailureLimits } from './limits/index.js';
+import { MAX_BODY_BYTES, refuseNulCharacters, requestLimitsPlugin } from './limits/graphql.js';
 import type { LinkedTable } from './linked-data/index.js';
 import type { Logger } from './logger.js';
 import { schema } from './schema/index.js';
@@ -30,6 +32,12 @@ export interface AppDeps {
   mailer?: Mailer;
   /** The app's own tables that point at users, checked against the catalog (see src/linked-data); none by default. */
   linkedData?: readonly LinkedTable[];
+  /** Limits on failed admin-key checks and logins; unset ones take the defaults of src/limits. */
+  limits?: Partial<FailureLimits>;
+  /** Take the client's address from X-Forwarded-For (TRUST_PROXY): only behind a proxy that sets it. */
+  trustProxy?: boolean;
+  /** The clock of the rate limits, in milliseconds; tests pass their own. */
+  now?: () => number;
   /**
    * Notifications of revoked sessions, disabled or deleted users and revoked admin keys: with them,
    * token and admin-key checks are answered from per-instance caches (src/auth/revocation-cache.ts);
@@ -42,6 +50,50 @@ interface ServerContext {
   operator: AdminKeyRow;
   requestId: string;
 }
+
+/** What Node's HTTP server hands the fetch handler next to the request. */
+interface NodeServerContext {
+  req?: { socket?: { remoteAddress?: string } };
+}
+
+/** Refused before any check because of too many failures: HTTP 429 with Retry-After. */
+class TooManyAttemptsError extends Error {
+  constructor(readonly retryAfter: number) {
+    super(`Too many failed attempts from this address: try again in ${retryAfter} seconds.`);
+  }
+}
+
+// Every error of a GraphQL response carries a stable code and the request id, so a client can
+// branch on the one and quote the other, and an operator can find the request in the log.
+// Yoga's own request errors may carry the parser's message of the body as `originalError`: dropped.
+function stableCode(error: GraphQLError): string {
+  const code = error.extensions?.code;
+  if (typeof code === 'string') return code;
+  return /^Variable "\$/.test(error.message) ? 'BAD_USER_INPUT' : 'BAD_REQUEST';
+}
+
+const errorExtensions: Plugin<Record<string, unknown>, ServerContext> = {
+  onResultProcess({ result, setResult, serverContext }) {
+    const requestId = serverContext.requestId;
+    const tag = (one: { errors?: readonly GraphQLError[] }) => {
+      if (!one.errors) return one;
+      const errors = one.errors.map((e) => {
+        const { originalError: _dropped, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
+        return new GraphQLError(e.message, {
+          nodes: e.nodes,
+          source: e.source,
+          positions: e.positions,
+          path: e.path,
+          originalError: e.originalError,
+          extensions: { ...extensions, code: stableCode(e), requestId },
+        });
+      });
+      return { ...one, errors };
+    };
+    if (Symbol.asyncIterator in result) return;
+    setResult(Array.isArray(result) ? result.map(tag) : tag(result));
+  },
+};
 
 export const EXAMPLE_QUERY = `# Every request needs the admin key: set it in the Headers tab below.
 query ConfirmedUsers {
@@ -85,7 +137,8 @@ export function createApp(deps: AppDeps) {
   const sessions = deps.revocations ? new CachedSessionStates(databaseSessionStates(db), deps.revocations) : undefined;
   const adminKeys = deps.revocations ? new CachedAdminKeys(db, deps.revocations) : null;
   const auth = createAuthDeps({ db, logger, settings: deps.auth, mailer: deps.mailer, sessions });
-  const clientApi = createClientApi(auth);
+  const limiters = createLimiters(deps.limits, deps.now);
+  const clientApi = createClientApi(auth, limiters);
 
   const yoga = createYoga<ServerContext, Context>({
     schema,
@@ -106,6 +159,8 @@ export function createApp(deps: AppDeps) {
       shouldPersistHeaders: false,
     },
     renderGraphiQL,
+    batching: false,
+    plugins: [requestLimitsPlugin({ fieldSuggestions: !deps.production }), refuseNulCharacters, errorExtensions],
     maskedErrors: {
       maskError(error, message) {
         const cause = rootCause(error);
@@ -129,22 +184,40 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  async function authenticate(request: Request): Promise<AdminKeyRow | null> {
-    const header = request.headers.get('authorization') ?? '';
+  /**
+   * The admin key of the request, or null. A request that sends an Authorization header without a
+   * working key counts as a failure of its address; past the limit, every key check from that
+   * address is refused with TooManyAttemptsError until its window ends.
+   */
+  async function authenticate(request: Request, address: string): Promise<AdminKeyRow | null> {
+    const header = request.headers.get('authorization');
+    if (header === null) return null;
+    const blocked = limiters.adminKey.retryAfter(address);
+    if (blocked) throw new TooManyAttemptsError(blocked);
     const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
-    if (!match) return null;
-    const key = await (adminKeys?.findActiveKeyBySecret(match[1]!) ?? findActiveKeyBySecret(db, match[1]!));
-    if (key) {
-      (adminKeys?.touch(key) ?? touchAdminKey(db, key)).catch((err) => logger.warn({ err }, 'could not record admin key use'));
+    const key = match ? await (adminKeys?.findActiveKeyBySecret(match[1]!) ?? findActiveKeyBySecret(db, match[1]!)) : null;
+    if (!key) {
+      limiters.adminKey.fail(address);
+      logger.warn({ address }, 'a request came with an unknown, revoked or malformed admin key');
+      return null;
     }
+    (adminKeys?.touch(key) ?? touchAdminKey(db, key)).catch((err) => logger.warn({ err }, 'could not record admin key use'));
     return key;
   }
 
-  async function handleGraphQL(request: Request, requestId: string): Promise<Response> {
+  function clientAddress(request: Request, serverContext: NodeServerContext | undefined): string {
+    if (deps.trustProxy) {
+      const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+      if (forwarded) return forwarded;
+    }
+    return serverContext?.req?.socket?.remoteAddress ?? 'unknown';
+  }
+
+  async function handleGraphQL(request: Request, requestId: string, address: string): Promise<Response> {
     if (request.method === 'OPTIONS' || shouldRenderGraphiQL(request)) {
       return yoga.fetch(request, { requestId } as ServerContext);
     }
-    const operator = await authenticate(request);
+    const operator = await authenticate(request, address);
     if (!operator) {
       return graphqlError(
         401,
@@ -154,7 +227,12 @@ export function createApp(deps: AppDeps) {
         { 'www-authenticate': 'Bearer realm="app-users-gateway"' },
       );
     }
-    return yoga.fetch(request, { operator, requestId });
+    const response = await yoga.fetch(request, { operator, requestId });
+    // Yoga answers an unknown content type with a bare 415; say what to send instead.
+    if (response.status === 415) {
+      return graphqlError(415, 'Send the request as application/json.', 'UNSUPPORTED_MEDIA_TYPE', requestId);
+    }
+    return response;
   }
 
   const serveConsole = createConsoleHandler();
@@ -164,27 +242,67 @@ export function createApp(deps: AppDeps) {
     return json({ status: ok ? 'ok' : 'unavailable' }, ok ? 200 : 503, { 'cache-control': 'no-store' });
   }
 
-  async function route(request: Request): Promise<Response> {
-    const incoming = request.headers.get('x-request-id');
+  /**
+   * The request with its body read, or a 413 response when the body is over MAX_BODY_BYTES, whether
+   * it declares its length or streams in chunks.
+   */
+  async function withBoundedBody(request: Request): Promise<Request | null> {
+    if (!request.body) return request;
+    if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return null;
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_BODY_BYTES) {
+        await reader.cancel().catch(() => {});
+        return null;
+      }
+      chunks.push(value);
+    }
+    return new Request(request.url, { method: request.method, headers: request.headers, body: Buffer.concat(chunks) });
+  }
+
+  function refusal(pathname: string, status: number, message: string, code: string, requestId: string, headers = {}) {
+    return pathname === '/graphql'
+      ? graphqlError(status, message, code, requestId, headers)
+      : json({ error: message, error_code: code === 'RATE_LIMITED' ? 'TooManyRequests' : 'PayloadTooLarge' }, status, headers);
+  }
+
+  async function route(incomingRequest: Request, serverContext?: NodeServerContext): Promise<Response> {
+    const incoming = incomingRequest.headers.get('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const { pathname } = new URL(request.url);
+    const { pathname } = new URL(incomingRequest.url);
+    const address = clientAddress(incomingRequest, serverContext);
     let response: Response;
     try {
-      if (pathname === '/graphql') response = await handleGraphQL(request, requestId);
-      else if (pathname.startsWith(CLIENT_API_PREFIX)) response = await clientApi.handle(request, requestId);
-      else if (pathname === INTROSPECTION_PATH) response = await clientApi.introspect(request, await authenticate(request));
+      const request = await withBoundedBody(incomingRequest);
+      if (!request) {
+        response = refusal(pathname, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB).`, 'PAYLOAD_TOO_LARGE', requestId);
+      } else if (pathname === '/graphql') response = await handleGraphQL(request, requestId, address);
+      else if (pathname.startsWith(CLIENT_API_PREFIX)) response = await clientApi.handle(request, requestId, address);
+      else if (pathname === INTROSPECTION_PATH) response = await clientApi.introspect(request, await authenticate(request, address));
       else if (pathname === '/health' && request.method === 'GET') response = await health();
       else if (isConsolePath(pathname)) response = await serveConsole(request, pathname);
       else response = json({ error: `Nothing at ${request.method} ${pathname}.`, error_code: 'NotFound' }, 404);
     } catch (err) {
-      logger.error({ err, requestId }, 'request failed');
-      response = json({ error: 'Unexpected error.', error_code: 'InternalServerError', requestId }, 500);
+      if (err instanceof TooManyAttemptsError) {
+        response = refusal(pathname, 429, err.message, 'RATE_LIMITED', requestId, retryAfterHeaders(err.retryAfter));
+      } else {
+        logger.error({ err, requestId }, 'request failed');
+        response =
+          pathname === '/graphql'
+            ? graphqlError(500, 'Unexpected error.', 'INTERNAL_SERVER_ERROR', requestId)
+            : json({ error: 'Unexpected error.', error_code: 'InternalServerError', requestId }, 500);
+      }
     }
     response.headers.set('x-request-id', requestId);
     return response;
   }
 
-  return createServerAdapter(route);
+  return createServerAdapter<NodeServerContext>(route);
 }
 
 export type App = ReturnType<typeof createApp>;

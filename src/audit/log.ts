@@ -18,6 +18,13 @@ export interface AuditEntry {
   details?: Record<string, unknown> | null;
 }
 
+// PostgreSQL's text and jsonb cannot hold the NUL character, and details often quote what a client
+// sent: a NUL there must not turn a refusal into a failed insert.
+function storable(details: Record<string, unknown>): Record<string, unknown> {
+  const json = JSON.stringify(details);
+  return json.includes('\\u0000') ? JSON.parse(json.replaceAll('\\u0000', '\\ufffd')) : details;
+}
+
 function auditRow(actor: Actor, entry: AuditEntry) {
   return {
     action: entry.action,
@@ -26,7 +33,7 @@ function auditRow(actor: Actor, entry: AuditEntry) {
     actorKeyId: actor.type === 'admin' ? actor.keyId : null,
     actorName: actor.type === 'admin' ? actor.keyName : actor.type === 'system' ? actor.name : null,
     requestId: actor.requestId ?? null,
-    details: entry.details ?? null,
+    details: entry.details ? storable(entry.details) : null,
   };
 }
 

@@ -3,6 +3,7 @@
 // the app's own back end. Request and response shapes follow what realm-web 2.0.1 sends and reads.
 import type { Actor } from '../audit/log.js';
 import type { AdminKeyRow, IdentityRow, UserRow } from '../db/schema.js';
+import type { LoginLimiter } from '../limits/index.js';
 import { EmailTakenError, InvalidInputError, UserNotFoundError } from '../errors.js';
 import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
 import { confirmWithToken, registerUser, resendConfirmationByEmail } from './confirmation.js';
@@ -133,18 +134,18 @@ function profileBody(appId: string, user: UserRow, identities: IdentityRow[]) {
 }
 
 export interface ClientApi {
-  /** Answers a request whose path starts with CLIENT_API_PREFIX. */
-  handle(request: Request, requestId: string): Promise<Response>;
+  /** Answers a request whose path starts with CLIENT_API_PREFIX; `address` is the client's, for the login limits. */
+  handle(request: Request, requestId: string, address?: string): Promise<Response>;
   /** Answers POST /introspect; `operator` is the admin key the request authenticated with, if any. */
   introspect(request: Request, operator: AdminKeyRow | null): Promise<Response>;
 }
 
-export function createClientApi(auth: AuthDeps): ClientApi {
+export function createClientApi(auth: AuthDeps, limits: { login?: LoginLimiter } = {}): ClientApi {
   const { settings } = auth;
   const methodNotAllowed = (allow: string) =>
     clientError(405, 'MethodNotAllowed', `use ${allow} here`, { allow });
 
-  async function appRoute(request: Request, rest: string, requestId: string): Promise<Response> {
+  async function appRoute(request: Request, rest: string, requestId: string, address: string): Promise<Response> {
     const actor: Actor = { type: 'user', userId: null, requestId };
     const post = async (handler: (body: Record<string, unknown>) => Promise<Response>) =>
       request.method === 'POST' ? handler(await readJsonBody(request)) : methodNotAllowed('POST');
@@ -179,11 +180,22 @@ export function createClientApi(auth: AuthDeps): ClientApi {
         });
       case `auth/providers/${LOCAL_USERPASS}/login`:
         return post(async (body) => {
+          const username = stringField(body, 'username');
+          // Failed logins are limited per address and per account (src/limits): past the limit,
+          // the password is not even checked.
+          const wait = limits.login?.retryAfter(address, username) ?? 0;
+          if (wait) {
+            return clientError(429, 'TooManyRequests', `too many failed logins: try again in ${wait} seconds`, { 'retry-after': String(wait) });
+          }
           const session = await logInWithPassword(
             auth,
-            { username: stringField(body, 'username'), password: stringField(body, 'password') },
+            { username, password: stringField(body, 'password') },
             { device: deviceOf(body), requestId },
-          );
+          ).catch((err) => {
+            if (err instanceof InvalidCredentialsError) limits.login?.failed(address, username);
+            throw err;
+          });
+          limits.login?.succeeded(username);
           return json({
             access_token: session.accessToken,
             refresh_token: session.refreshToken,
@@ -206,7 +218,7 @@ export function createClientApi(auth: AuthDeps): ClientApi {
     }
   }
 
-  async function route(request: Request, requestId: string): Promise<Response> {
+  async function route(request: Request, requestId: string, address: string): Promise<Response> {
     const path = new URL(request.url).pathname.slice(CLIENT_API_PREFIX.length);
     const appMatch = /^app\/([^/]+)\/(.+)$/.exec(path);
     if (appMatch) {
@@ -219,7 +231,7 @@ export function createClientApi(auth: AuthDeps): ClientApi {
       if (appId !== settings.appId) {
         return clientError(404, 'AppNotFound', `cannot find app using Client App ID '${appId.slice(0, 128)}'`);
       }
-      return appRoute(request, appMatch[2]!.replace(/\/+$/, ''), requestId);
+      return appRoute(request, appMatch[2]!.replace(/\/+$/, ''), requestId, address);
     }
     if (path === 'auth/profile') {
       if (request.method !== 'GET') return methodNotAllowed('GET');
@@ -240,13 +252,13 @@ export function createClientApi(auth: AuthDeps): ClientApi {
   }
 
   return {
-    async handle(request, requestId) {
+    async handle(request, requestId, address = 'unknown') {
       let response: Response;
       if (request.method === 'OPTIONS') {
         response = new Response(null, { status: 204 });
       } else {
         try {
-          response = await route(request, requestId);
+          response = await route(request, requestId, address);
         } catch (err) {
           response = errorResponse(err);
         }

@@ -1,0 +1,239 @@
+// Limits against abusive requests: failed admin-key checks and failed logins (429 + Retry-After,
+// and the recovery), body size, batching, and graphql-armor's document limits.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultAuthSettings } from '../src/config.js';
+import { FailureLimiter } from '../src/limits/index.js';
+import { graphqlLimits, MAX_BODY_BYTES } from '../src/limits/graphql.js';
+import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
+
+let clock = Date.now();
+const minute = 60_000;
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp({
+    app: {
+      now: () => clock,
+      trustProxy: true,
+      limits: {
+        adminKeyPerAddress: { limit: 3, windowMs: minute },
+        loginPerAddress: { limit: 5, windowMs: 10 * minute },
+        loginPerAccount: { limit: 3, windowMs: 15 * minute },
+      },
+    },
+  });
+  await t.client.request('mutation { createUser(email: "alice@example.com", password: "right-password") { __typename } }');
+  await t.client.request('mutation { createUser(email: "bob@example.com", password: "right-password") { __typename } }');
+});
+afterAll(() => t?.close());
+
+const from = (address: string, headers: Record<string, string> = {}) => ({ 'x-forwarded-for': address, ...headers });
+const QUERY = { query: '{ users { totalCount } }' };
+
+describe('failed admin-key checks', () => {
+  it('are limited per source address with 429 and Retry-After, and the address recovers when the window ends', async () => {
+    const attacker = '203.0.113.7';
+    for (let i = 0; i < 3; i++) {
+      const res = await postGraphQL(t, QUERY, from(attacker, { authorization: `Bearer agk_guess_${i}` }));
+      expect(res.status).toBe(401);
+    }
+    // Past the limit even the right key is refused: a guesser learns nothing from the answer.
+    const limited = await postGraphQL(t, QUERY, from(attacker, { authorization: `Bearer ${t.adminKey}` }));
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('60');
+    expect(limited.body.errors[0].extensions.code).toBe('RATE_LIMITED');
+    expect(limited.body.data).toBeUndefined();
+
+    // Other addresses are not affected.
+    expect((await postGraphQL(t, QUERY, from('198.51.100.1', { authorization: `Bearer ${t.adminKey}` }))).status).toBe(200);
+
+    clock += 30_000;
+    const later = await postGraphQL(t, QUERY, from(attacker, { authorization: `Bearer ${t.adminKey}` }));
+    expect(later.status).toBe(429);
+    expect(later.headers.get('retry-after')).toBe('30');
+
+    clock += 30_000;
+    const recovered = await postGraphQL(t, QUERY, from(attacker, { authorization: `Bearer ${t.adminKey}` }));
+    expect(recovered.status).toBe(200);
+    expect(recovered.body.data.users.totalCount).toBe(2);
+  });
+
+  it('count malformed headers and revoked keys too, but not requests without any key', async () => {
+    const address = '203.0.113.8';
+    for (let i = 0; i < 5; i++) expect((await postGraphQL(t, QUERY, from(address))).status).toBe(401);
+    for (const authorization of ['Basic eDp5', 'Bearer', `Bearer ${t.adminKey} x`]) {
+      expect((await postGraphQL(t, QUERY, from(address, { authorization }))).status).toBe(401);
+    }
+    expect((await postGraphQL(t, QUERY, from(address, { authorization: `Bearer ${t.adminKey}` }))).status).toBe(429);
+    clock += minute;
+  });
+});
+
+const LOGIN = `/api/client/v2.0/app/${defaultAuthSettings.appId}/auth/providers/local-userpass/login`;
+
+async function login(address: string, username: string, password: string) {
+  const res = await fetch(`${t.baseUrl}${LOGIN}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+    body: JSON.stringify({ username, password }),
+  });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('failed user logins', () => {
+  it('are limited per account, from any address, and the account recovers when the window ends', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await login(`192.0.2.${i + 1}`, 'alice@example.com', `wrong-${i}`);
+      expect(res.status).toBe(401);
+      expect(res.body.error_code).toBe('InvalidPassword');
+    }
+    // A fourth address, the right password: still refused, without checking it.
+    const limited = await login('192.0.2.50', 'ALICE@example.com', 'right-password');
+    expect(limited.status).toBe(429);
+    expect(limited.body.error_code).toBe('TooManyRequests');
+    expect(limited.retryAfter).toBe('900');
+    // Another account is fine.
+    expect((await login('192.0.2.50', 'bob@example.com', 'right-password')).status).toBe(200);
+
+    clock += 15 * minute;
+    const recovered = await login('192.0.2.50', 'alice@example.com', 'right-password');
+    expect(recovered.status).toBe(200);
+    expect(recovered.body.access_token).toEqual(expect.any(String));
+  });
+
+  it('are limited per address, across accounts, and a success clears only the account count', async () => {
+    const address = '192.0.2.99';
+    expect((await login(address, 'alice@example.com', 'wrong')).status).toBe(401);
+    expect((await login(address, 'alice@example.com', 'right-password')).status).toBe(200);
+    for (const username of ['bob@example.com', 'nobody@example.com', 'x@example.com', 'y@example.com']) {
+      expect((await login(address, username, 'wrong')).status).toBe(401);
+    }
+    // Five failures from this address (the success did not clear them): every account is refused.
+    const limited = await login(address, 'bob@example.com', 'right-password');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.retryAfter)).toBeGreaterThan(0);
+    expect((await login('192.0.2.100', 'bob@example.com', 'right-password')).status).toBe(200);
+
+    clock += 10 * minute;
+    expect((await login(address, 'bob@example.com', 'right-password')).status).toBe(200);
+  });
+});
+
+describe('the failure counter', () => {
+  it('keeps a bounded number of keys, dropping the oldest windows first', () => {
+    let now = 0;
+    const limiter = new FailureLimiter({ limit: 1, windowMs: 1000, maxKeys: 100, now: () => now });
+    for (let i = 0; i < 1000; i++) limiter.fail(`k${i}`);
+    expect(limiter.size).toBe(100);
+    expect(limiter.retryAfter('k999')).toBe(1);
+    expect(limiter.retryAfter('k0')).toBe(0);
+    now = 1000;
+    expect(limiter.retryAfter('k999')).toBe(0);
+    limiter.fail('new');
+    expect(limiter.size).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('request limits', () => {
+  it(`refuses a body over ${MAX_BODY_BYTES} bytes with 413, declared or streamed in chunks`, async () => {
+    const big = JSON.stringify({ query: '{ users { totalCount } }', variables: { pad: 'x'.repeat(MAX_BODY_BYTES) } });
+    const declared = await postGraphQL(t, big);
+    expect(declared.status).toBe(413);
+    expect(declared.body.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+
+    const bytes = new TextEncoder().encode(big);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 64 * 1024) controller.enqueue(bytes.slice(i, i + 64 * 1024));
+        controller.close();
+      },
+    });
+    const chunked = await fetch(t.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+
+    const client = await fetch(`${t.baseUrl}${LOGIN}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+    expect(client.status).toBe(413);
+    expect((await client.json()).error_code).toBe('PayloadTooLarge');
+
+    // Just under the limit is fine.
+    const fits = JSON.stringify({ query: '{ users { totalCount } }', variables: { pad: 'x'.repeat(MAX_BODY_BYTES - 200) } });
+    expect((await postGraphQL(t, fits)).status).toBe(200);
+  });
+
+  it('does not batch', async () => {
+    const res = await postGraphQL(t, [QUERY, QUERY]);
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].extensions.code).toBe('BAD_REQUEST');
+  });
+
+  const nest = (depth: number) => {
+    // Inline fragments count as a level, so a document can be made as deep as wanted.
+    let selection = 'id';
+    for (let i = 0; i < depth - 3; i++) selection = `... on User { ${selection} }`;
+    return `{ users { edges { node { ${selection} } } } }`;
+  };
+
+  it.each([
+    ['depth', nest(graphqlLimits.maxDepth + 1), /depth limit of 8/],
+    ['aliases', `{ ${Array.from({ length: 16 }, (_, i) => `a${i}: users { totalCount }`).join(' ')} }`, /Aliases limit of 15/],
+    ['directives', `{ users { ${'totalCount @include(if: true) '.repeat(51)} } }`, /Directives limit of 50/],
+    ['cost', '{ users(first: 500) { edges { node { id sessions(first: 500) { edges { node { id } } } } } } }', /Cost limit of 250000 exceeded/],
+  ])('refuses a document over the %s limit with GRAPHQL_VALIDATION_FAILED, before running it', async (_name, query, message) => {
+    const res = await postGraphQL(t, { query });
+    expect(res.status).toBe(400);
+    expect(res.body.data).toBeUndefined();
+    expect(res.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(res.body.errors[0].message).toMatch(message);
+  });
+
+  it('refuses a document over the token limit as a parse failure', async () => {
+    const res = await postGraphQL(t, { query: `{ users { ${'totalCount '.repeat(1000)} } }` });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(res.body.errors[0].message).toMatch(/Token limit of 1000/);
+  });
+
+  it('lets every query of the README, the console and GraphiQL through', async () => {
+    const { EXAMPLE_QUERY } = await import('../src/app.js');
+    const { getIntrospectionQuery } = await import('graphql');
+    const userFields = 'id email status createdAt lastAuthenticatedAt disabledAt activeSessionCount identities { providerType }';
+    const queries = [
+      EXAMPLE_QUERY,
+      getIntrospectionQuery(),
+      '{ users(status: CONFIRMED, first: 50) { totalCount edges { node { id email status createdAt lastAuthenticatedAt activeSessionCount } } pageInfo { hasNextPage endCursor } } }',
+      `{ users(first: 500) { totalCount edges { node { ${userFields} } } pageInfo { hasNextPage endCursor } } }`,
+      `{ users(first: 500) { edges { node { id activeSessionCount identities { providerType id } sessions(first: 5) { edges { node { id deviceId } } pageInfo { hasNextPage } } } } } }`,
+      '{ a: users(status: CONFIRMED, first: 0) { totalCount } b: users(status: PENDING, first: 0) { totalCount } c: users(status: DISABLED, first: 0) { totalCount } }',
+      '{ auditEvents(first: 50) { edges { node { id at action outcome userId requestId details actor { id name role } } } pageInfo { hasNextPage endCursor } } }',
+      '{ adminKeys { id name role createdAt lastUsedAt revokedAt } currentAdminKey { name role } }',
+      `mutation { disableUser(id: "00000000-0000-4000-8000-000000000001") { __typename ... on DisableUserSuccess { revokedSessionCount user { ${userFields} sessions { edges { node { id } } } } } ... on Error { message } } }`,
+    ];
+    for (const query of queries) {
+      const res = await postGraphQL(t, { query });
+      expect(res.status, query).toBe(200);
+      expect(res.body.errors, query).toBeUndefined();
+    }
+  });
+
+  it('suggests field names in development only', async () => {
+    const typo = { query: '{ users { totalCont } }' };
+    const dev = await postGraphQL(t, typo);
+    expect(dev.body.errors[0].message).toContain('Did you mean "totalCount"?');
+
+    const production = await startTestApp({ app: { production: true } });
+    try {
+      const res = await postGraphQL(production, typo);
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(res.body.errors[0].message).not.toContain('totalCount');
+      expect(res.body.errors[0].message).not.toMatch(/Did you mean/);
+    } finally {
+      await production.close();
+    }
+  });
+});
