@@ -8,6 +8,8 @@ export interface Config {
   /** A secret that is made to exist as an owner admin key at start (ADMIN_API_KEY). */
   adminApiKey: string | null;
   production: boolean;
+  /** Take the client's address from X-Forwarded-For, for the rate limits (TRUST_PROXY): only behind a proxy. */
+  trustProxy: boolean;
   db: { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
   auth: AuthSettings;
   /** A JSON file declaring the app's tables that point at users (LINKED_DATA_FILE); checked at start. */
@@ -126,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
       : { kind: 'embedded', dataDir: resolve(env.DATA_DIR?.trim() || '.data') },
     adminApiKey,
     production: env.NODE_ENV === 'production',
+    trustProxy: boolean(env, 'TRUST_PROXY', false),
     db: {
       poolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1_000),
       connectTimeoutMs: integer(env, 'DB_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),

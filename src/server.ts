@@ -29,7 +29,7 @@ async function main() {
 
   // Token and admin-key checks are cached per instance, kept exact by notifications from the database.
   const revocations = startRevocationFeed(database, logger);
-  const app = createApp({ database, logger, production: config.production, auth: config.auth, linkedData, revocations });
+  const app = createApp({ database, logger, production: config.production, trustProxy: config.trustProxy, auth: config.auth, linkedData, revocations });
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();

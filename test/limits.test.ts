@@ -1,7 +1,7 @@
 // Limits against abusive requests: failed admin-key checks and failed logins (429 + Retry-After,
 // and the recovery), body size, batching, and graphql-armor's document limits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultAuthSettings } from '../src/config.js';
+import { defaultAuthSettings, loadConfig } from '../src/config.js';
 import { FailureLimiter } from '../src/limits/index.js';
 import { graphqlLimits, MAX_BODY_BYTES } from '../src/limits/graphql.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
@@ -79,6 +79,24 @@ async function login(address: string, username: string, password: string) {
   });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
 }
+
+describe('the source address', () => {
+  it('ignores X-Forwarded-For unless TRUST_PROXY is set, so a forged header does not dodge the limit', async () => {
+    const direct = await startTestApp({ app: { now: () => clock, limits: { adminKeyPerAddress: { limit: 2, windowMs: minute } } } });
+    try {
+      for (const address of ['10.1.1.1', '10.1.1.2']) {
+        expect((await postGraphQL(direct, QUERY, from(address, { authorization: 'Bearer agk_wrong' }))).status).toBe(401);
+      }
+      const res = await postGraphQL(direct, QUERY, from('10.1.1.3', { authorization: `Bearer ${direct.adminKey}` }));
+      expect(res.status).toBe(429);
+    } finally {
+      await direct.close();
+    }
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(() => loadConfig({ TRUST_PROXY: 'sometimes' })).toThrow(/TRUST_PROXY must be true or false/);
+  });
+});
 
 describe('failed user logins', () => {
   it('are limited per account, from any address, and the account recovers when the window ends', async () => {
