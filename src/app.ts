@@ -13,12 +13,16 @@ import type { AuthSettings } from './config.js';
 import { createConsoleHandler, isConsolePath } from './console/serve.js';
 import { createContext, type Context } from './context.js';
 import type { DatabaseHandle } from './db/client.js';
+import { toDatabaseFault, type DatabaseFault } from './db/faults.js';
+import { pendingMigrationCount } from './db/migrate.js';
 import type { AdminKeyRow } from './db/schema.js';
 import { AppError } from './errors.js';
 import { createLimiters, retryAfterHeaders, type FailureLimits } from './limits/index.js';
 import { MAX_BODY_BYTES, refuseNulCharacters, requestLimitsPlugin } from './limits/graphql.js';
 import type { LinkedTable } from './linked-data/index.js';
-import type { Logger } from './logger.js';
+import { withRequestScope, type Logger } from './logger.js';
+import * as metrics from './metrics.js';
+import { useOperationMetrics } from './operation-metrics.js';
 import { schema } from './schema/index.js';
 
 export interface AppDeps {
@@ -44,6 +48,14 @@ export interface AppDeps {
    * without, every check reads the database.
    */
   revocations?: RevocationFeed;
+}
+
+/** The operations side of the app: where /metrics is served, and whether the server is stopping. */
+export interface OperationsDeps {
+  /** Serve GET /metrics on this app, behind an admin key (default); false when METRICS_PORT serves it. */
+  metricsRoute?: boolean;
+  /** True once a shutdown has begun: /ready answers 503 so balancers stop sending requests. */
+  isStopping?: () => boolean;
 }
 
 interface ServerContext {
@@ -116,6 +128,35 @@ function graphqlError(status: number, message: string, code: string, requestId: 
   return json({ errors: [{ message, extensions: { code, requestId } }] }, status, { 'x-request-id': requestId, ...headers });
 }
 
+const NO_STORE = { 'cache-control': 'no-store' };
+
+/** A database fault met outside GraphQL execution (the admin key lookup, a plain route): always 503. */
+function faultResponse(pathname: string, fault: DatabaseFault, requestId: string): Response {
+  const headers = { 'retry-after': '1' };
+  return pathname === '/graphql'
+    ? json({ errors: [{ message: fault.message, extensions: { code: fault.code, retryable: true, requestId } }] }, 503, headers)
+    : json({ error: fault.message, error_code: 'ServiceUnavailable', requestId }, 503, headers);
+}
+
+/** The masked GraphQL error of a database fault: a stable code, `retryable`, and 503 when the database is out of reach. */
+function faultError(fault: DatabaseFault, located: GraphQLError | undefined): GraphQLError {
+  const http = fault.httpStatus === 200 ? {} : { http: { status: fault.httpStatus, headers: { 'retry-after': '1' } } };
+  return new GraphQLError(fault.message, {
+    nodes: located?.nodes,
+    path: located?.path,
+    extensions: { code: fault.code, retryable: true, ...http },
+  });
+}
+
+/** A bounded set of route names for the HTTP metrics: paths come from clients. */
+function routeLabel(pathname: string, status: number): string {
+  if (['/graphql', '/health', '/live', '/ready', '/metrics'].includes(pathname)) return pathname.slice(1);
+  if (pathname.startsWith('/api/client/')) return 'client-api';
+  return status === 404 ? 'not-found' : 'other';
+}
+
+const PROBES = new Set(['/health', '/live', '/ready', '/metrics']);
+
 // By name, not instanceof: graphql may be loaded twice (its CommonJS and ES module builds).
 function isGraphQLError(error: unknown): error is GraphQLError {
   return error instanceof Error && error.name === 'GraphQLError';
@@ -130,7 +171,7 @@ function rootCause(error: unknown): unknown {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The whole HTTP surface of the gateway, as one fetch handler: used by the server and by tests alike. */
-export function createApp(deps: AppDeps) {
+export function createApp(deps: AppDeps & OperationsDeps) {
   const { database, logger } = deps;
   const db = database.db;
   const linkedData = deps.linkedData ?? [];
@@ -160,11 +201,17 @@ export function createApp(deps: AppDeps) {
     },
     renderGraphiQL,
     batching: false,
-    plugins: [requestLimitsPlugin({ fieldSuggestions: !deps.production }), refuseNulCharacters, errorExtensions],
+    plugins: [requestLimitsPlugin({ fieldSuggestions: !deps.production }), refuseNulCharacters, errorExtensions, useOperationMetrics()],
     maskedErrors: {
       maskError(error, message) {
         const cause = rootCause(error);
         const located = isGraphQLError(error) ? error : undefined;
+        const fault = toDatabaseFault(cause);
+        if (fault) {
+          metrics.databaseFaults.inc({ kind: fault.kind });
+          logger.warn({ err: cause, fault: fault.kind }, 'database fault in a GraphQL operation');
+          return faultError(fault, located);
+        }
         if (cause instanceof AppError) {
           return new GraphQLError(cause.message, {
             nodes: located?.nodes,
@@ -242,6 +289,29 @@ export function createApp(deps: AppDeps) {
     return json({ status: ok ? 'ok' : 'unavailable' }, ok ? 200 : 503, { 'cache-control': 'no-store' });
   }
 
+  /** Readiness: not stopping, the database answers, and it has every migration this build ships. */
+  async function ready(): Promise<Response> {
+    if (deps.isStopping?.()) return json({ status: 'stopping' }, 503, NO_STORE);
+    if (!(await database.ping())) return json({ status: 'unavailable' }, 503, NO_STORE);
+    const pending = await pendingMigrationCount(database);
+    if (pending > 0) return json({ status: 'migrations pending', pendingMigrations: pending }, 503, NO_STORE);
+    return json({ status: 'ready' }, 200, NO_STORE);
+  }
+
+  /** Prometheus metrics on the main port: for holders of an admin key. */
+  async function metricsForOperators(request: Request, address: string, requestId: string): Promise<Response> {
+    if (deps.metricsRoute === false) return json({ error: 'Nothing at GET /metrics.', error_code: 'NotFound' }, 404);
+    if (!(await authenticate(request, address))) {
+      return json(
+        { error: 'An admin key is required: send "Authorization: Bearer <admin key>".', error_code: 'Unauthorized', requestId },
+        401,
+        { 'www-authenticate': 'Bearer realm="app-users-gateway"' },
+      );
+    }
+    const { body, contentType } = await metrics.renderMetrics();
+    return new Response(body, { status: 200, headers: { 'content-type': contentType, ...NO_STORE } });
+  }
+
   /**
    * The request with its body read, or a 413 response when the body is over MAX_BODY_BYTES, whether
    * it declares its length or streams in chunks.
@@ -271,9 +341,29 @@ export function createApp(deps: AppDeps) {
       : json({ error: message, error_code: code === 'RATE_LIMITED' ? 'TooManyRequests' : 'PayloadTooLarge' }, status, headers);
   }
 
-  async function route(incomingRequest: Request, serverContext?: NodeServerContext): Promise<Response> {
+  /**
+   * Every request runs in its own scope: an id (the client's X-Request-Id if sane), a child logger
+   * that puts it on every log line, one access-log line and the HTTP metrics.
+   */
+  async function observed(incomingRequest: Request, serverContext?: NodeServerContext): Promise<Response> {
     const incoming = incomingRequest.headers.get('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const log = logger.child({ requestId });
+    const started = performance.now();
+    const response = await withRequestScope({ requestId, logger: log }, () => route(incomingRequest, serverContext, requestId));
+    const { pathname } = new URL(incomingRequest.url);
+    const seconds = (performance.now() - started) / 1000;
+    const routeName = routeLabel(pathname, response.status);
+    const status = String(response.status);
+    metrics.httpRequests.inc({ route: routeName, method: incomingRequest.method, status });
+    metrics.httpRequestDuration.observe({ route: routeName, status }, seconds);
+    const line = { method: incomingRequest.method, path: pathname, status: response.status, ms: Math.round(seconds * 1000) };
+    if (PROBES.has(pathname) && response.status < 500) log.debug(line, 'request');
+    else log.info(line, 'request');
+    return response;
+  }
+
+  async function route(incomingRequest: Request, serverContext: NodeServerContext | undefined, requestId: string): Promise<Response> {
     const { pathname } = new URL(incomingRequest.url);
     const address = clientAddress(incomingRequest, serverContext);
     let response: Response;
@@ -285,11 +375,19 @@ export function createApp(deps: AppDeps) {
       else if (pathname.startsWith(CLIENT_API_PREFIX)) response = await clientApi.handle(request, requestId, address);
       else if (pathname === INTROSPECTION_PATH) response = await clientApi.introspect(request, await authenticate(request, address));
       else if (pathname === '/health' && request.method === 'GET') response = await health();
+      else if (pathname === '/live' && request.method === 'GET') response = json({ status: 'ok' }, 200, NO_STORE);
+      else if (pathname === '/ready' && request.method === 'GET') response = await ready();
+      else if (pathname === '/metrics' && request.method === 'GET') response = await metricsForOperators(request, address, requestId);
       else if (isConsolePath(pathname)) response = await serveConsole(request, pathname);
       else response = json({ error: `Nothing at ${request.method} ${pathname}.`, error_code: 'NotFound' }, 404);
     } catch (err) {
       if (err instanceof TooManyAttemptsError) {
         response = refusal(pathname, 429, err.message, 'RATE_LIMITED', requestId, retryAfterHeaders(err.retryAfter));
+      } else if (toDatabaseFault(err)) {
+        const fault = toDatabaseFault(err)!;
+        metrics.databaseFaults.inc({ kind: fault.kind });
+        logger.warn({ err, fault: fault.kind }, 'database fault');
+        response = faultResponse(pathname, fault, requestId);
       } else {
         logger.error({ err, requestId }, 'request failed');
         response =
@@ -302,7 +400,20 @@ export function createApp(deps: AppDeps) {
     return response;
   }
 
-  return createServerAdapter<NodeServerContext>(route);
+  if (database.pool) metrics.observePool(database.pool);
+  return createServerAdapter<NodeServerContext>(observed);
+}
+
+/** GET /metrics alone and without a key: for METRICS_PORT, a port only the monitoring network reaches. */
+export function createMetricsApp() {
+  return createServerAdapter(async (request: Request) => {
+    const { pathname } = new URL(request.url);
+    if (pathname !== '/metrics' || request.method !== 'GET') {
+      return json({ error: `Nothing at ${request.method} ${pathname}.`, error_code: 'NotFound' }, 404);
+    }
+    const { body, contentType } = await metrics.renderMetrics();
+    return new Response(body, { status: 200, headers: { 'content-type': contentType, ...NO_STORE } });
+  });
 }
 
 export type App = ReturnType<typeof createApp>;

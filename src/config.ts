@@ -11,6 +11,10 @@ export interface Config {
   /** Take the client's address from X-Forwarded-For, for the rate limits (TRUST_PROXY): only behind a proxy. */
   trustProxy: boolean;
   db: { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
+  /** Where GET /metrics is served without a key (METRICS_PORT); null: on PORT, behind an admin key. */
+  metricsPort: number | null;
+  /** How long a shutdown waits for the requests in flight (SHUTDOWN_GRACE_MS). */
+  shutdownGraceMs: number;
   auth: AuthSettings;
   /** A JSON file declaring the app's tables that point at users (LINKED_DATA_FILE); checked at start. */
   linkedDataFile: string | null;
@@ -110,6 +114,15 @@ function authSettings(env: Env): AuthSettings {
   };
 }
 
+function metricsPort(env: Env): number | null {
+  if (!env.METRICS_PORT?.trim()) return null;
+  const port = integer(env, 'METRICS_PORT', 0, 1, 65_535);
+  if (String(port) === env.PORT?.trim() || (port === 4000 && !env.PORT?.trim())) {
+    throw new ConfigError(`METRICS_PORT must differ from PORT; both are ${port}.`);
+  }
+  return port;
+}
+
 /** Reads and checks the environment once, at start; every message names the variable at fault. */
 export function loadConfig(env: Env = process.env): Config {
   const url = env.DATABASE_URL?.trim();
@@ -135,6 +148,8 @@ export function loadConfig(env: Env = process.env): Config {
       statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 15_000, 100, 3_600_000),
       lockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 5_000, 100, 3_600_000),
     },
+    metricsPort: metricsPort(env),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     auth: authSettings(env),
     linkedDataFile: env.LINKED_DATA_FILE?.trim() ? resolve(env.LINKED_DATA_FILE.trim()) : null,
   };

@@ -1,19 +1,23 @@
 // Start-up only: configuration, database, migrations, the startup admin key, listen, signals.
 import { createServer } from 'node:http';
 import { ensureStartupKey } from './admin/keys.js';
-import { createApp } from './app.js';
+import { createApp, createMetricsApp } from './app.js';
 import { startRevocationFeed } from './auth/revocation-cache.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
 import { loadLinkedDataFile } from './linked-data/index.js';
 import { createLogger } from './logger.js';
+import { stopOnSignals } from './shutdown.js';
 
 const logger = createLogger();
 
 async function main() {
   const config = loadConfig();
-  const database = await openDatabase(config.database, config.db);
+  const database = await openDatabase(config.database, {
+    ...config.db,
+    onConnectionError: (err, state) => logger.warn({ err, state }, 'a PostgreSQL connection failed'),
+  });
   await runMigrations(database);
   // Before the startup key: a refused start must not create a key whose secret is never printed.
   const linkedData = config.linkedDataFile
@@ -27,11 +31,27 @@ async function main() {
   }
   const startupKey = await ensureStartupKey(database.db, config.adminApiKey);
 
+  let shutdown: { isStopping: () => boolean } | undefined;
+  const operations = { metricsRoute: config.metricsPort === null, isStopping: () => shutdown?.isStopping() ?? false };
   // Token and admin-key checks are cached per instance, kept exact by notifications from the database.
   const revocations = startRevocationFeed(database, logger);
-  const app = createApp({ database, logger, production: config.production, trustProxy: config.trustProxy, auth: config.auth, linkedData, revocations });
+  const app = createApp({ database, logger, production: config.production, trustProxy: config.trustProxy, auth: config.auth, linkedData, revocations, ...operations });
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const metricsServer = config.metricsPort === null ? null : createServer(createMetricsApp());
+  if (metricsServer) {
+    await new Promise<void>((resolve) => metricsServer.listen(config.metricsPort!, config.host, resolve));
+    logger.info({ port: config.metricsPort }, 'metrics served on their own port at /metrics');
+  }
+  shutdown = stopOnSignals({
+    servers: metricsServer ? [server, metricsServer] : [server],
+    closeDatabase: async () => {
+      await revocations.close();
+      await database.close();
+    },
+    logger,
+    graceMs: config.shutdownGraceMs,
+  });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -46,27 +66,6 @@ async function main() {
   }
   process.stdout.write(`GraphiQL: http://${shownHost}:${port}/graphql\n`);
   process.stdout.write(`Console:  http://${shownHost}:${port}/console\n`);
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: finishing requests in flight');
-    const force = setTimeout(() => {
-      logger.warn('requests still in flight after 10 s; closing them');
-      server.closeAllConnections();
-    }, 10_000);
-    force.unref();
-    server.close(async () => {
-      await revocations.close();
-      await database.close();
-      logger.info('stopped');
-      process.exit(0);
-    });
-    server.closeIdleConnections();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 main().catch((err) => {

@@ -148,7 +148,10 @@ export async function ensureStartupKey(ex: Executor, configuredSecret: string | 
       .from(adminKeys)
       .where(eq(adminKeys.secretHash, hashSecret(configuredSecret)));
     if (existing.length === 0) {
-      await createAdminKey(ex, { name: 'ADMIN_API_KEY', role: 'owner', secret: configuredSecret });
+      // Instances starting together all find none; the unique index keeps one key, which is the aim.
+      await createAdminKey(ex, { name: 'ADMIN_API_KEY', role: 'owner', secret: configuredSecret }).catch((err) => {
+        if ((err as { cause?: { code?: string } }).cause?.code !== '23505') throw err;
+      });
     }
     return { kind: 'configured' };
   }

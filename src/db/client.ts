@@ -24,6 +24,8 @@ export interface DatabaseOptions {
   lockTimeoutMs?: number;
   /** Called with every SQL statement drizzle sends; the N+1 tests count them. */
   onQuery?: (query: string, params: unknown[]) => void;
+  /** Told when a pooled PostgreSQL connection dies (server restart, pg_terminate_backend, network). */
+  onConnectionError?: (err: Error, state: 'idle' | 'in use') => void;
 }
 
 export interface DatabaseHandle {
@@ -37,10 +39,78 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-// Without a listener, an error on an idle pooled connection (server restart, pg_terminate_backend)
-// is an unhandled 'error' event and takes the process down.
-function onIdleClientError(err: Error) {
-  process.emitWarning(`idle PostgreSQL connection failed: ${err.message}`);
+function warnConnectionError(err: Error, state: 'idle' | 'in use') {
+  process.emitWarning(`${state} PostgreSQL connection failed: ${err.message}`);
+}
+
+type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void;
+
+/**
+ * A pool whose connections can die at any moment without taking the process down or leaking.
+ * node-postgres emits 'error' on a client whose connection dies; on an idle client the pool
+ * listens, but on a checked-out one nothing does unless we do, and an unhandled 'error' event ends
+ * the process. Such a client is released (and so dropped from the pool) at once: drizzle's
+ * transaction() never releases a client whose BEGIN failed, so a connection that died just as it
+ * was handed out would otherwise stay checked out for good and shrink the pool. release() is made
+ * idempotent so the owner's own later release() is harmless.
+ */
+class GatewayPool extends pg.Pool {
+  readonly #inUse = new Set<pg.PoolClient>();
+
+  constructor(
+    config: pg.PoolConfig,
+    private readonly onConnectionError: (err: Error, state: 'idle' | 'in use') => void,
+  ) {
+    super(config);
+    this.on('error', (err) => onConnectionError(err, 'idle'));
+    this.on('connect', (client) => {
+      client.on('error', (err) => {
+        if (!this.#inUse.has(client)) return; // idle: the pool drops it and emits 'error' above
+        onConnectionError(err, 'in use');
+        client.release(err);
+      });
+    });
+  }
+
+  #guard(client: pg.PoolClient): pg.PoolClient {
+    const release = client.release;
+    let released = false;
+    this.#inUse.add(client);
+    client.release = (err?: Error | boolean) => {
+      if (released) return;
+      released = true;
+      this.#inUse.delete(client);
+      release.call(client, err);
+    };
+    // Its 'error' came while it was idle but after the pool picked it: no event will come again.
+    if (isDead(client)) client.release(new Error('the connection died while idle'));
+    return client;
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | void {
+    if (!callback) return this.#connectLive();
+    super.connect((err, client) => {
+      if (err || !client) return callback(err, undefined, () => {});
+      const guarded = this.#guard(client);
+      callback(undefined, guarded, guarded.release);
+    });
+  }
+
+  /** A connection that is alive as far as anyone can tell; a dead idle one is dropped and another taken. */
+  async #connectLive(): Promise<pg.PoolClient> {
+    for (let attempt = 1; ; attempt++) {
+      const client = this.#guard(await super.connect());
+      if (!isDead(client) || attempt === 3) return client;
+    }
+  }
+}
+
+// node-postgres marks a client whose connection failed as not queryable (no public API for it).
+function isDead(client: pg.PoolClient): boolean {
+  const state = client as unknown as { _queryable?: boolean; _ending?: boolean };
+  return state._queryable === false || state._ending === true;
 }
 
 export async function openDatabase(
@@ -52,16 +122,18 @@ export async function openDatabase(
     : undefined;
 
   if (target.kind === 'postgres') {
-    const pool = new pg.Pool({
-      connectionString: target.url,
-      max: options.poolMax ?? 10,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-      statement_timeout: options.statementTimeoutMs ?? 15_000,
-      lock_timeout: options.lockTimeoutMs ?? 5_000,
-      idle_in_transaction_session_timeout: 60_000,
-      application_name: 'app-users-gateway',
-    });
-    pool.on('error', onIdleClientError);
+    const pool = new GatewayPool(
+      {
+        connectionString: target.url,
+        max: options.poolMax ?? 10,
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+        statement_timeout: options.statementTimeoutMs ?? 15_000,
+        lock_timeout: options.lockTimeoutMs ?? 5_000,
+        idle_in_transaction_session_timeout: 60_000,
+        application_name: 'app-users-gateway',
+      },
+      options.onConnectionError ?? warnConnectionError,
+    );
     const db = drizzlePg(pool, { schema, logger }) as unknown as Database;
     return {
       db,

@@ -6,6 +6,8 @@ import { hashPassword } from '../auth/passwords.js';
 import { countLiveSessionsByUser, revokeLiveSessions } from '../sessions/repository.js';
 import { UUID_PATTERN, pageRequest, toPage, type Page } from '../db/keyset.js';
 import { countLinkedRows, purgeLinkedRows, PurgeNotAllowedError, type LinkedDataCount, type LinkedTable } from '../linked-data/index.js';
+import { recordSessionsRevoked } from '../metrics.js';
+import type { RevokeReason } from '../db/schema.js';
 import * as repo from './repository.js';
 
 export const LOCAL_USERPASS = 'local-userpass';
@@ -86,6 +88,14 @@ export interface UserActionResult {
 
 const revokedCount = (r: { revokedSessionCount: number }) => ({ details: { revokedSessionCount: r.revokedSessionCount } });
 
+/** Counts the revoked sessions in the metrics, once the action has committed. */
+const countRevoked =
+  (reason: RevokeReason) =>
+  <T extends { revokedSessionCount: number }>(result: T): T => {
+    recordSessionsRevoked(reason, result.revokedSessionCount);
+    return result;
+  };
+
 /** Disables a confirmed user and revokes every session. Disabling a disabled user is a no-op. */
 export async function disableUser(db: Database, actor: Actor, id: string): Promise<UserActionResult> {
   return audited(
@@ -100,7 +110,7 @@ export async function disableUser(db: Database, actor: Actor, id: string): Promi
       return { user: updated, revokedSessionCount };
     },
     revokedCount,
-  );
+  ).then(countRevoked('user_disabled'));
 }
 
 /** Turns a disabled user back to confirmed; no session comes back. Enabling a confirmed user is a no-op. */
@@ -160,7 +170,7 @@ export async function deleteUser(
     (r) => ({
       details: { revokedSessionCount: r.revokedSessionCount, linkedDataPurged: r.linkedDataPurged, linkedData: r.linkedData },
     }),
-  );
+  ).then(countRevoked('user_deleted'));
 }
 
 export interface DeletePreview {
@@ -201,7 +211,7 @@ export async function revokeUserSessions(db: Database, actor: Actor, id: string)
       return { user, revokedSessionCount };
     },
     revokedCount,
-  );
+  ).then(countRevoked('admin_revoked'));
 }
 
 export interface UserList extends Page<UserRow> {
