@@ -8,11 +8,12 @@ import { AppError } from '../errors.js';
 export type FaultKind = 'unavailable' | 'busy' | 'lock_timeout' | 'statement_timeout' | 'conflict';
 
 const FAULTS: Record<FaultKind, { code: string; httpStatus: number; message: string }> = {
-  // The database cannot be reached, restarts, or dropped our connection.
+  // The database cannot be reached, restarts, or dropped our connection. Not "nothing was
+  // changed": a connection lost while COMMIT was on its way leaves the outcome unknown.
   unavailable: {
     code: 'SERVICE_UNAVAILABLE',
     httpStatus: 503,
-    message: 'The database is unavailable right now; nothing was changed. Try again shortly.',
+    message: 'The database is unavailable right now. Try again shortly.',
   },
   // Every pooled connection stayed busy for DB_CONNECT_TIMEOUT_MS.
   busy: {
