@@ -261,6 +261,22 @@ describe('lock contention', () => {
   });
 });
 
+describe('statement timeout', () => {
+  it('ends a statement that runs past DB_STATEMENT_TIMEOUT_MS, reported as the retryable STATEMENT_TIMEOUT', async () => {
+    const handle = await openDatabase({ kind: 'postgres', url: gatewayUrl }, { statementTimeoutMs: 200 });
+    try {
+      const started = Date.now();
+      const err = await handle.db.execute(sql`SELECT pg_sleep(5)`).then(() => null, (e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(toDatabaseFault(err)).toMatchObject({ code: 'STATEMENT_TIMEOUT', retryable: true, httpStatus: 200 });
+      // The connection is fine afterwards.
+      await handle.db.execute(sql`SELECT 1`);
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
 describe('a connection that dies as the pool hands it out', () => {
   // node-postgres keeps a client that died while idle in the pool until it sees the socket close;
   // handed out in between, drizzle's BEGIN fails and the client was never given back.

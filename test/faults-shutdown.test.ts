@@ -1,6 +1,7 @@
 // SIGTERM and SIGINT under load, through the real process (`npm start`): the gateway stops
 // accepting connections, finishes every request in flight (none fails), closes the database and
 // exits 0, well within the 10 s grace period. Keep-alive connections do not hold the exit up.
+// The process also serves its metrics on METRICS_PORT here, which the shutdown closes as well.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { checkInvariants } from '../src/db/check.js';
 import { openDatabase } from '../src/db/client.js';
 import { users } from '../src/db/schema.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
-import { graphql, httpCall, sleep, succeeded, type Call } from './helpers/faults.js';
+import { freePort, graphql, httpCall, sleep, succeeded, type Call } from './helpers/faults.js';
 import { startGatewayProcess, type GatewayProcess } from './helpers/process.js';
 
 const KEY = 'faults-shutdown-owner-key-0123456789';
@@ -58,8 +59,16 @@ it.each(['SIGTERM', 'SIGINT'] as const)(
         }
       };
     }
-    const gateway = await startGatewayProcess({ ...env, ADMIN_API_KEY: KEY, LOG_LEVEL: 'info' });
+    // Metrics on a port of their own: served there without a key, gone from the main port, and
+    // closed by the shutdown too.
+    const metricsPort = await freePort();
+    const gateway = await startGatewayProcess({ ...env, ADMIN_API_KEY: KEY, LOG_LEVEL: 'info', METRICS_PORT: String(metricsPort) });
     gateways.push(gateway);
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    const metrics = await httpCall(metricsUrl, undefined);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^# TYPE gateway_http_requests_total counter$/m);
+    expect((await httpCall(`${gateway.baseUrl}/metrics`, undefined, { key: KEY })).status).toBe(404);
     const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
       gateway.child.once('exit', (code) => resolve({ code, at: Date.now() })),
     );
@@ -85,6 +94,7 @@ it.each(['SIGTERM', 'SIGINT'] as const)(
     gateway.child.kill(signal);
     await sleep(300);
     const afterSignal = await httpCall(`${gateway.baseUrl}/live`, undefined);
+    const metricsAfterSignal = await httpCall(metricsUrl, undefined);
 
     const results = await Promise.all(slow);
     const keptAliveResponse = await keptAlive;
@@ -99,6 +109,7 @@ it.each(['SIGTERM', 'SIGINT'] as const)(
 
     // Stopped accepting: a new connection after the signal is refused.
     expect(afterSignal.error).toBe('ECONNREFUSED');
+    expect(metricsAfterSignal.error).toBe('ECONNREFUSED');
     // Every request in flight finished, successfully.
     expect(results.filter((c) => !succeeded(c) || c.body.data.createUser.__typename !== 'CreateUserSuccess')).toEqual([]);
     expect(keptAliveBody.data.createUser.__typename).toBe('CreateUserSuccess');

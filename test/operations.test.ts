@@ -2,11 +2,8 @@
 // and every error; Prometheus metrics behind an admin key or on METRICS_PORT; migrations applied
 // once when instances start together.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
@@ -175,30 +172,12 @@ describe('metrics', () => {
     }
   });
 
+  // The real process with METRICS_PORT is in faults-shutdown.test.ts.
   it('is not on the main port when METRICS_PORT serves it', async () => {
     const app = createApp({ database, logger: createLogger('silent'), metricsRoute: false });
     const res = await app.fetch(new Request('http://gateway/metrics', { headers: { authorization: `Bearer ${key}` } }));
     expect(res.status).toBe(404);
   });
-
-  it.skipIf(onPostgres)('serves /metrics without a key on METRICS_PORT (the real process)', async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const metricsPort = (probe.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const dataDir = mkdtempSync(join(tmpdir(), 'gw-metrics-'));
-    const gateway = await startGatewayProcess({ DATA_DIR: dataDir, METRICS_PORT: String(metricsPort), ADMIN_API_KEY: 'metrics-port-key-0123456789' });
-    try {
-      const separate = await httpCall(`http://127.0.0.1:${metricsPort}/metrics`, undefined);
-      expect(separate.status).toBe(200);
-      expect(separate.body).toMatch(/^# HELP gateway_http_requests_total /m);
-      const main = await httpCall(`${gateway.baseUrl}/metrics`, undefined, { key: 'metrics-port-key-0123456789' });
-      expect(main.status).toBe(404);
-    } finally {
-      expect(await gateway.stop('SIGTERM')).toBe(0);
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  }, 60_000);
 });
 
 describe.runIf(onPostgres)('several instances starting together on one database', () => {

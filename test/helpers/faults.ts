@@ -1,6 +1,7 @@
 // Small tools of the fault and operations tests: timed GraphQL calls over real HTTP, waiting for a
 // condition, reading Prometheus text.
 import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
 
 export interface Call {
   /** ms since the epoch when the call was sent and when it ended. */
@@ -105,4 +106,16 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(match[3]);
   }
   return 0;
+}
+
+/** A TCP port of 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }

@@ -3,11 +3,11 @@
 // shared server at 5432 is never touched.
 import { execFile, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from './faults.js';
 
 const run = promisify(execFile);
 
@@ -39,17 +39,6 @@ export function postgresBinDir(): string | null {
   const fromPgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
   const dir = fromPgConfig.status === 0 ? fromPgConfig.stdout.trim() : '';
   return dir && existsSync(join(dir, 'initdb')) ? dir : null;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 // initdb and the server refuse to run as root: as root, run them as the `postgres` system user.
