@@ -11,7 +11,7 @@ import { checkInvariants } from '../src/db/check.js';
 import { openDatabase } from '../src/db/client.js';
 import { users } from '../src/db/schema.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
-import { freePort, graphql, httpCall, sleep, succeeded, type Call } from './helpers/faults.js';
+import { freePort, graphql, httpCall, succeeded, waitFor, type Call } from './helpers/faults.js';
 import { startGatewayProcess, type GatewayProcess } from './helpers/process.js';
 
 const KEY = 'faults-shutdown-owner-key-0123456789';
@@ -92,7 +92,8 @@ it.each(['SIGTERM', 'SIGINT'] as const)(
 
     const signalledAt = Date.now();
     gateway.child.kill(signal);
-    await sleep(300);
+    // The listeners are closed in the same step that logs this line.
+    await waitFor(() => gateway.output().includes('"msg":"stopping'), 'the gateway to start stopping');
     const afterSignal = await httpCall(`${gateway.baseUrl}/live`, undefined);
     const metricsAfterSignal = await httpCall(metricsUrl, undefined);
 
