@@ -31,12 +31,15 @@ const PAGE = gql`
   }
 `;
 
-async function statementsFor(first: number): Promise<{ count: number; nodes: number }> {
-  const result = await t.client.request<{ users: { edges: unknown[] } }>(PAGE, { first });
+async function statementsFor(first: number): Promise<{ count: number; nodes: number; sessions: Record<number, number> }> {
+  const result = await t.client.request<{ users: { edges: { node: { activeSessionCount: number } }[] } }>(PAGE, { first });
+  // How many users of the page have each live-session count.
+  const sessions: Record<number, number> = {};
+  for (const { node } of result.users.edges) sessions[node.activeSessionCount] = (sessions[node.activeSessionCount] ?? 0) + 1;
   statements = [];
   // Measure a second run so one-time work (like the admin key's last-use write) does not count.
   await t.client.request(PAGE, { first });
-  return { count: statements.length, nodes: result.users.edges.length };
+  return { count: statements.length, nodes: result.users.edges.length, sessions };
 }
 
 it('a page costs the same fixed number of statements at 5, 50 and 500 users', async () => {
@@ -44,6 +47,8 @@ it('a page costs the same fixed number of statements at 5, 50 and 500 users', as
   const medium = await statementsFor(50);
   const large = await statementsFor(500);
   expect(large.nodes).toBe(500);
+  // The counts come with the page: the 30 newest users have 2 live sessions each (revoked ones do not count).
+  expect(large.sessions).toEqual({ 0: 470, 2: 30 });
   // admin key, page, count, identities, session counts, session pages
   expect(small.count).toBeLessThanOrEqual(6);
   expect(medium.count).toBe(small.count);

@@ -1,7 +1,11 @@
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
+import { Kind, type GraphQLResolveInfo, type SelectionNode } from 'graphql';
+import type { Context } from '../context.js';
 import { pageRequest, toPage } from '../db/keyset.js';
 import type { IdentityRow, RefreshTokenRow, UserRow } from '../db/schema.js';
 import { countLiveSessionsByUser, liveSessionPagesByUser } from '../sessions/repository.js';
-import { identitiesByUser } from '../users/repository.js';
+import { identitiesByUser, type UserRowWithCount } from '../users/repository.js';
 import { findUser, findUsers } from '../users/service.js';
 import { denyUnruled, grant } from './access.js';
 import { builder } from './builder.js';
@@ -52,6 +56,30 @@ const SessionConnection = builder.connectionObject(
   { name: 'SessionEdge', description: 'A session and its cursor.' },
 );
 
+/** Live-session counts of the users of one request, in one statement per batch. */
+const activeSessionCounts = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<string, number>(async (ids) => {
+      const counts = await countLiveSessionsByUser(ctx.db, ids);
+      return ids.map((id) => counts.get(id) ?? 0);
+    }),
+);
+
+/** Whether the operation selects the field at `path` below this field (through fragments too). */
+function selects(info: GraphQLResolveInfo, path: string[]): boolean {
+  const within = (selections: readonly SelectionNode[], [name, ...rest]: string[]): boolean =>
+    selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value !== name) return false;
+        return rest.length === 0 || within(selection.selectionSet?.selections ?? [], rest);
+      }
+      const fragment =
+        selection.kind === Kind.INLINE_FRAGMENT ? selection : info.fragments[selection.name.value];
+      return !!fragment && within(fragment.selectionSet.selections, [name!, ...rest]);
+    });
+  return info.fieldNodes.some((node) => within(node.selectionSet?.selections ?? [], path));
+}
+
 export const User = builder.objectRef<UserRow>('User').implement({
   description: 'A user of the app.',
   fields: (t) => ({
@@ -78,14 +106,10 @@ export const User = builder.objectRef<UserRow>('User').implement({
       nullable: true,
       description: 'When the user was disabled; null unless the status is DISABLED.',
     }),
-    activeSessionCount: t.loadable({
-      type: 'Int',
+    activeSessionCount: t.int({
       description: 'How many live sessions (unrevoked, unexpired refresh tokens) the user has.',
-      load: async (ids: string[], ctx) => {
-        const counts = await countLiveSessionsByUser(ctx.db, ids);
-        return ids.map((id) => counts.get(id) ?? 0);
-      },
-      resolve: (user) => user.id,
+      // A page of `users` brings the counts along when they are asked for (see below); other users are batched.
+      resolve: (user: UserRowWithCount, _args, ctx) => user.activeSessionCount ?? activeSessionCounts(ctx).load(user.id),
     }),
     sessions: t.loadable({
       type: SessionConnection,
@@ -136,8 +160,10 @@ builder.queryField('users', (t) =>
       first: t.arg.int({ required: false, description: 'How many users (default 50, at most 500).' }),
       after: t.arg.string({ required: false, description: 'The `endCursor` of the previous page.' }),
     },
-    resolve: async (_root, args, ctx) => {
-      const list = await findUsers(ctx.db, { status: args.status, search: args.search }, args.first, args.after);
+    resolve: async (_root, args, ctx, info) => {
+      const list = await findUsers(ctx.db, { status: args.status, search: args.search }, args.first, args.after, {
+        withActiveSessionCount: selects(info, ['edges', 'node', 'activeSessionCount']),
+      });
       return Object.assign(toConnection(list, args.after != null), { totalCount: list.totalCount });
     },
   }),

@@ -1,7 +1,7 @@
-import { and, count, desc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, getTableColumns, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN, type PageRequest } from '../db/keyset.js';
-import { userIdentities, users, type IdentityRow, type UserRow, type UserStatus } from '../db/schema.js';
+import { refreshTokens, userIdentities, users, type IdentityRow, type UserRow, type UserStatus } from '../db/schema.js';
 
 export interface UserFilter {
   status?: UserStatus | null;
@@ -25,17 +25,83 @@ function filterCondition(filter: UserFilter): SQL | undefined {
   return conditions.length ? and(...conditions) : undefined;
 }
 
-/** A page of users, newest first, ties broken by id; fetches first + 1 rows (see toPage). */
-export async function listUsers(ex: Executor, filter: UserFilter, page: PageRequest): Promise<UserRow[]> {
-  const after = page.after
-    ? sql`(${users.createdAt}, ${users.id}) < (${page.after.createdAt.toISOString()}::timestamptz, ${page.after.id}::uuid)`
-    : undefined;
+/**
+ * The user's live sessions, as a subquery evaluated only for the rows of the page. The outer id is
+ * written out qualified: drizzle renders ${users.id} as a bare "id", which inside the subquery
+ * would be the session's own id.
+ */
+const activeSessionCount = sql<number>`(SELECT count(*)::int FROM ${refreshTokens} t
+  WHERE t.user_id = ${users}.id AND t.revoked_at IS NULL AND t.expires_at > now())`.as('active_session_count');
+
+export type UserRowWithCount = UserRow & { activeSessionCount?: number };
+
+interface ListShape {
+  status: boolean;
+  search: 'none' | 'email' | 'emailOrId';
+  after: boolean;
+  counts: boolean;
+}
+
+/**
+ * The page query of one shape, built once and prepared: on PostgreSQL each connection plans it once
+ * (the plan of a page query costs more than running it), instead of on every request.
+ */
+function prepareList(ex: Executor, shape: ListShape) {
+  const p = sql.placeholder;
+  const conditions: SQL[] = [];
+  if (shape.status) conditions.push(eq(users.status, p('status')));
+  if (shape.search !== 'none') {
+    // Matches users_email_lower_key (lower(email) text_pattern_ops) as a prefix range scan.
+    const emailPrefix = sql`lower(${users.email}) LIKE ${p('emailPrefix')}`;
+    conditions.push(shape.search === 'emailOrId' ? sql`(${users.id} = ${p('id')}::uuid OR ${emailPrefix})` : emailPrefix);
+  }
+  if (shape.after) {
+    conditions.push(sql`(${users.createdAt}, ${users.id}) < (${p('afterAt')}::timestamptz, ${p('afterId')}::uuid)`);
+  }
+  const columns = shape.counts ? { ...getTableColumns(users), activeSessionCount } : getTableColumns(users);
+  const name = `users_page_${shape.status ? 's' : ''}${shape.search === 'none' ? '' : shape.search === 'email' ? 'e' : 'i'}${shape.after ? 'a' : ''}${shape.counts ? 'c' : ''}`;
   return ex
-    .select()
+    .select(columns)
     .from(users)
-    .where(and(filterCondition(filter), after))
+    .where(and(...conditions))
     .orderBy(desc(users.createdAt), desc(users.id))
-    .limit(page.first + 1);
+    .limit(p('limit'))
+    .prepare(name);
+}
+
+const preparedLists = new WeakMap<Executor, Map<string, ReturnType<typeof prepareList>>>();
+
+/**
+ * A page of users, newest first, ties broken by id; fetches first + 1 rows (see toPage). With
+ * `withActiveSessionCount`, each row also carries its live-session count: the page and its counts
+ * in one statement.
+ */
+export async function listUsers(
+  ex: Executor,
+  filter: UserFilter,
+  page: PageRequest,
+  options: { withActiveSessionCount?: boolean } = {},
+): Promise<UserRowWithCount[]> {
+  const search = filter.search?.trim();
+  const shape: ListShape = {
+    status: !!filter.status,
+    search: !search ? 'none' : UUID_PATTERN.test(search) ? 'emailOrId' : 'email',
+    after: !!page.after,
+    counts: !!options.withActiveSessionCount,
+  };
+  let byShape = preparedLists.get(ex);
+  if (!byShape) preparedLists.set(ex, (byShape = new Map()));
+  const key = `${shape.status}:${shape.search}:${shape.after}:${shape.counts}`;
+  let query = byShape.get(key);
+  if (!query) byShape.set(key, (query = prepareList(ex, shape)));
+  return query.execute({
+    status: filter.status ?? undefined,
+    emailPrefix: search ? `${escapeLike(search.toLowerCase())}%` : undefined,
+    id: search?.toLowerCase(),
+    afterAt: page.after?.createdAt.toISOString(),
+    afterId: page.after?.id,
+    limit: page.first + 1,
+  });
 }
 
 export async function countUsers(ex: Executor, filter: UserFilter): Promise<number> {

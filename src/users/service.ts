@@ -214,23 +214,27 @@ export async function revokeUserSessions(db: Database, actor: Actor, id: string)
   ).then(countRevoked('admin_revoked'));
 }
 
-export interface UserList extends Page<UserRow> {
+export interface UserList extends Page<repo.UserRowWithCount> {
   /** Counted only when asked for: at a million users a count is the expensive part. */
   totalCount(): Promise<number>;
 }
 
-/** A page of users, newest first, optionally of one status and matching a search. */
+/**
+ * A page of users, newest first, optionally of one status and matching a search; with
+ * `withActiveSessionCount`, each user's live-session count comes in the same statement.
+ */
 export async function findUsers(
   db: Executor,
   filter: repo.UserFilter,
   first: number | null | undefined,
   after: string | null | undefined,
+  options: { withActiveSessionCount?: boolean } = {},
 ): Promise<UserList> {
   const page = pageRequest(first, after);
   if (filter.search && filter.search.length > 254) {
     throw new InvalidInputError('search', '"search" is longer than any email address can be.');
   }
-  const rows = await repo.listUsers(db, filter, page);
+  const rows = await repo.listUsers(db, filter, page, options);
   let count: Promise<number> | undefined;
   return { ...toPage(rows, page.first), totalCount: () => (count ??= repo.countUsers(db, filter)) };
 }
