@@ -326,10 +326,18 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     await expect.poll(() => detail.isVisible()).toBe(false);
 
     // With the keyboard: focus the menu button, open with ArrowDown, move to the third item.
-    await row(p, user!.id).getByRole('button', { name: /^Actions for/ }).focus();
+    // The closed dialog hands focus back to its opener; wait for that before moving focus on.
+    const actions = row(p, user!.id).getByRole('button', { name: /^Actions for/ });
+    await expect
+      .poll(async () => {
+        await actions.focus();
+        return p.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? '');
+      })
+      .toMatch(/^Actions for/);
     await p.keyboard.press('ArrowDown');
+    await expect.poll(() => p.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('menuitem');
     await p.keyboard.press('End');
-    expect(await p.evaluate(() => document.activeElement?.textContent)).toBe('Revoke all sessions');
+    await expect.poll(() => p.evaluate(() => document.activeElement?.textContent)).toBe('Revoke all sessions');
     await p.keyboard.press('Enter');
 
     expect(await notice(p)).toBe(`3 sessions of ${user!.email} revoked.`);
