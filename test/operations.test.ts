@@ -153,9 +153,13 @@ describe('metrics', () => {
       'RevokeUserSessionsSuccess',
       'DisableUserSuccess',
     ]);
+    const loginUrl = `${baseUrl}/api/client/v2.0/app/app-users-gateway/auth/providers/local-userpass/login`;
+    const login = await httpCall(loginUrl, { username: 'nobody@example.com', password: 'wrong-password' });
+    expect(login.status).toBe(401);
     const after = await scrape();
 
     const delta = (name: string, l: Record<string, string> = {}) => metricValue(after, name, l) - metricValue(before, name, l);
+    expect(delta('gateway_logins_failed_total', { provider: 'local-userpass', reason: 'unknown email' })).toBe(1);
     expect(delta('gateway_graphql_operations_total', labels)).toBe(3);
     expect(delta('gateway_graphql_operation_duration_seconds_count', labels)).toBe(3);
     expect(delta('gateway_graphql_operations_total', { operation: 'OpsFail', type: 'query', outcome: 'error' })).toBe(1);

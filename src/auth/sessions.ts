@@ -14,6 +14,7 @@ import {
   UserDisabledError,
 } from './errors.js';
 import { decoyPasswordHash, verifyPassword } from './passwords.js';
+import { loginsFailed, recordSessionsRevoked } from '../metrics.js';
 import { findIdentity, findSessionOwner, insertSession, lockUserForShare, recordAuthentication, revokeSessionByToken, useLiveSession } from './repository.js';
 import { deviceIdFrom, hashToken, newOpaqueToken, signAccessToken } from './tokens.js';
 import { verifyAccessToken } from './verify.js';
@@ -44,6 +45,7 @@ async function recordLoginFailure(
   requestId: string | null | undefined,
   details: Record<string, unknown>,
 ): Promise<void> {
+  loginsFailed.inc({ provider: String(details.provider), reason: String(details.code ?? details.reason) });
   try {
     await recordAuditEvent(auth.db, userActor(userId, requestId), { action: 'loginFailed', outcome: 'refused', userId, details });
   } catch (err) {
@@ -140,7 +142,11 @@ export async function logInWithPassword(
     });
   } catch (err) {
     if (err instanceof AppError) {
-      await recordLoginFailure(auth, identity.userId, input.requestId, { provider: LOCAL_USERPASS, reason: err.message });
+      await recordLoginFailure(auth, identity.userId, input.requestId, {
+        provider: LOCAL_USERPASS,
+        reason: err.message,
+        code: err.code,
+      });
     }
     throw err;
   }
@@ -197,6 +203,7 @@ export async function logOut(auth: AuthDeps, refreshToken: string, requestId?: s
       details: { sessionId: session.id },
     });
   });
+  recordSessionsRevoked('logout', 1);
 }
 
 export interface Profile {
