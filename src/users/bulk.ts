@@ -5,6 +5,7 @@ import type { Database, Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import type { RevokeReason, UserStatus } from '../db/schema.js';
 import { InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
+import { recordSessionsRevoked } from '../metrics.js';
 import { revokeLiveSessionsOfUsers } from '../sessions/repository.js';
 import { deleteUserRows, lockUsersInIdOrder, setStatusOfUsers } from './repository.js';
 
@@ -180,6 +181,7 @@ export async function runBulkAction(
     counts[o.status] += 1;
     revokedSessionCount += o.revokedSessionCount;
   }
+  recordSessionsRevoked(plan.revokeReason, revokedSessionCount);
   return { action, outcomes, counts, revokedSessionCount };
 }
 

@@ -1,0 +1,303 @@
+// `npm run bench -- [--users N] [--duration S] [--connections C] [--rounds R] [--scenarios S1,S2,…]`
+// The gateway side by side with PostGraphile 4 and a raw node:http + pg baseline, on one seeded
+// PostgreSQL database (DATABASE_URL names the server; the benchmark's database is gw_bench_<N>).
+// Servers run one after another in rounds (gateway, PostGraphile, raw, gateway, …); medians are quoted.
+import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { createTokenKeys } from '../src/auth/tokens.js';
+import type { Executor } from '../src/db/client.js';
+import { measureCalls, measureLoad, median, type Measurement } from './lib/load.js';
+import { projectRoot, startServer, type RunningServer, type ServerKind } from './lib/servers.js';
+import { ADMIN_KEY, APP_ID, JWT_SECRET, SCENARIO_NAMES, loadFixtures, variants, type ScenarioId, type Variant } from './scenarios.js';
+import { createPostGraphileFunctions, prepareDatabase, resetDatabase } from './seed.js';
+
+const ALL: ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
+const SERVER_ORDER: ServerKind[] = ['gateway', 'postgraphile', 'raw'];
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      users: { type: 'string', default: '1000000' },
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '20' },
+      rounds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '2' },
+      scenarios: { type: 'string', default: ALL.join(',') },
+      'log-level': { type: 'string', default: 'info' },
+      fresh: { type: 'boolean', default: false },
+      readme: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(`npm run bench -- [options]
+  --users N          users to seed (default 1000000); the database gw_bench_N is reused when complete
+  --duration S       seconds of load per measurement (default 10)
+  --connections C    concurrent connections (default 20)
+  --rounds R         rounds of gateway, PostGraphile, raw (default 3; the median is quoted)
+  --warmup S         seconds of unmeasured load before each measurement (default 2)
+  --scenarios LIST   e.g. S1,S2,S3 (default all: ${ALL.join(',')})
+  --log-level L      the gateway's LOG_LEVEL (default info, as in production)
+  --fresh            seed again even if a complete database of that size exists
+  --readme           also write the results into README.md's Performance section
+Needs DATABASE_URL: a PostgreSQL server where the benchmark may create databases.`);
+    process.exit(0);
+  }
+  const int = (name: string, value: string, min: number) => {
+    const n = Number(value.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}; got "${value}"`);
+    return n;
+  };
+  const scenarios = values.scenarios!.split(',').map((s) => s.trim().toUpperCase()) as ScenarioId[];
+  for (const s of scenarios) if (!ALL.includes(s)) throw new Error(`--scenarios: unknown scenario "${s}" (${ALL.join(', ')})`);
+  return {
+    users: int('users', values.users!, 1000),
+    duration: int('duration', values.duration!, 1),
+    connections: int('connections', values.connections!, 1),
+    rounds: int('rounds', values.rounds!, 1),
+    warmup: int('warmup', values.warmup!, 0),
+    scenarios,
+    logLevel: values['log-level']!,
+    fresh: values.fresh!,
+    readme: values.readme!,
+  };
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
+
+async function machine(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query('SHOW server_version');
+  await client.end();
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    loadAverageAtStart: loadavg().map((n) => Math.round(n * 100) / 100),
+    node: process.version,
+    postgres: rows[0].server_version as string,
+  };
+}
+
+interface Line {
+  variant: Variant;
+  rounds: Measurement[];
+}
+
+async function main() {
+  const opts = options();
+  const adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl || !/^postgres(ql)?:\/\//.test(adminUrl)) {
+    throw new Error('DATABASE_URL must name a PostgreSQL server (postgres://…) on which the benchmark may create its database.');
+  }
+  const started = new Date();
+  const seed = await prepareDatabase(adminUrl, opts.users, { fresh: opts.fresh, log });
+  await createPostGraphileFunctions(seed.url);
+  const reset = await resetDatabase(seed.url);
+  if (reset.users + reset.sessions > 0) log(`put back ${reset.users} users and ${reset.sessions} sessions changed by an earlier run`);
+
+  const keys = createTokenKeys(null as unknown as Executor, { appId: APP_ID, jwtSecret: JWT_SECRET });
+  const fixtures = await loadFixtures(seed.url, opts.users, keys);
+  const selected = variants(fixtures).filter((v) => opts.scenarios.includes(v.scenario));
+  const lines: Line[] = selected.map((variant) => ({ variant, rounds: [] }));
+  const env: Record<ServerKind, Record<string, string>> = {
+    gateway: { DATABASE_URL: seed.url, ADMIN_API_KEY: ADMIN_KEY, JWT_SECRET, APP_ID, LOG_LEVEL: opts.logLevel, PUBLIC_URL: 'http://127.0.0.1' },
+    postgraphile: { DATABASE_URL: seed.url },
+    raw: { DATABASE_URL: seed.url, JWT_SECRET, APP_ID },
+  };
+
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const kind of SERVER_ORDER) {
+      const mine = lines.filter((l) => l.variant.server === kind);
+      if (mine.length === 0) continue;
+      // Read-only scenarios first; the ones that change data last, then the database is put back.
+      mine.sort((a, b) => Number(!!a.variant.mutates) - Number(!!b.variant.mutates));
+      const server: RunningServer = await startServer(kind, env[kind]);
+      try {
+        for (const line of mine) {
+          const m = await measure(server, line.variant, opts);
+          line.rounds.push(m);
+          log(
+            `round ${round} ${line.variant.scenario} ${line.variant.label.padEnd(28)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
+          );
+        }
+      } finally {
+        await server.stop();
+      }
+      if (mine.some((l) => l.variant.mutates)) await resetDatabase(seed.url);
+    }
+  }
+
+  const report = summarize(lines, opts, seed, await machine(seed.url), started, fixtures.bulkBatches[0]?.length ?? 0);
+  console.log(report.table);
+  mkdirSync(`${projectRoot}/bench/results`, { recursive: true });
+  const file = `${projectRoot}/bench/results/${started.toISOString().replace(/[:.]/g, '-')}-${opts.users}-users.json`;
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(report.json, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+  log(`results written to ${file.slice(projectRoot.length)}`);
+  if (opts.readme) {
+    writeReadme(report.markdown);
+    log('README.md: Performance section updated');
+  }
+}
+
+async function measure(server: RunningServer, variant: Variant, opts: ReturnType<typeof options>): Promise<Measurement> {
+  if (variant.calls) return measureCalls(server, variant.calls.count, (i) => variant.calls!.call(server.baseUrl, i));
+  const load = variant.load!;
+  if (opts.warmup > 0) await measureLoad(server, load, { connections: opts.connections, duration: opts.warmup });
+  return measureLoad(server, load, { connections: opts.connections, duration: opts.duration });
+}
+
+interface Summary {
+  scenario: ScenarioId;
+  name: string;
+  label: string;
+  server: ServerKind;
+  rps: number;
+  p50: number;
+  p99: number;
+  rssMb: number;
+  maxRssMb: number;
+  bad: number;
+  errors: number;
+  rounds: Measurement[];
+  ratios: Record<string, number>;
+}
+
+function summarize(
+  lines: Line[],
+  opts: ReturnType<typeof options>,
+  seed: Awaited<ReturnType<typeof prepareDatabase>>,
+  host: Awaited<ReturnType<typeof machine>>,
+  started: Date,
+  bulkSize: number,
+) {
+  const rows: Summary[] = lines.map(({ variant, rounds }) => ({
+    scenario: variant.scenario,
+    name: variant.name,
+    label: variant.label,
+    server: variant.server,
+    rps: median(rounds.map((m) => m.rps)),
+    p50: median(rounds.map((m) => m.p50)),
+    p99: median(rounds.map((m) => m.p99)),
+    rssMb: median(rounds.map((m) => m.rssMb)),
+    maxRssMb: Math.max(...rounds.map((m) => m.rssMb)),
+    bad: rounds.reduce((n, m) => n + m.bad, 0),
+    errors: rounds.reduce((n, m) => n + m.errors, 0),
+    rounds,
+    ratios: {},
+  }));
+  const find = (scenario: ScenarioId, label: string) => rows.find((r) => r.scenario === scenario && r.label === label);
+  for (const r of rows) {
+    if (r.server !== 'gateway') continue;
+    if (['S1', 'S2', 'S3'].includes(r.scenario)) {
+      const pgl = find(r.scenario, 'PostGraphile 4');
+      const raw = find(r.scenario, 'raw');
+      if (pgl) r.ratios['gateway/PostGraphile'] = r.rps / pgl.rps;
+      if (raw) r.ratios['gateway/raw'] = r.rps / raw.rps;
+    }
+    if (r.scenario === 'S4') {
+      const verify = find('S4', 'raw verify-only');
+      const verifySql = find('S4', 'raw verify + SQL');
+      if (verify) r.ratios['gateway/raw verify-only'] = r.rps / verify.rps;
+      if (verifySql) r.ratios['gateway/raw verify+SQL'] = r.rps / verifySql.rps;
+    }
+  }
+
+  // The bar of issue 7, checked where this run has the figures.
+  const checks: string[] = [];
+  const check = (ok: boolean, what: string) => checks.push(`${ok ? 'meets' : 'MISSES'}: ${what}`);
+  for (const s of ['S1', 'S2', 'S3'] as const) {
+    const g = find(s, 'gateway');
+    if (!g) continue;
+    const vsPgl = g.ratios['gateway/PostGraphile'];
+    const vsRaw = g.ratios['gateway/raw'];
+    if (vsPgl !== undefined) check(vsPgl >= 1, `${s} gateway/PostGraphile ≥ 1.0 (${fmt(vsPgl, 2)})`);
+    if (vsRaw !== undefined) check(vsRaw >= 0.6, `${s} gateway/raw ≥ 0.6 (${fmt(vsRaw, 2)})`);
+    check(g.p99 < 50, `${s} gateway p99 < 50 ms at ${opts.connections} connections (${fmt(g.p99, 1)} ms)`);
+  }
+  const s1 = find('S1', 'gateway');
+  const s2 = find('S2', 'gateway');
+  if (s1 && s2) check(s2.rps >= 0.9 * s1.rps, `S2 within 10% of S1 (${fmt((s2.rps / s1.rps) * 100, 0)}%)`);
+  const introspect = find('S4', 'gateway POST /introspect');
+  if (introspect?.ratios['gateway/raw verify-only'] !== undefined) {
+    check(introspect.ratios['gateway/raw verify-only'] >= 0.8, `S4 /introspect ≥ 0.8 of verify-only (${fmt(introspect.ratios['gateway/raw verify-only'], 2)})`);
+  }
+  if (introspect?.ratios['gateway/raw verify+SQL'] !== undefined) {
+    check(introspect.ratios['gateway/raw verify+SQL'] > 1, `S4 /introspect above verify+SQL (${fmt(introspect.ratios['gateway/raw verify+SQL'], 2)})`);
+  }
+  const bulk = find('S6', 'gateway disableUsers');
+  if (bulk) check(bulk.p50 < 5000, `S6 ${fmt(bulkSize)} users disabled in one call < 5 s (median ${fmt(bulk.p50 / 1000, 2)} s)`);
+  const gatewayRss = Math.max(...rows.filter((r) => r.server === 'gateway').map((r) => r.maxRssMb));
+  if (Number.isFinite(gatewayRss)) check(gatewayRss < 250, `gateway RSS < 250 MB under load (max ${fmt(gatewayRss)} MB)`);
+  const invalid = rows.filter((r) => r.bad || r.errors);
+  for (const r of invalid) checks.push(`WARNING: ${r.scenario} ${r.label}: ${r.bad} wrong answers, ${r.errors} errors`);
+
+  const header = '| | server | req/s | p50 ms | p99 ms | RSS MB | vs PostGraphile | vs raw |';
+  const table = [
+    header,
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => {
+      const vsPgl = r.ratios['gateway/PostGraphile'];
+      const vsRaw = r.ratios['gateway/raw'] ?? r.ratios['gateway/raw verify-only'];
+      const vsRawText =
+        r.ratios['gateway/raw verify-only'] !== undefined
+          ? `${fmt(r.ratios['gateway/raw verify-only'], 2)} (verify-only), ${fmt(r.ratios['gateway/raw verify+SQL'] ?? NaN, 2)} (+SQL)`
+          : vsRaw !== undefined
+            ? fmt(vsRaw, 2)
+            : '';
+      return `| ${r.scenario} ${r.name} | ${r.label} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.rssMb)} | ${vsPgl !== undefined ? fmt(vsPgl, 2) : ''} | ${vsRawText} |`;
+    }),
+  ].join('\n');
+  const setup =
+    `${fmt(opts.users)} users (${seed.reused ? 'reused' : `seeded in ${fmt(seed.seedSeconds ?? NaN, 1)} s`}), ` +
+    `${opts.connections} connections, ${opts.duration} s per measurement after ${opts.warmup} s of warm-up, ` +
+    `median of ${opts.rounds} round${opts.rounds === 1 ? '' : 's'}; S6: median of ${opts.rounds * 3} calls, p99 column = slowest.`;
+  const machineLine =
+    `${host.cores} × ${host.cpu}, ${host.memoryGb} GB, Node ${host.node}, PostgreSQL ${host.postgres} on the same machine; ` +
+    `load average at start ${host.loadAverageAtStart.join(' / ')}.`;
+  const markdown = [
+    `Run of ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC: ${setup}`,
+    '',
+    `Machine: ${machineLine}`,
+    '',
+    table,
+    '',
+    ...checks.map((c) => `- ${c}`),
+  ].join('\n');
+  return {
+    table: `\n${setup}\n${machineLine}\n\n${table}\n\n${checks.join('\n')}\n`,
+    markdown,
+    json: {
+      startedAt: started.toISOString(),
+      options: opts,
+      seed,
+      machine: host,
+      scenarios: Object.fromEntries(ALL.map((s) => [s, SCENARIO_NAMES[s]])),
+      results: rows,
+      checks,
+    },
+  };
+}
+
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+
+/** Replaces what stands between the markers of README.md's Performance section, nothing else. */
+function writeReadme(markdown: string) {
+  const path = `${projectRoot}/README.md`;
+  const readme = readFileSync(path, 'utf8');
+  const from = readme.indexOf(START);
+  const to = readme.indexOf(END);
+  if (from < 0 || to < from) throw new Error(`README.md has no ${START} … ${END} markers`);
+  writeFileSync(path, `${readme.slice(0, from + START.length)}\n${markdown}\n${readme.slice(to)}`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
