@@ -318,7 +318,10 @@ export function createApp(deps: AppDeps & OperationsDeps) {
    */
   async function withBoundedBody(request: Request): Promise<Request | null> {
     if (!request.body) return request;
-    if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return null;
+    const declared = request.headers.get('content-length');
+    // Node's HTTP parser hands over exactly the declared length, never more: such a body needs no
+    // copy (copying it into a new Request was a tenth of the CPU of a token check).
+    if (declared !== null) return Number(declared) > MAX_BODY_BYTES ? null : request;
     const chunks: Uint8Array[] = [];
     let size = 0;
     const reader = request.body.getReader();
