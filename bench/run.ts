@@ -148,6 +148,7 @@ async function main() {
 async function measure(server: RunningServer, variant: Variant, opts: ReturnType<typeof options>): Promise<Measurement> {
   if (variant.calls) return measureCalls(server, variant.calls.count, (i) => variant.calls!.call(server.baseUrl, i));
   const load = variant.load!;
+  if (variant.primeRequests) await measureLoad(server, load, { connections: opts.connections, amount: variant.primeRequests });
   if (opts.warmup > 0) await measureLoad(server, load, { connections: opts.connections, duration: opts.warmup });
   return measureLoad(server, load, { connections: opts.connections, duration: opts.duration });
 }

@@ -32,7 +32,7 @@ export interface Measurement {
 export async function measureLoad(
   server: RunningServer,
   spec: LoadSpec,
-  options: { connections: number; duration: number },
+  options: { connections: number; duration: number } | { connections: number; amount: number },
 ): Promise<Measurement> {
   let bad = 0;
   let rssMb = server.rssMb();
@@ -40,8 +40,7 @@ export async function measureLoad(
   try {
     const result = await autocannon({
       url: server.baseUrl,
-      connections: options.connections,
-      duration: options.duration,
+      ...options,
       timeout: 30,
       requests: [
         {
