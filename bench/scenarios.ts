@@ -33,7 +33,7 @@ export interface Variant {
 export interface Fixtures {
   /** S2: the row at about the middle of the confirmed users, newest first. */
   deep: { position: number; createdAt: Date; id: string };
-  /** S3: email prefixes that each match some users. */
+  /** S3: email prefixes that each match 60 to 200 users. */
   prefixes: string[];
   /** S4: valid access tokens of many users (who are never touched by S5 or S6). */
   tokens: string[];
@@ -42,6 +42,27 @@ export interface Fixtures {
   disableUsers: string[];
   /** S6: batches of up to 10,000 confirmed users. */
   bulkBatches: string[][];
+}
+
+/**
+ * Prefixes "user<n>" that match between 60 and 200 of the users user1 … user<N> (so a full first
+ * page), at any N: the same kind of search at 20,000 users as at a million.
+ */
+export function emailPrefixes(users: number, count = 1000): string[] {
+  const matches = (n: number) => {
+    let total = 0;
+    for (let scale = 1; n * scale <= users; scale *= 10) total += Math.min(users, (n + 1) * scale - 1) - n * scale + 1;
+    return total;
+  };
+  const fitting: number[] = [];
+  for (let digits = 1; digits <= String(users).length && fitting.length < 50_000; digits++) {
+    for (let n = 10 ** (digits - 1); n < 10 ** digits && n <= users; n++) {
+      const m = matches(n);
+      if (m >= 60 && m <= 200) fitting.push(n);
+    }
+  }
+  if (fitting.length === 0) throw new Error(`no email prefix matches 60 to 200 of ${users} users`);
+  return Array.from({ length: count }, () => `user${fitting[Math.floor(Math.random() * fitting.length)]}`);
 }
 
 /** The number i of a seeded user user<i>@example.com; users are split into disjoint pools by i % 10. */
@@ -60,12 +81,7 @@ export async function loadFixtures(url: string, users: number, keys: TokenKeys):
       )
     ).rows[0];
 
-    // Prefixes "user" + d digits, d chosen so that each matches about a hundred users at any size.
-    const digits = Math.max(1, String(users).length - 3);
-    const prefixes = Array.from({ length: 1000 }, () => {
-      const n = 10 ** (digits - 1) + Math.floor(Math.random() * 9 * 10 ** (digits - 1));
-      return `user${n}`;
-    });
+    const prefixes = emailPrefixes(users);
 
     const pool = async (remainders: number[], limit: number) =>
       (

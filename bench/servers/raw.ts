@@ -1,4 +1,4 @@
-// The raw baseline: a minimal node:http server that runs one hand-written, prepared SQL statement per
+// The raw baseline: a minimal node:http server that runs one hand-written SQL statement (prepared, but for the search) per
 // request with pg and returns the rows as JSON. No framework, no GraphQL, no auth: the practical
 // limit of a Node server on this database. For S4 it also verifies access tokens, with and without
 // a session lookup in SQL.
@@ -41,7 +41,8 @@ async function users(req: IncomingMessage) {
   const body = await readJson(req);
   const first = Math.min(Number(body.first ?? 50), 500) + 1;
   const query = body.search
-    ? { name: 'search', text: statements.search, values: [`${escapeLike(String(body.search).toLowerCase())}%`, first] }
+    ? // Unnamed, so planned with its value: a generic plan of LIKE $1 cannot use the email index.
+      { text: statements.search, values: [`${escapeLike(String(body.search).toLowerCase())}%`, first] }
     : body.after
       ? { name: 'pageAfter', text: statements.pageAfter, values: [body.status, first, body.after.createdAt, body.after.id] }
       : { name: 'page', text: statements.page, values: [body.status, first] };

@@ -43,8 +43,8 @@ interface ListShape {
 }
 
 /**
- * The page query of one shape, built once and prepared: on PostgreSQL each connection plans it once
- * (the plan of a page query costs more than running it), instead of on every request.
+ * The page query of one shape, built once and, unless it searches, prepared: on PostgreSQL each
+ * connection then plans it once (planning a page query costs more than running it).
  */
 function prepareList(ex: Executor, shape: ListShape) {
   const p = sql.placeholder;
@@ -59,14 +59,16 @@ function prepareList(ex: Executor, shape: ListShape) {
     conditions.push(sql`(${users.createdAt}, ${users.id}) < (${p('afterAt')}::timestamptz, ${p('afterId')}::uuid)`);
   }
   const columns = shape.counts ? { ...getTableColumns(users), activeSessionCount } : getTableColumns(users);
-  const name = `users_page_${shape.status ? 's' : ''}${shape.search === 'none' ? '' : shape.search === 'email' ? 'e' : 'i'}${shape.after ? 'a' : ''}${shape.counts ? 'c' : ''}`;
-  return ex
+  const query = ex
     .select(columns)
     .from(users)
     .where(and(...conditions))
     .orderBy(desc(users.createdAt), desc(users.id))
-    .limit(p('limit'))
-    .prepare(name);
+    .limit(p('limit'));
+  // Searches stay unprepared: a prepared statement soon gets a generic plan, which cannot turn
+  // `LIKE $1` into a range of users_email_lower_key and walks the users newest first instead.
+  if (shape.search !== 'none') return { execute: (values: Record<string, unknown>) => query.execute(values) };
+  return query.prepare(`users_page_${shape.status ? 's' : ''}${shape.after ? 'a' : ''}${shape.counts ? 'c' : ''}`);
 }
 
 const preparedLists = new WeakMap<Executor, Map<string, ReturnType<typeof prepareList>>>();
