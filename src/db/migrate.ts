@@ -3,8 +3,6 @@ import { sql } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import type { DatabaseHandle } from './client.js';
 
 export const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
@@ -15,6 +13,8 @@ const MIGRATION_LOCK_KEY = 7_420_113_001;
 /** Applies every migration not yet applied. Safe to run from several instances at once. */
 export async function runMigrations(handle: DatabaseHandle): Promise<void> {
   if (handle.pglite) {
+    const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
+    const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator');
     await migratePglite(drizzlePglite(handle.pglite), { migrationsFolder });
     return;
   }
