@@ -5,6 +5,7 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { relative } from 'node:path';
 import pg from 'pg';
 import { createTokenKeys } from '../src/auth/tokens.js';
 import type { Executor } from '../src/db/client.js';
@@ -138,7 +139,7 @@ async function main() {
   const file = `${projectRoot}/bench/results/${started.toISOString().replace(/[:.]/g, '-')}-${opts.users}-users.json`;
   writeFileSync(`${file}.tmp`, `${JSON.stringify(report.json, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
-  log(`results written to ${file.slice(projectRoot.length)}`);
+  log(`results written to ${relative(projectRoot, file)}`);
   if (opts.readme) {
     writeReadme(report.markdown);
     log('README.md: Performance section updated');

@@ -2,8 +2,8 @@
 // (RSS) is its own and nothing else of the benchmark runs inside it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../test/helpers/faults.js';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -24,17 +24,6 @@ const entryPoints: Record<ServerKind, string> = {
   postgraphile: 'bench/servers/postgraphile.ts',
   raw: 'bench/servers/raw.ts',
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 export function rssMbOf(pid: number): number {
   try {
