@@ -135,9 +135,12 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     );
   }
 
+  /** The notice an action ends with: the one shown while it runs ends with "…". */
   async function notice(p: Page): Promise<string> {
     await expect.poll(() => p.locator('#notice').isVisible()).toBe(true);
-    return (await p.locator('#notice .notice-text').textContent())!;
+    const text = () => p.locator('#notice .notice-text').textContent();
+    await expect.poll(async () => (await text())?.endsWith('…'), { timeout: 10_000 }).toBe(false);
+    return (await text())!;
   }
 
   async function gqlUser(id: string) {
