@@ -2,7 +2,7 @@
 // content types the SDK depends on. Nothing here may be a 500.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './helpers/app.js';
-import { PASSWORD, Realm, call, forgetUsers, realmApp, registerConfirmed, uniqueEmail } from './helpers/realm.js';
+import { PASSWORD, Realm, call, forgetRealmUsers, realmApp, registerConfirmed, uniqueEmail } from './helpers/realm.js';
 
 let t: TestApp;
 let app: Realm.App;
@@ -10,12 +10,8 @@ let app: Realm.App;
 beforeAll(async () => {
   t = await startTestApp();
 });
-afterAll(async () => {
-  await t?.close();
-});
-afterEach(async () => {
-  if (app) await forgetUsers(app);
-});
+afterAll(() => t?.close());
+afterEach(forgetRealmUsers);
 
 const base = '/api/client/v2.0/app/app-users-gateway';
 const userpass = `${base}/auth/providers/local-userpass`;

@@ -9,7 +9,7 @@ import {
   DEFAULT_APP_ID,
   PASSWORD,
   Realm,
-  forgetUsers,
+  forgetRealmUsers,
   gql,
   introspect,
   profile,
@@ -31,12 +31,8 @@ beforeAll(async () => {
   t = await startTestApp();
   verifier = createAccessTokenVerifier(t.database.db, { appId: DEFAULT_APP_ID, jwtSecret: null });
 });
-afterAll(async () => {
-  await t?.close();
-});
-afterEach(async () => {
-  if (app) await forgetUsers(app);
-});
+afterAll(() => t?.close());
+afterEach(forgetRealmUsers);
 
 interface RoundResult {
   issued: string[];

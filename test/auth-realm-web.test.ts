@@ -10,6 +10,7 @@ import {
   USER_FIELDS,
   call,
   confirmationFromOutbox,
+  forgetRealmUsers,
   forgetUsers,
   gql,
   profile,
@@ -26,12 +27,8 @@ let app: Realm.App;
 beforeAll(async () => {
   t = await startTestApp();
 });
-afterAll(async () => {
-  await t?.close();
-});
-afterEach(async () => {
-  if (app) await forgetUsers(app);
-});
+afterAll(() => t?.close());
+afterEach(forgetRealmUsers);
 
 const usersQuery = `query ($status: UserStatus, $search: String) {
   users(status: $status, search: $search) { totalCount edges { node { ${USER_FIELDS} } } }

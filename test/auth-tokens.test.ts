@@ -17,6 +17,7 @@ import {
   PASSWORD,
   Realm,
   call,
+  forgetRealmUsers,
   forgetUsers,
   gql,
   introspect,
@@ -35,12 +36,8 @@ beforeAll(async () => {
   // As the app's own back end would build it: over the same database, from its own key lookup.
   verifier = createAccessTokenVerifier(t.database.db, { appId: DEFAULT_APP_ID, jwtSecret: null });
 });
-afterAll(async () => {
-  await t?.close();
-});
-afterEach(async () => {
-  if (app) await forgetUsers(app);
-});
+afterAll(() => t?.close());
+afterEach(forgetRealmUsers);
 
 async function signedInUser(): Promise<Realm.User> {
   app = realmApp(t);

@@ -9,9 +9,16 @@ export { Realm };
 
 export const DEFAULT_APP_ID = 'app-users-gateway';
 
-/** A realm-web app that finds the gateway through its /location route, as in production. */
+const madeApps = new Set<Realm.App>();
+
+/**
+ * A realm-web app that finds the gateway through its /location route, as in production.
+ * forgetRealmUsers() forgets the users of every app made here.
+ */
 export function realmApp(t: TestApp, appId = DEFAULT_APP_ID): Realm.App {
-  return new Realm.App({ id: appId, baseUrl: t.baseUrl });
+  const app = new Realm.App({ id: appId, baseUrl: t.baseUrl });
+  madeApps.add(app);
+  return app;
 }
 
 /**
@@ -22,6 +29,12 @@ export async function forgetUsers(app: Realm.App): Promise<void> {
   for (const user of Object.values(app.allUsers)) {
     await app.removeUser(user).catch(() => undefined);
   }
+}
+
+/** Forgets the users of every app realmApp() made: for afterEach, so no test sees another's users. */
+export async function forgetRealmUsers(): Promise<void> {
+  for (const app of madeApps) await forgetUsers(app);
+  madeApps.clear();
 }
 
 /** The token and tokenId of the newest confirmation mail to this address, from the outbox. */
