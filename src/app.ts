@@ -16,7 +16,7 @@ import { toDatabaseFault, type DatabaseFault } from './db/faults.js';
 import { pendingMigrationCount } from './db/migrate.js';
 import type { AdminKeyRow } from './db/schema.js';
 import { AppError } from './errors.js';
-import { createLimiters, retryAfterHeaders, type FailureLimits } from './limits/index.js';
+import { createLimiters, isRefusal, retryAfterHeaders, type FailureLimits } from './limits/index.js';
 import { MAX_BODY_BYTES, refuseNulCharacters, requestLimitsPlugin } from './limits/graphql.js';
 import type { LinkedTable } from './linked-data/index.js';
 import { withRequestScope, type Logger } from './logger.js';
@@ -234,20 +234,29 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   /**
    * The admin key of the request, or null. A request that sends an Authorization header without a
    * working key counts as a failure of its address; past the limit, every key check from that
-   * address is refused with TooManyAttemptsError until its window ends.
+   * address is refused with TooManyAttemptsError until its window ends. The check is counted
+   * before the lookup starts and handed back if the key works, so concurrent bad keys cannot all
+   * be looked up before the first is counted (src/limits/attempts.ts).
    */
   async function authenticate(request: Request, address: string): Promise<AdminKeyRow | null> {
     const header = request.headers.get('authorization');
     if (header === null) return null;
-    const blocked = limiters.adminKey.retryAfter(address);
-    if (blocked) throw new TooManyAttemptsError(blocked);
+    const attempt = await limiters.adminKey.attempt(address);
+    if (isRefusal(attempt)) throw new TooManyAttemptsError(attempt.retryAfter);
     const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
-    const key = match ? await (adminKeys?.findActiveKeyBySecret(match[1]!) ?? findActiveKeyBySecret(db, match[1]!)) : null;
+    let key: AdminKeyRow | null;
+    try {
+      key = match ? await (adminKeys?.findActiveKeyBySecret(match[1]!) ?? findActiveKeyBySecret(db, match[1]!)) : null;
+    } catch (err) {
+      attempt.abandoned();
+      throw err;
+    }
     if (!key) {
-      limiters.adminKey.fail(address);
+      attempt.failed();
       logger.warn({ address }, 'a request came with an unknown, revoked or malformed admin key');
       return null;
     }
+    attempt.succeeded();
     (adminKeys?.touch(key) ?? touchAdminKey(db, key)).catch((err) => logger.warn({ err }, 'could not record admin key use'));
     return key;
   }

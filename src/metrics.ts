@@ -68,6 +68,20 @@ export const loginsFailed = new Counter({
   registers,
 });
 
+export const passwordHashes = new Counter({
+  name: 'gateway_password_hashes_total',
+  help: 'scrypt computations started: kind "new" (a sign-up, a new password), "check" (a login).',
+  labelNames: ['kind'] as const,
+  registers,
+});
+
+export const requestsLimited = new Counter({
+  name: 'gateway_requests_limited_total',
+  help: 'Requests refused by a rate limit (429) or because password hashing was saturated (503), by limit.',
+  labelNames: ['limit'] as const,
+  registers,
+});
+
 /** Call after the transaction that revoked the sessions has committed. */
 export function recordSessionsRevoked(reason: RevokeReason, count: number): void {
   if (count > 0) sessionsRevoked.inc({ reason }, count);

@@ -2,7 +2,7 @@
 // and the recovery), body size, batching, and graphql-armor's document limits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAuthSettings, loadConfig } from '../src/config.js';
-import { FailureLimiter } from '../src/limits/index.js';
+import { admit, AttemptLimiter } from '../src/limits/index.js';
 import { graphqlLimits, MAX_BODY_BYTES } from '../src/limits/graphql.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 
@@ -137,18 +137,53 @@ describe('failed user logins', () => {
   });
 });
 
-describe('the failure counter', () => {
+describe('the attempt counter', () => {
   it('keeps a bounded number of keys, dropping the oldest windows first', () => {
     let now = 0;
-    const limiter = new FailureLimiter({ limit: 1, windowMs: 1000, maxKeys: 100, now: () => now });
-    for (let i = 0; i < 1000; i++) limiter.fail(`k${i}`);
+    const limiter = new AttemptLimiter({ limit: 1, windowMs: 1000, maxKeys: 100, now: () => now });
+    for (let i = 0; i < 1000; i++) limiter.count(`k${i}`);
     expect(limiter.size).toBe(100);
     expect(limiter.retryAfter('k999')).toBe(1);
     expect(limiter.retryAfter('k0')).toBe(0);
     now = 1000;
     expect(limiter.retryAfter('k999')).toBe(0);
-    limiter.fail('new');
+    limiter.count('new');
     expect(limiter.size).toBeLessThanOrEqual(100);
+  });
+
+  it('counts attempts when they are admitted: kept ones stay counted, refunded ones are handed back', () => {
+    const limiter = new AttemptLimiter({ limit: 2, windowMs: 1000, now: () => 0 });
+    const a = limiter.reserve('k')!;
+    const b = limiter.reserve('k')!;
+    // Two in flight hold the whole allowance: a third must wait, it is not refused yet.
+    expect(limiter.state('k')).toBe('full');
+    expect(limiter.reserve('k')).toBeNull();
+    a.refund();
+    expect(limiter.state('k')).toBe('open');
+    b.keep();
+    b.refund(); // settling twice changes nothing
+    const c = limiter.reserve('k')!;
+    c.keep();
+    expect(limiter.state('k')).toBe('refused');
+    expect(limiter.retryAfter('k')).toBe(1);
+  });
+
+  it('makes an admission wait while attempts in flight hold the allowance, then admits or refuses it', async () => {
+    const limiter = new AttemptLimiter({ limit: 1, windowMs: 60_000 });
+    const first = await admit([{ limiter, key: 'k' }]);
+    if (!first.admitted) throw new Error('the first attempt is admitted');
+    const waiting = admit([{ limiter, key: 'k' }]);
+    first.reservations[0]!.refund();
+    const second = await waiting;
+    expect(second.admitted).toBe(true);
+    if (!second.admitted) return;
+    const third = admit([{ limiter, key: 'k' }]);
+    second.reservations[0]!.keep();
+    expect(await third).toEqual({ admitted: false, retryAfter: 60 });
+    // A wait is bounded.
+    const other = new AttemptLimiter({ limit: 1, windowMs: 60_000 });
+    expect(other.reserve('k')).not.toBeNull();
+    expect(await admit([{ limiter: other, key: 'k' }], { maxWaitMs: 50 })).toEqual({ admitted: false, retryAfter: 1 });
   });
 });
 

@@ -1,4 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { WorkQueue, type Lane, type WorkQueueOptions } from '../limits/work-queue.js';
+import { passwordHashes } from '../metrics.js';
 
 // scrypt with N=2^15, r=8, p=1 (OWASP's minimum recommendation is N=2^17 with r=8 for interactive
 // logins at 64 MiB; 2^15 costs about 90 ms of one core here). The parameters are stored in
@@ -12,14 +14,33 @@ function scryptAsync(password: string, salt: Buffer, keyLength: number, options:
   );
 }
 
+/**
+ * Every scrypt of the process goes through this queue. scrypt runs on libuv's thread pool (4 threads)
+ * and takes a core for ~90 ms: unbounded, 150 concurrent sign-ups took every thread and core, and a
+ * login waited behind them for half a minute. Two run at once (there are 2 cores, and the pool
+ * keeps threads for everything else); a login's check goes before any waiting sign-up's new hash;
+ * past the bounds of a lane, the request is refused at once (QueueFullError: 503 with Retry-After).
+ * One per process on purpose, like the thread pool it guards; createLimiters() applies the
+ * configured bounds (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE).
+ */
+export const defaultPasswordHashing: WorkQueueOptions = { concurrency: 2, maxQueued: { urgent: 64, deferrable: 32 } };
+export const passwordHashing = new WorkQueue(defaultPasswordHashing);
+
+function hashIn(lane: Lane, kind: 'new' | 'check', task: () => Promise<Buffer>): Promise<Buffer> {
+  return passwordHashing.run(lane, () => {
+    passwordHashes.inc({ kind });
+    return task();
+  });
+}
+
 function optionsFor(N: number, r: number, p: number): ScryptOptions {
   return { N, r, p, maxmem: 256 * N * r };
 }
 
 /** Returns "scrypt$N$r$p$salt$hash" (salt and hash in base64url). */
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string, lane: Lane = 'deferrable'): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, KEY_LENGTH, optionsFor(PARAMS.N, PARAMS.r, PARAMS.p));
+  const key = await hashIn(lane, 'new', () => scryptAsync(password, salt, KEY_LENGTH, optionsFor(PARAMS.N, PARAMS.r, PARAMS.p)));
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
@@ -27,13 +48,19 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
-  const key = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, optionsFor(Number(n), Number(r), Number(p)));
+  const key = await hashIn('urgent', 'check', () =>
+    scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, optionsFor(Number(n), Number(r), Number(p))),
+  );
   return timingSafeEqual(key, expected);
 }
 
 /** A hash of nothing anyone knows: verifying against it costs what a real check costs. */
 let decoy: Promise<string> | undefined;
 export function decoyPasswordHash(): Promise<string> {
-  decoy ??= hashPassword(randomBytes(16).toString('hex'));
+  if (!decoy) {
+    decoy = hashPassword(randomBytes(16).toString('hex'), 'urgent');
+    // A refusal (the queue was full) is not kept: the next login makes the decoy again.
+    decoy.catch(() => (decoy = undefined));
+  }
   return decoy;
 }

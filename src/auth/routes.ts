@@ -3,7 +3,8 @@
 // the app's own back end. Request and response shapes follow what realm-web 2.0.1 sends and reads.
 import type { Actor } from '../audit/log.js';
 import type { AdminKeyRow, IdentityRow, UserRow } from '../db/schema.js';
-import type { LoginLimiter } from '../limits/index.js';
+import { isRefusal, QueueFullError, type Limiters } from '../limits/index.js';
+import { requestsLimited } from '../metrics.js';
 import { EmailTakenError, InvalidInputError, UserNotFoundError } from '../errors.js';
 import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
 import { confirmWithToken, registerUser, resendConfirmationByEmail } from './confirmation.js';
@@ -53,8 +54,18 @@ const CORS_HEADERS = {
   'access-control-max-age': '600',
 };
 
+/** 429 TooManyRequests with Retry-After, counted under `limit` (a name of src/limits' RateLimits). */
+function tooManyRequests(limit: string, retryAfter: number, what: string): Response {
+  requestsLimited.inc({ limit });
+  return clientError(429, 'TooManyRequests', `${what}: try again in ${retryAfter} seconds`, { 'retry-after': String(retryAfter) });
+}
+
 /** Expected failures, as the status and error code the SDKs expect; anything else is not ours to answer. */
 function errorResponse(err: unknown): Response {
+  if (err instanceof QueueFullError) {
+    requestsLimited.inc({ limit: 'passwordHashing' });
+    return clientError(503, 'ServiceUnavailable', 'the server is busy checking passwords: try again shortly', { 'retry-after': '1' });
+  }
   if (err instanceof InvalidSessionError) return clientError(401, 'InvalidSession', err.message);
   if (err instanceof InvalidCredentialsError) return clientError(401, 'InvalidPassword', err.message);
   if (err instanceof ConfirmationRequiredError) return clientError(401, 'ConfirmationRequired', err.message);
@@ -140,7 +151,7 @@ export interface ClientApi {
   introspect(request: Request, operator: AdminKeyRow | null): Promise<Response>;
 }
 
-export function createClientApi(auth: AuthDeps, limits: { login?: LoginLimiter } = {}): ClientApi {
+export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, 'login' | 'signUp'>> = {}): ClientApi {
   const { settings } = auth;
   const methodNotAllowed = (allow: string) =>
     clientError(405, 'MethodNotAllowed', `use ${allow} here`, { allow });
@@ -162,6 +173,10 @@ export function createClientApi(auth: AuthDeps, limits: { login?: LoginLimiter }
         });
       }
       case `auth/providers/${LOCAL_USERPASS}/register`:
+        // Every sign-up counts (each costs a password hash, even for a taken email), checked before the body is read.
+        if (request.method === 'POST' && limits.signUp && !limits.signUp.registerPerAddress.count(address)) {
+          return tooManyRequests('registerPerAddress', limits.signUp.registerPerAddress.retryAfter(address), 'too many sign-ups from this address');
+        }
         return post(async (body) => {
           const email = stringField(body, 'email');
           const password = stringField(body, 'password');
@@ -174,28 +189,38 @@ export function createClientApi(auth: AuthDeps, limits: { login?: LoginLimiter }
           return noContent();
         });
       case `auth/providers/${LOCAL_USERPASS}/confirm/send`:
+        if (request.method === 'POST' && limits.signUp && !limits.signUp.confirmSendPerAddress.count(address)) {
+          return tooManyRequests('confirmSendPerAddress', limits.signUp.confirmSendPerAddress.retryAfter(address), 'too many confirmation mails asked from this address');
+        }
         return post(async (body) => {
-          await resendConfirmationByEmail(auth, actor, stringField(body, 'email'), publicUrlFor(settings, request));
+          const email = stringField(body, 'email');
+          // Per recipient too, so many addresses cannot flood one mailbox.
+          const recipient = email.trim().toLowerCase();
+          if (limits.signUp && !limits.signUp.mailPerEmail.count(recipient)) {
+            return tooManyRequests('mailPerEmail', limits.signUp.mailPerEmail.retryAfter(recipient), 'too many mails asked for this email address');
+          }
+          await resendConfirmationByEmail(auth, actor, email, publicUrlFor(settings, request));
           return noContent();
         });
       case `auth/providers/${LOCAL_USERPASS}/login`:
         return post(async (body) => {
           const username = stringField(body, 'username');
-          // Failed logins are limited per address and per account (src/limits): past the limit,
-          // the password is not even checked.
-          const wait = limits.login?.retryAfter(address, username) ?? 0;
-          if (wait) {
-            return clientError(429, 'TooManyRequests', `too many failed logins: try again in ${wait} seconds`, { 'retry-after': String(wait) });
-          }
-          const session = await logInWithPassword(
-            auth,
-            { username, password: stringField(body, 'password') },
-            { device: deviceOf(body), requestId },
-          ).catch((err) => {
-            if (err instanceof InvalidCredentialsError) limits.login?.failed(address, username);
+          const password = stringField(body, 'password');
+          // Failed logins are limited per address and per account (src/limits). The attempt is
+          // counted before its password is checked and handed back if it was right, so concurrent
+          // guesses cannot all be checked before the first failure counts; past the limit, the
+          // password is not even checked.
+          const attempt = limits.login ? await limits.login.attempt(address, username) : null;
+          if (attempt && isRefusal(attempt)) return tooManyRequests('login', attempt.retryAfter, 'too many failed logins');
+          let session;
+          try {
+            session = await logInWithPassword(auth, { username, password }, { device: deviceOf(body), requestId });
+          } catch (err) {
+            if (err instanceof InvalidCredentialsError) attempt?.failed();
+            else attempt?.abandoned();
             throw err;
-          });
-          limits.login?.succeeded(username);
+          }
+          attempt?.succeeded();
           return json({
             access_token: session.accessToken,
             refresh_token: session.refreshToken,
@@ -204,6 +229,14 @@ export function createClientApi(auth: AuthDeps, limits: { login?: LoginLimiter }
           });
         });
       case `auth/providers/${ANON_USER}/login`:
+        if (!settings.anonymousAuth) {
+          // What Atlas App Services answers for a provider that is not enabled.
+          return clientError(401, 'AuthProviderNotFound', `authentication via '${ANON_USER}' is unsupported`);
+        }
+        // Every anonymous login makes a user: each one counts.
+        if (request.method === 'POST' && limits.signUp && !limits.signUp.anonLoginPerAddress.count(address)) {
+          return tooManyRequests('anonLoginPerAddress', limits.signUp.anonLoginPerAddress.retryAfter(address), 'too many anonymous logins from this address');
+        }
         return post(async (body) => {
           const session = await logInAnonymously(auth, { device: deviceOf(body), requestId });
           return json({

@@ -1,66 +1,146 @@
-import { FailureLimiter, type FailureLimit } from './failures.js';
+import { defaultPasswordHashing, passwordHashing } from '../auth/passwords.js';
+import { admit, AttemptLimiter, settleAll, type AdmitOptions, type AttemptLimit } from './attempts.js';
+import type { WorkQueueOptions } from './work-queue.js';
 
-export { FailureLimiter, type FailureLimit } from './failures.js';
+export { admit, AttemptLimiter, type AttemptLimit, type Reservation } from './attempts.js';
+export { QueueFullError, WorkQueue, type WorkQueueOptions } from './work-queue.js';
 
-/** The limits on failed attempts, as README.md's Security section lists them. */
-export interface FailureLimits {
-  /** Requests with an admin key that is unknown, revoked or malformed, per source address. */
-  adminKeyPerAddress: FailureLimit;
+/** The rate limits, as README.md's Security section lists them; each counts per window from its first attempt. */
+export interface RateLimits {
+  /** Requests with an admin key that is unknown, revoked or malformed, per source address (failures). */
+  adminKeyPerAddress: AttemptLimit;
   /** Failed user logins (wrong password, unknown email) per source address. */
-  loginPerAddress: FailureLimit;
+  loginPerAddress: AttemptLimit;
   /** Failed logins per account (the email, lower-cased), from any address. */
-  loginPerAccount: FailureLimit;
+  loginPerAccount: AttemptLimit;
+  /** Sign-ups (`local-userpass/register`), every attempt, per source address. */
+  registerPerAddress: AttemptLimit;
+  /** Anonymous logins (each makes a user), every attempt, per source address. */
+  anonLoginPerAddress: AttemptLimit;
+  /** `local-userpass/confirm/send`, every attempt, per source address. */
+  confirmSendPerAddress: AttemptLimit;
+  /** Mails asked for one recipient (`confirm/send` now; password-reset mails should count here too). */
+  mailPerEmail: AttemptLimit;
+  /** How many password hashes run at once, and how many may wait (src/auth/passwords.ts). */
+  passwordHashing: WorkQueueOptions;
 }
+
+/** The name createApp's `limits` dependency has always used. */
+export type FailureLimits = RateLimits;
 
 const minutes = (n: number) => n * 60_000;
 
-export const defaultFailureLimits: FailureLimits = {
+export const defaultRateLimits: RateLimits = {
   adminKeyPerAddress: { limit: 20, windowMs: minutes(10) },
   loginPerAddress: { limit: 30, windowMs: minutes(10) },
   loginPerAccount: { limit: 10, windowMs: minutes(15) },
+  registerPerAddress: { limit: 20, windowMs: minutes(10) },
+  anonLoginPerAddress: { limit: 20, windowMs: minutes(10) },
+  confirmSendPerAddress: { limit: 20, windowMs: minutes(10) },
+  mailPerEmail: { limit: 5, windowMs: minutes(60) },
+  passwordHashing: defaultPasswordHashing,
 };
 
-/** The failure counters of one gateway process. */
+/** How long an attempt waits for the attempts in flight that hold its key's allowance. */
+const ADMIT_OPTIONS: AdmitOptions = { maxWaitMs: 10_000, maxWaiting: 256 };
+
+/** The rate limiters of one gateway process. */
 export interface Limiters {
   adminKey: FailureLimiter;
   login: LoginLimiter;
+  signUp: SignUpLimiters;
 }
 
-export function createLimiters(limits: Partial<FailureLimits> = {}, now?: () => number): Limiters {
-  const merged = { ...defaultFailureLimits, ...limits };
+/** Limits on every attempt, not only failures: each is counted when it arrives. */
+export interface SignUpLimiters {
+  registerPerAddress: AttemptLimiter;
+  anonLoginPerAddress: AttemptLimiter;
+  confirmSendPerAddress: AttemptLimiter;
+  mailPerEmail: AttemptLimiter;
+}
+
+/**
+ * The limiters for createApp. The password-hashing bounds apply to the process-wide queue of
+ * src/auth/passwords.ts (unset: the defaults, so one app's test settings do not outlive it).
+ */
+export function createLimiters(limits: Partial<RateLimits> = {}, now?: () => number): Limiters {
+  const merged = { ...defaultRateLimits, ...limits };
+  const limiter = (limit: AttemptLimit) => new AttemptLimiter({ ...limit, now });
+  passwordHashing.configure(merged.passwordHashing);
   return {
-    adminKey: new FailureLimiter({ ...merged.adminKeyPerAddress, now }),
-    login: new LoginLimiter(
-      new FailureLimiter({ ...merged.loginPerAddress, now }),
-      new FailureLimiter({ ...merged.loginPerAccount, now }),
-    ),
+    adminKey: new FailureLimiter(limiter(merged.adminKeyPerAddress)),
+    login: new LoginLimiter(limiter(merged.loginPerAddress), limiter(merged.loginPerAccount)),
+    signUp: {
+      registerPerAddress: limiter(merged.registerPerAddress),
+      anonLoginPerAddress: limiter(merged.anonLoginPerAddress),
+      confirmSendPerAddress: limiter(merged.confirmSendPerAddress),
+      mailPerEmail: limiter(merged.mailPerEmail),
+    },
   };
+}
+
+/** What an admitted attempt turned out to be; call one of them, once. */
+export interface AttemptOutcome {
+  /** It failed: it stays counted. */
+  failed(): void;
+  /** It succeeded: it is not counted (and a login clears its account's count). */
+  succeeded(): void;
+  /** It checked nothing conclusive (a fault, a disabled user): it is not counted. */
+  abandoned(): void;
+}
+
+/** Refused before anything is checked: wait this many seconds. */
+export interface Refusal {
+  retryAfter: number;
+}
+
+/** Failed attempts per key (a source address), counted from the moment they are admitted. */
+export class FailureLimiter {
+  constructor(readonly attempts: AttemptLimiter) {}
+
+  async attempt(key: string): Promise<AttemptOutcome | Refusal> {
+    const admission = await admit([{ limiter: this.attempts, key }], ADMIT_OPTIONS);
+    if (!admission.admitted) return { retryAfter: admission.retryAfter };
+    const [reservation] = admission.reservations;
+    return { failed: () => reservation!.keep(), succeeded: () => reservation!.refund(), abandoned: () => reservation!.refund() };
+  }
 }
 
 /** Failed logins, counted per source address and per account; the stricter of the two decides. */
 export class LoginLimiter {
   constructor(
-    readonly perAddress: FailureLimiter,
-    readonly perAccount: FailureLimiter,
+    readonly perAddress: AttemptLimiter,
+    readonly perAccount: AttemptLimiter,
   ) {}
 
-  /** Seconds to wait before this address may try this account again; 0: it may try now. */
-  retryAfter(address: string, account: string): number {
-    return Math.max(this.perAddress.retryAfter(address), this.perAccount.retryAfter(accountKey(account)));
-  }
-
-  failed(address: string, account: string): void {
-    this.perAddress.fail(address);
-    this.perAccount.fail(accountKey(account));
-  }
-
-  /** A good password clears the account's count (not the address's: it may be guessing others). */
-  succeeded(account: string): void {
-    this.perAccount.reset(accountKey(account));
+  /**
+   * Admits one login of `account` from `address`, counted under both before its password is
+   * checked, or refuses it. A success clears the account's count (not the address's: it may be
+   * guessing others).
+   */
+  async attempt(address: string, account: string): Promise<AttemptOutcome | Refusal> {
+    const accountKey = account.trim().toLowerCase();
+    const admission = await admit(
+      [
+        { limiter: this.perAddress, key: address },
+        { limiter: this.perAccount, key: accountKey },
+      ],
+      ADMIT_OPTIONS,
+    );
+    if (!admission.admitted) return { retryAfter: admission.retryAfter };
+    const { reservations } = admission;
+    return {
+      failed: () => settleAll(reservations, 'keep'),
+      succeeded: () => {
+        settleAll(reservations, 'refund');
+        this.perAccount.reset(accountKey);
+      },
+      abandoned: () => settleAll(reservations, 'refund'),
+    };
   }
 }
 
-const accountKey = (account: string) => account.trim().toLowerCase();
+export const isRefusal = (outcome: AttemptOutcome | Refusal): outcome is Refusal => 'retryAfter' in outcome;
 
 /** The HTTP status and header of a refusal: 429 with Retry-After in whole seconds. */
 export function retryAfterHeaders(seconds: number): Record<string, string> {
