@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { DatabaseTarget } from './db/client.js';
+import { defaultRateLimits, type AttemptLimit, type RateLimits } from './limits/index.js';
 
 export interface Config {
   port: number;
@@ -18,6 +19,8 @@ export interface Config {
   auth: AuthSettings;
   /** A JSON file declaring the app's tables that point at users (LINKED_DATA_FILE); checked at start. */
   linkedDataFile: string | null;
+  /** Rate limits and password-hashing bounds (*_LIMIT, PASSWORD_HASH_*); see rateLimits() below. */
+  limits: RateLimits;
 }
 
 /** The app-facing sign-in API (the Realm client API v2.0). One app per deployment. */
@@ -35,6 +38,8 @@ export interface AuthSettings {
   confirmationTokenTtlSeconds: number;
   /** The app's page that confirms a sign-up (CONFIRMATION_URL); null: <public URL>/confirm. */
   confirmationUrl: string | null;
+  /** The anonymous provider (`anon-user`) is on (ANONYMOUS_AUTH); off, its login answers 401 AuthProviderNotFound. */
+  anonymousAuth: boolean;
 }
 
 export const defaultAuthSettings: AuthSettings = {
@@ -46,6 +51,7 @@ export const defaultAuthSettings: AuthSettings = {
   refreshTokenTtlSeconds: 60 * 24 * 60 * 60,
   confirmationTokenTtlSeconds: 30 * 60,
   confirmationUrl: null,
+  anonymousAuth: true,
 };
 
 export class ConfigError extends Error {}
@@ -111,8 +117,54 @@ function authSettings(env: Env): AuthSettings {
       30 * day,
     ),
     confirmationUrl: baseUrl(env, 'CONFIRMATION_URL'),
+    anonymousAuth: boolean(env, 'ANONYMOUS_AUTH', defaultAuthSettings.anonymousAuth),
   };
 }
+
+// ---- Rate limits (README: Security → Rate limits) ----
+
+/** Each limit's variable; the value is "<count>/<window>", the window in s, m or h: "20/10m". */
+export const RATE_LIMIT_VARIABLES = {
+  adminKeyPerAddress: 'ADMIN_KEY_FAILURE_LIMIT',
+  loginPerAddress: 'LOGIN_FAILURE_LIMIT',
+  loginPerAccount: 'LOGIN_ACCOUNT_FAILURE_LIMIT',
+  registerPerAddress: 'REGISTER_LIMIT',
+  anonLoginPerAddress: 'ANON_LOGIN_LIMIT',
+  confirmSendPerAddress: 'CONFIRM_SEND_LIMIT',
+  mailPerEmail: 'MAIL_PER_EMAIL_LIMIT',
+} as const satisfies Record<Exclude<keyof RateLimits, 'passwordHashing'>, string>;
+
+const WINDOW_UNITS = { s: 1_000, m: 60_000, h: 3_600_000 } as const;
+
+function attemptLimit(env: Env, name: string, fallback: AttemptLimit): AttemptLimit {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const match = /^(\d{1,7})\s*\/\s*(\d{1,6})\s*([smh])$/.exec(raw);
+  const limit = match ? Number(match[1]) : 0;
+  const windowMs = match ? Number(match[2]) * WINDOW_UNITS[match[3] as keyof typeof WINDOW_UNITS] : 0;
+  if (limit < 1 || windowMs < 1_000 || windowMs > 7 * 24 * 3_600_000) {
+    throw new ConfigError(`${name} must be "<count>/<window>" with a window in s, m or h of at most a week, such as "20/10m"; got "${raw.slice(0, 40)}".`);
+  }
+  return { limit, windowMs };
+}
+
+function rateLimits(env: Env): RateLimits {
+  const limits = { ...defaultRateLimits };
+  for (const [field, name] of Object.entries(RATE_LIMIT_VARIABLES) as [keyof typeof RATE_LIMIT_VARIABLES, string][]) {
+    limits[field] = attemptLimit(env, name, defaultRateLimits[field]);
+  }
+  const hashing = defaultRateLimits.passwordHashing;
+  limits.passwordHashing = {
+    concurrency: integer(env, 'PASSWORD_HASH_CONCURRENCY', hashing.concurrency, 1, 64),
+    maxQueued: {
+      urgent: integer(env, 'PASSWORD_CHECK_QUEUE', hashing.maxQueued.urgent, 0, 100_000),
+      deferrable: integer(env, 'PASSWORD_HASH_QUEUE', hashing.maxQueued.deferrable, 0, 100_000),
+    },
+  };
+  return limits;
+}
+
+// ---- end of rate limits ----
 
 function metricsPort(env: Env): number | null {
   if (!env.METRICS_PORT?.trim()) return null;
@@ -152,5 +204,6 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     auth: authSettings(env),
     linkedDataFile: env.LINKED_DATA_FILE?.trim() ? resolve(env.LINKED_DATA_FILE.trim()) : null,
+    limits: rateLimits(env),
   };
 }

@@ -35,7 +35,7 @@ async function main() {
   const operations = { metricsRoute: config.metricsPort === null, isStopping: () => shutdown?.isStopping() ?? false };
   // Token and admin-key checks are cached per instance, kept exact by notifications from the database.
   const revocations = startRevocationFeed(database, logger);
-  const app = createApp({ database, logger, production: config.production, trustProxy: config.trustProxy, auth: config.auth, linkedData, revocations, ...operations });
+  const app = createApp({ database, logger, production: config.production, trustProxy: config.trustProxy, auth: config.auth, limits: config.limits, linkedData, revocations, ...operations });
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const metricsServer = config.metricsPort === null ? null : createServer(createMetricsApp());
