@@ -2,7 +2,7 @@
 // a burst, and the sign-up routes that had none. Each test fires a bounded burst at 127.0.0.1 and
 // counts what the server really did: password checks (gateway_password_hashes_total), key lookups
 // (every 401 is one), users made, mails written.
-import { count, eq } from 'drizzle-orm';
+import { count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailOutbox, users } from '../src/db/schema.js';
 import { passwordHashes } from '../src/metrics.js';
@@ -113,9 +113,26 @@ describe('a burst of bad admin keys from one address (part 2)', () => {
     const good = await Promise.all(Array.from({ length: 60 }, () => postGraphQL(t, QUERY, { authorization: `Bearer ${fresh}` })));
     expect(tally(good.map((r) => r.status))).toEqual({ 200: 60 });
 
-    const bad = await Promise.all(
+    // The lookups are held up by a lock on the keys' table while the burst arrives, as a busy
+    // database would: every bad key of the burst is in flight at once.
+    let release!: () => void;
+    const holding = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = t.database.db.transaction(async (tx) => {
+      await tx.execute(sql`LOCK TABLE admin_keys IN ACCESS EXCLUSIVE MODE`);
+      locked();
+      await holding;
+    });
+    await isLocked;
+    const burst = Promise.all(
       Array.from({ length: 60 }, (_, i) => postGraphQL(t, QUERY, { authorization: `Bearer agk_guess_${i}` })),
     );
+    // Nothing on the server tells when all 60 have arrived: give them a generous second.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    release();
+    await holder;
+    const bad = await burst;
     const statuses = tally(bad.map((r) => r.status));
     console.log(`admin-key burst: answers ${JSON.stringify(statuses)} for 60 concurrent bad keys`);
     expect(statuses).toEqual({ 401: 20, 429: 40 });
