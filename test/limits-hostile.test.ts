@@ -91,8 +91,8 @@ describe('a burst of guesses at one account (part 2)', () => {
     // Nine failures: one attempt left for the account. Concurrent right passwords wait their turn
     // (the allowance is held by the one in flight) instead of being refused, and the first success
     // clears the account's count.
-    const rights = await Promise.all(Array.from({ length: 5 }, () => post(t, `${userpass}/login`, { username: email, password: PASSWORD })));
-    expect(rights.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    const rights = await Promise.all(Array.from({ length: 3 }, () => post(t, `${userpass}/login`, { username: email, password: PASSWORD })));
+    expect(rights.map((r) => r.status)).toEqual([200, 200, 200]);
     for (let i = 0; i < 9; i++) expect((await post(t, `${userpass}/login`, { username: email, password: 'wrong' })).status).toBe(401);
     clock += 15 * minute;
   });
@@ -225,7 +225,7 @@ describe('the sign-up routes (part 4)', () => {
       expect(r.body.error_code).toBe('ServiceUnavailable');
       expect(r.retryAfter).toBe('1');
     }
-  });
+  }, 90_000);
 });
 
 describe('ANONYMOUS_AUTH=false', () => {
