@@ -98,6 +98,23 @@ describe('the source address', () => {
   });
 });
 
+describe('the configuration of the limits', () => {
+  it('reads each limit as <count>/<window> and names the variable at fault', () => {
+    const config = loadConfig({ REGISTER_LIMIT: '5/30s', MAIL_PER_EMAIL_LIMIT: '3 / 2h', LOGIN_ACCOUNT_FAILURE_LIMIT: '10/15m', PASSWORD_HASH_QUEUE: '8' });
+    expect(config.limits.registerPerAddress).toEqual({ limit: 5, windowMs: 30_000 });
+    expect(config.limits.mailPerEmail).toEqual({ limit: 3, windowMs: 2 * 3_600_000 });
+    expect(config.limits.loginPerAccount).toEqual({ limit: 10, windowMs: 15 * minute });
+    expect(config.limits.anonLoginPerAddress).toEqual({ limit: 20, windowMs: 10 * minute });
+    expect(config.limits.passwordHashing).toEqual({ concurrency: 2, maxQueued: { urgent: 64, deferrable: 8 } });
+    for (const bad of ['20', '0/10m', '20/10d', '20/0s', 'lots/10m', '20/9999h']) {
+      expect(() => loadConfig({ ANON_LOGIN_LIMIT: bad })).toThrow(/ANON_LOGIN_LIMIT must be "<count>\/<window>"/);
+    }
+    expect(() => loadConfig({ PASSWORD_HASH_CONCURRENCY: '0' })).toThrow(/PASSWORD_HASH_CONCURRENCY must be a whole number/);
+    expect(loadConfig({}).auth.anonymousAuth).toBe(true);
+    expect(loadConfig({ ANONYMOUS_AUTH: 'false' }).auth.anonymousAuth).toBe(false);
+  });
+});
+
 describe('failed user logins', () => {
   it('are limited per account, from any address, and the account recovers when the window ends', async () => {
     for (let i = 0; i < 3; i++) {
