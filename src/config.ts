@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { DatabaseTarget } from './db/client.js';
-import { defaultRateLimits, type AttemptLimit, type RateLimits } from './limits/index.js';
+import type { AttemptLimit } from './limits/attempts.js';
+import { defaultRateLimits, type RateLimits } from './limits/defaults.js';
 
 export interface Config {
   port: number;

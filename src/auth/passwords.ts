@@ -1,5 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { WorkQueue, type Lane, type WorkQueueOptions } from '../limits/work-queue.js';
+import { defaultRateLimits } from '../limits/defaults.js';
+import { WorkQueue, type Lane } from '../limits/work-queue.js';
 import { passwordHashes } from '../metrics.js';
 
 // scrypt with N=2^15, r=8, p=1 (OWASP's minimum recommendation is N=2^17 with r=8 for interactive
@@ -23,8 +24,7 @@ function scryptAsync(password: string, salt: Buffer, keyLength: number, options:
  * One per process on purpose, like the thread pool it guards; createLimiters() applies the
  * configured bounds (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE).
  */
-export const defaultPasswordHashing: WorkQueueOptions = { concurrency: 2, maxQueued: { urgent: 64, deferrable: 32 } };
-export const passwordHashing = new WorkQueue(defaultPasswordHashing);
+export const passwordHashing = new WorkQueue(defaultRateLimits.passwordHashing);
 
 function hashIn(lane: Lane, kind: 'new' | 'check', task: () => Promise<Buffer>): Promise<Buffer> {
   return passwordHashing.run(lane, () => {

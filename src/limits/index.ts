@@ -1,45 +1,13 @@
-import { defaultPasswordHashing, passwordHashing } from '../auth/passwords.js';
+import { passwordHashing } from '../auth/passwords.js';
 import { admit, AttemptLimiter, settleAll, type AdmitOptions, type AttemptLimit } from './attempts.js';
-import type { WorkQueueOptions } from './work-queue.js';
+import { defaultRateLimits, type RateLimits } from './defaults.js';
 
 export { admit, AttemptLimiter, type AttemptLimit, type Reservation } from './attempts.js';
+export { defaultRateLimits, type RateLimits } from './defaults.js';
 export { QueueFullError, WorkQueue, type WorkQueueOptions } from './work-queue.js';
-
-/** The rate limits, as README.md's Security section lists them; each counts per window from its first attempt. */
-export interface RateLimits {
-  /** Requests with an admin key that is unknown, revoked or malformed, per source address (failures). */
-  adminKeyPerAddress: AttemptLimit;
-  /** Failed user logins (wrong password, unknown email) per source address. */
-  loginPerAddress: AttemptLimit;
-  /** Failed logins per account (the email, lower-cased), from any address. */
-  loginPerAccount: AttemptLimit;
-  /** Sign-ups (`local-userpass/register`), every attempt, per source address. */
-  registerPerAddress: AttemptLimit;
-  /** Anonymous logins (each makes a user), every attempt, per source address. */
-  anonLoginPerAddress: AttemptLimit;
-  /** `local-userpass/confirm/send`, every attempt, per source address. */
-  confirmSendPerAddress: AttemptLimit;
-  /** Mails asked for one recipient (`confirm/send` now; password-reset mails should count here too). */
-  mailPerEmail: AttemptLimit;
-  /** How many password hashes run at once, and how many may wait (src/auth/passwords.ts). */
-  passwordHashing: WorkQueueOptions;
-}
 
 /** The name createApp's `limits` dependency has always used. */
 export type FailureLimits = RateLimits;
-
-const minutes = (n: number) => n * 60_000;
-
-export const defaultRateLimits: RateLimits = {
-  adminKeyPerAddress: { limit: 20, windowMs: minutes(10) },
-  loginPerAddress: { limit: 30, windowMs: minutes(10) },
-  loginPerAccount: { limit: 10, windowMs: minutes(15) },
-  registerPerAddress: { limit: 20, windowMs: minutes(10) },
-  anonLoginPerAddress: { limit: 20, windowMs: minutes(10) },
-  confirmSendPerAddress: { limit: 20, windowMs: minutes(10) },
-  mailPerEmail: { limit: 5, windowMs: minutes(60) },
-  passwordHashing: defaultPasswordHashing,
-};
 
 /** How long an attempt waits for the attempts in flight that hold its key's allowance. */
 const ADMIT_OPTIONS: AdmitOptions = { maxWaitMs: 10_000, maxWaiting: 256 };
