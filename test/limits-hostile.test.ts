@@ -247,3 +247,27 @@ describe('ANONYMOUS_AUTH=false', () => {
     }
   });
 });
+
+describe('a full password-hashing queue', () => {
+  it('answers 503 ServiceUnavailable on the client API and SERVICE_UNAVAILABLE in GraphQL, never a 500', async () => {
+    // One hash at a time and nowhere to wait: of concurrent requests, the ones that find it busy are refused.
+    const t = await startTestApp({ app: { limits: { passwordHashing: { concurrency: 1, maxQueued: { urgent: 0, deferrable: 0 } } } } });
+    try {
+      const email = await confirmedUser(t);
+      const creates = await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          postGraphQL(t, { query: `mutation { createUser(email: "busy${i}@example.com", password: "${PASSWORD}") { __typename } }` }),
+        ),
+      );
+      const codes = creates.map((r) => r.body.errors?.[0]?.extensions?.code ?? r.body.data.createUser.__typename);
+      expect(codes).toContain('SERVICE_UNAVAILABLE');
+      expect(codes).not.toContain('INTERNAL_SERVER_ERROR');
+      const logins = await Promise.all(Array.from({ length: 4 }, () => post(t, `${userpass}/login`, { username: email, password: PASSWORD })));
+      expect(logins.map((r) => r.status)).toContain(503);
+      for (const r of logins) expect([200, 503]).toContain(r.status);
+      expect(logins.find((r) => r.status === 503)).toMatchObject({ retryAfter: '1', body: { error_code: 'ServiceUnavailable' } });
+    } finally {
+      await t.close();
+    }
+  });
+});
