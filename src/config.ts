@@ -95,10 +95,10 @@ function baseUrl(env: Env, name: string): string | null {
  * without it their origin would have to come from somewhere a client controls. As Keycloak does in
  * production mode, the gateway refuses to start instead. In development: http://localhost:<PORT>.
  */
-function publicUrl(env: Env, port: number): string {
+function publicUrl(env: Env, port: number, required: boolean): string {
   const configured = baseUrl(env, 'PUBLIC_URL');
   if (configured) return configured;
-  if (env.NODE_ENV === 'production') {
+  if (required && env.NODE_ENV === 'production') {
     throw new ConfigError(
       'PUBLIC_URL must be set in production (NODE_ENV=production): the base URL clients reach the gateway at, such as https://users.example.com. Confirmation links and /location are built from it, never from the Host header of a request.',
     );
@@ -106,7 +106,7 @@ function publicUrl(env: Env, port: number): string {
   return `http://localhost:${port}`;
 }
 
-function authSettings(env: Env, port: number): AuthSettings {
+function authSettings(env: Env, port: number, servesLinks: boolean): AuthSettings {
   const appId = env.APP_ID?.trim() || defaultAuthSettings.appId;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(appId)) {
     throw new ConfigError(`APP_ID may hold only letters, digits, "-", "_" and "." (at most 128); got "${appId.slice(0, 40)}".`);
@@ -118,7 +118,7 @@ function authSettings(env: Env, port: number): AuthSettings {
   const day = 24 * 60 * 60;
   return {
     appId,
-    publicUrl: publicUrl(env, port),
+    publicUrl: publicUrl(env, port, servesLinks),
     autoConfirm: boolean(env, 'AUTO_CONFIRM', defaultAuthSettings.autoConfirm),
     jwtSecret,
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', defaultAuthSettings.accessTokenTtlSeconds, 60, day),
@@ -143,8 +143,12 @@ function metricsPort(env: Env): number | null {
   return port;
 }
 
-/** Reads and checks the environment once, at start; every message names the variable at fault. */
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Reads and checks the environment once, at start; every message names the variable at fault.
+ * `servesLinks: false` is for the command-line tools (keys, check-db), which build no link and
+ * answer no client: they do not need PUBLIC_URL in production.
+ */
+export function loadConfig(env: Env = process.env, options: { servesLinks?: boolean } = {}): Config {
   const url = env.DATABASE_URL?.trim();
   if (url && !/^postgres(ql)?:\/\//.test(url)) {
     throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://; got "${url.slice(0, 40)}".`);
@@ -171,7 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     metricsPort: metricsPort(env),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    auth: authSettings(env, port),
+    auth: authSettings(env, port, options.servesLinks ?? true),
     linkedDataFile: env.LINKED_DATA_FILE?.trim() ? resolve(env.LINKED_DATA_FILE.trim()) : null,
   };
 }

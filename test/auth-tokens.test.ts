@@ -308,6 +308,8 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/^PUBLIC_URL must be set in production/);
     expect(() => loadConfig({ NODE_ENV: 'production', CONFIRMATION_URL: 'https://app.example.com/confirm' })).toThrow(/^PUBLIC_URL /);
     expect(loadConfig({ NODE_ENV: 'production', PUBLIC_URL: 'https://users.example.com' }).auth.publicUrl).toBe('https://users.example.com');
+    // The command-line tools build no link: they start without it.
+    expect(() => loadConfig({ NODE_ENV: 'production' }, { servesLinks: false })).not.toThrow();
 
     const bad: [Record<string, string>, RegExp][] = [
       [{ APP_ID: 'has spaces' }, /^APP_ID /],
