@@ -6,7 +6,7 @@ import { checkInvariants, describeViolations } from '../src/db/check.js';
 import { openDatabase } from '../src/db/client.js';
 
 async function main(): Promise<number> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { servesLinks: false });
   const database = await openDatabase(config.database, { ...config.db, poolMax: 1 });
   try {
     const violations = await checkInvariants(database.db);

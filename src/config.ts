@@ -28,8 +28,12 @@ export interface Config {
 export interface AuthSettings {
   /** The client app id the SDKs are configured with (APP_ID); any other id is a 404. */
   appId: string;
-  /** This server's public base URL, returned by /location (PUBLIC_URL); null: the request's own origin. */
-  publicUrl: string | null;
+  /**
+   * This server's public base URL (PUBLIC_URL): what /location hands the SDKs and the origin of
+   * confirmation links. Only ever from configuration, never from a request's Host header, which the
+   * client chooses. Required in production; http://localhost:<PORT> in development.
+   */
+  publicUrl: string;
   /** New sign-ups are confirmed at once instead of pending (AUTO_CONFIRM). */
   autoConfirm: boolean;
   /** The access-token signing secret (JWT_SECRET); null: one is generated once and kept in the database. */
@@ -45,7 +49,7 @@ export interface AuthSettings {
 
 export const defaultAuthSettings: AuthSettings = {
   appId: 'app-users-gateway',
-  publicUrl: null,
+  publicUrl: 'http://localhost:4000',
   autoConfirm: false,
   jwtSecret: null,
   accessTokenTtlSeconds: 30 * 60,
@@ -93,7 +97,23 @@ function baseUrl(env: Env, name: string): string | null {
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }
 
-function authSettings(env: Env): AuthSettings {
+/**
+ * PUBLIC_URL, required in production: links mailed to users (confirmation) carry live tokens, and
+ * without it their origin would have to come from somewhere a client controls. As Keycloak does in
+ * production mode, the gateway refuses to start instead. In development: http://localhost:<PORT>.
+ */
+function publicUrl(env: Env, port: number, required: boolean): string {
+  const configured = baseUrl(env, 'PUBLIC_URL');
+  if (configured) return configured;
+  if (required && env.NODE_ENV === 'production') {
+    throw new ConfigError(
+      'PUBLIC_URL must be set in production (NODE_ENV=production): the base URL clients reach the gateway at, such as https://users.example.com. Confirmation links and /location are built from it, never from the Host header of a request.',
+    );
+  }
+  return `http://localhost:${port}`;
+}
+
+function authSettings(env: Env, port: number, servesLinks: boolean): AuthSettings {
   const appId = env.APP_ID?.trim() || defaultAuthSettings.appId;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(appId)) {
     throw new ConfigError(`APP_ID may hold only letters, digits, "-", "_" and "." (at most 128); got "${appId.slice(0, 40)}".`);
@@ -105,7 +125,7 @@ function authSettings(env: Env): AuthSettings {
   const day = 24 * 60 * 60;
   return {
     appId,
-    publicUrl: baseUrl(env, 'PUBLIC_URL'),
+    publicUrl: publicUrl(env, port, servesLinks),
     autoConfirm: boolean(env, 'AUTO_CONFIRM', defaultAuthSettings.autoConfirm),
     jwtSecret,
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', defaultAuthSettings.accessTokenTtlSeconds, 60, day),
@@ -176,8 +196,12 @@ function metricsPort(env: Env): number | null {
   return port;
 }
 
-/** Reads and checks the environment once, at start; every message names the variable at fault. */
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Reads and checks the environment once, at start; every message names the variable at fault.
+ * `servesLinks: false` is for the command-line tools (keys, check-db), which build no link and
+ * answer no client: they do not need PUBLIC_URL in production.
+ */
+export function loadConfig(env: Env = process.env, options: { servesLinks?: boolean } = {}): Config {
   const url = env.DATABASE_URL?.trim();
   if (url && !/^postgres(ql)?:\/\//.test(url)) {
     throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://; got "${url.slice(0, 40)}".`);
@@ -186,8 +210,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (adminApiKey && adminApiKey.length < 16) {
     throw new ConfigError('ADMIN_API_KEY must be at least 16 characters long: it is the owner key of the gateway.');
   }
+  const port = integer(env, 'PORT', 4000, 0, 65_535);
   return {
-    port: integer(env, 'PORT', 4000, 0, 65_535),
+    port,
     host: env.HOST?.trim() || '0.0.0.0',
     database: url
       ? { kind: 'postgres', url }
@@ -203,7 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     metricsPort: metricsPort(env),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    auth: authSettings(env),
+    auth: authSettings(env, port, options.servesLinks ?? true),
     linkedDataFile: env.LINKED_DATA_FILE?.trim() ? resolve(env.LINKED_DATA_FILE.trim()) : null,
     limits: rateLimits(env),
   };

@@ -54,3 +54,11 @@ export class AdminKeyNotFoundError extends AppError {
     super(`No admin key with id ${id}.`);
   }
 }
+
+/** Revoking this key would leave no active owner key: nobody could manage keys any more. */
+export class LastOwnerKeyError extends AppError {
+  readonly code = 'LAST_OWNER_KEY';
+  constructor(readonly id: string) {
+    super(`Admin key ${id} is the last active owner key: create another owner key before revoking it.`);
+  }
+}

@@ -25,6 +25,43 @@ export function requestLogger(): Logger | undefined {
   return requestScope.getStore()?.logger;
 }
 
+/** Fields of an error worth logging: what it is and where, never what it was given. */
+const ERROR_FIELDS = ['code', 'severity', 'routine', 'constraint', 'table', 'column', 'schema', 'dataType', 'errno', 'syscall', 'kind'];
+
+/** Drizzle's query errors say `Failed query: <sql>\nparams: <values>`: the values go. */
+function withoutParams(message: string): string {
+  const at = message.indexOf('\nparams:');
+  return at === -1 ? message : `${message.slice(0, at)}\nparams: (not logged)`;
+}
+
+/**
+ * The `err` of a log line. An allow-list, not pino's copy of every property: database errors carry
+ * the query's parameters (`params`, and values in `detail` such as "Key (email)=(…)"), which may be
+ * emails, password hashes or token hashes, and those are never logged. Kept: the type, the message
+ * (without parameters), the stack frames, the error code and where in the schema it happened, and the
+ * cause, scrubbed the same way.
+ */
+export function serializeError(err: unknown, depth = 0): unknown {
+  if (!err || typeof err !== 'object') return err;
+  const e = err as Error & Record<string, unknown>;
+  const message = withoutParams(String(e.message ?? ''));
+  const type = e.constructor?.name ?? 'Error';
+  const out: Record<string, unknown> = { type, message };
+  if (typeof e.stack === 'string') {
+    out.stack = [`${type}: ${message}`, ...e.stack.split('\n').filter((line) => /^\s+at /.test(line))].join('\n');
+  }
+  for (const key of ERROR_FIELDS) {
+    const value = e[key];
+    if (value !== undefined && value !== null && typeof value !== 'object') out[key] = value;
+  }
+  if (e.cause !== undefined && depth < 5) out.cause = serializeError(e.cause, depth + 1);
+  if (Array.isArray(e.errors) && depth < 5) out.errors = e.errors.slice(0, 10).map((inner) => serializeError(inner, depth + 1));
+  return out;
+}
+
+/** Log arguments handed over by libraries (Yoga's logger): errors among them are scrubbed too. */
+const serializeArgs = (args: unknown) => (Array.isArray(args) ? args.map((a) => (a instanceof Error ? serializeError(a) : a)) : args);
+
 /** JSON lines on stdout (or `destination`); LOG_LEVEL picks the level (default info, silent under tests). */
 export function createLogger(
   level = process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'),
@@ -34,6 +71,7 @@ export function createLogger(
     level,
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: serializeError, error: serializeError, args: serializeArgs },
     mixin(_line: object, _level: number, logger: Logger) {
       const scope = requestScope.getStore();
       if (!scope || 'requestId' in logger.bindings()) return {};

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { revokeAdminKey } from '../src/admin/keys.js';
 import { createApp } from '../src/app.js';
 import { openDatabase } from '../src/db/client.js';
 import { adminKeys, auditEvents } from '../src/db/schema.js';
+import { LastOwnerKeyError } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { onPostgres } from './helpers/database.js';
@@ -198,4 +200,86 @@ describe('admin keys from the command line', () => {
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     }
   }, 180_000);
+});
+
+describe('the last owner key', () => {
+  const REVOKE_LAST = `mutation ($id: ID!) {
+    revokeAdminKey(id: $id) {
+      __typename
+      ... on RevokeAdminKeySuccess { key { id revokedAt } }
+      ... on LastOwnerKeyError { id message }
+    }
+  }`;
+  const activeOwners = async (app: TestApp) =>
+    (await app.database.db.select().from(adminKeys)).filter((k) => k.role === 'owner' && !k.revokedAt).map((k) => k.id);
+
+  it('cannot be revoked over GraphQL: a LastOwnerKeyError, recorded as refused, and the key still works', async () => {
+    const solo = await startTestApp();
+    try {
+      const [ownerId] = await activeOwners(solo);
+      // Other roles do not count as owners.
+      await solo.createKey('operator');
+      const res = await postGraphQL(solo, { query: REVOKE_LAST, variables: { id: ownerId } });
+      expect(res.status).toBe(200);
+      expect(res.body.data.revokeAdminKey).toMatchObject({ __typename: 'LastOwnerKeyError', id: ownerId });
+      expect(res.body.data.revokeAdminKey.message).toMatch(/last active owner key/);
+      expect(await activeOwners(solo)).toEqual([ownerId]);
+      expect((await postGraphQL(solo, { query: '{ currentAdminKey { role } }' })).status).toBe(200);
+      const [event] = await solo.database.db.select().from(auditEvents).where(eq(auditEvents.action, 'revokeAdminKey'));
+      expect(event).toMatchObject({ outcome: 'refused', details: { code: 'LAST_OWNER_KEY' } });
+
+      // With a second owner key, either can go, and then the other is the last.
+      const second = await solo.createKey('owner', 'second owner');
+      const ok = await postGraphQL(solo, { query: REVOKE_LAST, variables: { id: ownerId } }, asKey(second));
+      expect(ok.body.data.revokeAdminKey.__typename).toBe('RevokeAdminKeySuccess');
+      const [secondId] = await activeOwners(solo);
+      const last = await postGraphQL(solo, { query: REVOKE_LAST, variables: { id: secondId } }, asKey(second));
+      expect(last.body.data.revokeAdminKey.__typename).toBe('LastOwnerKeyError');
+    } finally {
+      await solo.close();
+    }
+  });
+
+  it('of two concurrent revocations of the last two owner keys, exactly one succeeds', async () => {
+    const solo = await startTestApp();
+    try {
+      for (let round = 0; round < 8; round++) {
+        await solo.createKey('owner', `owner ${round}`);
+        const owners = await activeOwners(solo);
+        expect(owners).toHaveLength(2);
+        // Straight at the service, so both transactions are in flight together (on PostgreSQL, on
+        // two pooled connections); over HTTP the second request's key might already be revoked.
+        const outcomes = await Promise.allSettled(owners.map((id) => revokeAdminKey(solo.database.db, { type: 'system', name: 'race' }, id)));
+        const refused = outcomes.filter((o) => o.status === 'rejected');
+        expect(outcomes.filter((o) => o.status === 'fulfilled'), `round ${round}`).toHaveLength(1);
+        expect(refused.map((o) => (o as PromiseRejectedResult).reason), `round ${round}`).toEqual([expect.any(LastOwnerKeyError)]);
+        expect(await activeOwners(solo)).toHaveLength(1);
+      }
+    } finally {
+      await solo.close();
+    }
+  });
+
+  it('cannot be revoked from the command line either', async () => {
+    const solo = onPostgres ? await startTestApp() : null;
+    const dataDir = onPostgres ? null : mkdtempSync(join(tmpdir(), 'gw-cli-'));
+    const env: Record<string, string> = onPostgres ? { DATABASE_URL: solo!.database.url! } : { DATA_DIR: dataDir! };
+    try {
+      let ownerId: string;
+      if (solo) {
+        [ownerId] = (await activeOwners(solo)) as [string];
+      } else {
+        const created = await cli(env, 'keys', 'create', '--role', 'owner', '--name', 'only', '--json');
+        expect(created.code, created.stderr).toBe(0);
+        ownerId = JSON.parse(created.stdout).id;
+      }
+      const refused = await cli(env, 'keys', 'revoke', ownerId);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/last active owner key/);
+      if (solo) expect(await activeOwners(solo)).toEqual([ownerId]);
+    } finally {
+      await solo?.close();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -302,7 +302,14 @@ describe('configuration', () => {
       accessTokenTtlSeconds: 600,
       refreshTokenTtlSeconds: 60 * 86_400,
     });
-    expect(loadConfig({}).auth).toMatchObject({ appId: 'app-users-gateway', publicUrl: null, autoConfirm: false, jwtSecret: null });
+    expect(loadConfig({}).auth).toMatchObject({ appId: 'app-users-gateway', publicUrl: 'http://localhost:4000', autoConfirm: false, jwtSecret: null });
+    // The development default follows PORT; production has none: links come from configuration only.
+    expect(loadConfig({ PORT: '8080' }).auth.publicUrl).toBe('http://localhost:8080');
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/^PUBLIC_URL must be set in production/);
+    expect(() => loadConfig({ NODE_ENV: 'production', CONFIRMATION_URL: 'https://app.example.com/confirm' })).toThrow(/^PUBLIC_URL /);
+    expect(loadConfig({ NODE_ENV: 'production', PUBLIC_URL: 'https://users.example.com' }).auth.publicUrl).toBe('https://users.example.com');
+    // The command-line tools build no link: they start without it.
+    expect(() => loadConfig({ NODE_ENV: 'production' }, { servesLinks: false })).not.toThrow();
 
     const bad: [Record<string, string>, RegExp][] = [
       [{ APP_ID: 'has spaces' }, /^APP_ID /],

@@ -261,6 +261,56 @@ describe('request limits', () => {
     expect(res.body.errors[0].message).toMatch(message);
   });
 
+  describe('the cost of a document with variables, defaults and fragments', () => {
+    const PAGE = 'edges { node { id sessions(first: $s) { edges { node { id } } } } }';
+    const refusedLikeTheLiteral = async (body: { query: string; variables?: Record<string, unknown> }) => {
+      const res = await postGraphQL(t, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.data, JSON.stringify(body)).toBeUndefined();
+      expect(res.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(res.body.errors[0].message).toMatch(/Cost limit of 250000 exceeded/);
+    };
+
+    it.each([
+      ['variables', { query: `query ($u: Int, $s: Int) { users(first: $u) { ${PAGE} } }`, variables: { u: 500, s: 500 } }],
+      [
+        'four aliases of variables',
+        {
+          query: `query ($u: Int, $s: Int) { ${['a', 'b', 'c', 'd'].map((a) => `${a}: users(first: $u) { ${PAGE} }`).join(' ')} }`,
+          variables: { u: 500, s: 500 },
+        },
+      ],
+      ['variable defaults', { query: `query ($u: Int = 500, $s: Int = 500) { users(first: $u) { ${PAGE} } }` }],
+      ['a page size left to its default (50 sessions)', { query: 'query ($u: Int) { users(first: $u) { edges { node { sessions { edges { node { id } } } } } } }', variables: { u: 500 } }],
+      [
+        'fragments',
+        {
+          query: 'query ($u: Int, $s: Int) { users(first: $u) { ...P } } fragment P on UserConnection { edges { node { sessions(first: $s) { pageInfo { hasNextPage } } } } }',
+          variables: { u: 500, s: 500 },
+        },
+      ],
+      ['an inline fragment', { query: 'query ($u: Int, $s: Int) { users(first: $u) { edges { node { ... on User { sessions(first: $s) { edges { node { id } } } } } } } }', variables: { u: 500, s: 500 } }],
+      ['@include(if: $yes)', { query: `query ($u: Int, $s: Int, $yes: Boolean!) { users(first: $u) { edges @include(if: $yes) { node { id sessions(first: $s) { edges { node { id } } } } } } }`, variables: { u: 500, s: 500, yes: true } }],
+    ])('refuses the %s form exactly like the literal one', async (_name, body) => {
+      await refusedLikeTheLiteral(body);
+    });
+
+    it('lets the same shapes through when they are small, or skipped', async () => {
+      const ok = [
+        { query: `query ($u: Int, $s: Int) { users(first: $u) { ${PAGE} } }`, variables: { u: 500, s: 5 } },
+        { query: `query ($u: Int, $s: Int) { users(first: $u) { ${PAGE} } }`, variables: { u: 50, s: 50 } },
+        { query: `query ($u: Int, $s: Int, $no: Boolean!) { users(first: $u) { totalCount edges @skip(if: $no) { node { sessions(first: $s) { edges { node { id } } } } } } }`, variables: { u: 500, s: 500, no: true } },
+        // A page size past 500 keeps its own error, on the field that has it.
+        { query: 'query ($u: Int) { users(first: $u) { edges { node { id } } } }', variables: { u: 100_000 }, code: 'BAD_USER_INPUT' },
+      ];
+      for (const { code, ...body } of ok) {
+        const res = await postGraphQL(t, body);
+        expect(res.status, JSON.stringify(body)).toBe(200);
+        expect(res.body.errors?.[0]?.extensions?.code, JSON.stringify(body)).toBe(code);
+      }
+    });
+  });
+
   it('refuses a document over the token limit as a parse failure', async () => {
     const res = await postGraphQL(t, { query: `{ users { ${'totalCount '.repeat(1000)} } }` });
     expect(res.status).toBe(400);

@@ -39,7 +39,7 @@ export async function startServer(kind: ServerKind, env: Record<string, string>)
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entryPoints[kind]], {
     cwd: projectRoot,
-    env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', ...env, PORT: String(port) },
+    env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, ...env, PORT: String(port) },
     // The gateway logs a JSON line per request, as in production: written, then thrown away.
     stdio: ['ignore', 'ignore', 'pipe'],
   });

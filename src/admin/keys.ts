@@ -4,7 +4,7 @@ import { audited, type Actor } from '../audit/log.js';
 import type { Database, Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import { adminKeys, adminRoles, type AdminKeyRow, type AdminRole } from '../db/schema.js';
-import { AdminKeyNotFoundError, InvalidInputError } from '../errors.js';
+import { AdminKeyNotFoundError, InvalidInputError, LastOwnerKeyError } from '../errors.js';
 
 const SECRET_PREFIX = 'agk_';
 
@@ -83,7 +83,9 @@ export async function issueAdminKey(
 
 /**
  * Revokes a key: from now on a request with it is answered 401. Revoking a revoked key changes
- * nothing and succeeds. Audited as revokeAdminKey.
+ * nothing and succeeds. The last active owner key cannot be revoked (LastOwnerKeyError): the
+ * active owner keys are locked first, in id order, so of two revocations racing for the last two
+ * owner keys the second sees the first's commit and is refused. Audited as revokeAdminKey.
  */
 export async function revokeAdminKey(db: Database, actor: Actor, id: string): Promise<AdminKeyRow> {
   if (!UUID_PATTERN.test(id)) throw new InvalidInputError('id', `"${id.slice(0, 64)}" is not a valid admin key id.`);
@@ -92,9 +94,18 @@ export async function revokeAdminKey(db: Database, actor: Actor, id: string): Pr
     actor,
     { action: 'revokeAdminKey' },
     async (tx) => {
+      // Locked before the key itself, always in the same order, so two revocations queue here
+      // instead of deadlocking; a key revoked meanwhile drops out of the set once its lock is free.
+      const owners = await tx
+        .select({ id: adminKeys.id })
+        .from(adminKeys)
+        .where(and(eq(adminKeys.role, 'owner'), isNull(adminKeys.revokedAt)))
+        .orderBy(adminKeys.id)
+        .for('update');
       const [key] = await tx.select().from(adminKeys).where(eq(adminKeys.id, id.toLowerCase())).for('update');
       if (!key) throw new AdminKeyNotFoundError(id);
       if (key.revokedAt) return key;
+      if (key.role === 'owner' && owners.length <= 1) throw new LastOwnerKeyError(key.id);
       const [revoked] = await tx
         .update(adminKeys)
         .set({ revokedAt: sql`now()` })

@@ -24,11 +24,6 @@ export function createAuthDeps(input: {
   sessions?: SessionStateSource;
 }): AuthDeps {
   const settings = { ...defaultAuthSettings, ...input.settings };
-  if (!settings.publicUrl && !settings.confirmationUrl) {
-    // Links in mail then take their origin from the Host header of the sign-up request, which
-    // the client chooses.
-    input.logger.warn('neither PUBLIC_URL nor CONFIRMATION_URL is set: confirmation links use the request\'s Host header');
-  }
   const keys = createTokenKeys(input.db, settings);
   return {
     db: input.db,
@@ -40,7 +35,11 @@ export function createAuthDeps(input: {
   };
 }
 
-/** The base URL clients reach this server at: PUBLIC_URL, or else the origin the request came to. */
-export function publicUrlFor(settings: AuthSettings, request: Request): string {
-  return settings.publicUrl ?? new URL(request.url).origin;
+/**
+ * The base URL clients reach this server at: PUBLIC_URL, from configuration only. The request is
+ * not consulted: its Host header is the client's choice, and a link built from it would hand a
+ * victim's confirmation token to whoever sent it (account pre-hijack).
+ */
+export function publicUrlFor(settings: AuthSettings, _request?: Request): string {
+  return settings.publicUrl;
 }

@@ -1,5 +1,5 @@
 // The SQL of the sign-in API. Each function takes the database or a transaction (see db/client.ts).
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import {
   gatewaySecrets,
@@ -29,7 +29,7 @@ export async function findGatewaySecret(ex: Executor, name: string): Promise<str
 export async function findIdentity(
   ex: Executor,
   providerType: string,
-  providerId: string,
+  providerId: string | SQL,
 ): Promise<{ userId: string; passwordHash: string | null } | null> {
   const [row] = await ex
     .select({ userId: userIdentities.userId, passwordHash: userIdentities.passwordHash })
@@ -43,7 +43,7 @@ export async function findUserByEmail(ex: Executor, email: string): Promise<User
   const [row] = await ex
     .select()
     .from(users)
-    .where(sql`lower(${users.email}) = ${email.toLowerCase()}`);
+    .where(sql`lower(${users.email}) = lower(${email})`);
   return row ?? null;
 }
 

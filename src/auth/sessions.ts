@@ -5,7 +5,8 @@ import type { Executor } from '../db/client.js';
 import type { IdentityRow, UserRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import * as users from '../users/repository.js';
-import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
+import { emailKey } from '../users/repository.js';
+import { ANON_USER, LOCAL_USERPASS, normalizeEmail } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
 import {
   ConfirmationRequiredError,
@@ -121,8 +122,10 @@ export async function logInWithPassword(
   credentials: { username: string; password: string },
   input: LoginInput = {},
 ): Promise<LoginResult> {
-  const providerId = credentials.username.trim().toLowerCase();
-  const identity = providerId.length <= 254 ? await findIdentity(auth.db, LOCAL_USERPASS, providerId) : null;
+  // A NUL or a lone surrogate is bad input (400), not a wrong password; the address is looked up
+  // in the one form it is stored in (normalizeEmail, emailKey).
+  const username = normalizeEmail(credentials.username, 'username');
+  const identity = username.length <= 254 ? await findIdentity(auth.db, LOCAL_USERPASS, emailKey(username)) : null;
   const matches = await verifyPassword(credentials.password, identity?.passwordHash ?? (await decoyPasswordHash()));
   if (!identity?.passwordHash || !matches) {
     await recordLoginFailure(auth, identity?.userId ?? null, input.requestId, {

@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const [group, command, ...rest] = positionals;
   if (values.help || group !== 'keys' || !command) throw new UsageError(values.help ? '' : 'Expected "keys create", "keys list" or "keys revoke".');
 
-  const config = loadConfig();
+  const config = loadConfig(process.env, { servesLinks: false });
   const database = await openDatabase(config.database, config.db);
   const out = (text: string, data: unknown) => process.stdout.write(values.json ? `${JSON.stringify(data)}\n` : text);
   try {

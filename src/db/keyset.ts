@@ -8,6 +8,9 @@ export interface KeysetPosition {
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** 9999-12-31T23:59:59.999Z, the last instant a cursor may name. */
+const MAX_CURSOR_MS = 253_402_300_799_999;
+
 // Opaque to clients, but plain inside: base64url of "<epoch ms>:<uuid>".
 export function encodeCursor(position: KeysetPosition): string {
   return Buffer.from(`${position.createdAt.getTime()}:${position.id}`).toString('base64url');
@@ -18,6 +21,8 @@ export function decodeCursor(cursor: string, field = 'after'): KeysetPosition {
   if (cursor.length > 100) throw invalid();
   const [ms, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
   if (rest.length > 0 || !/^\d{1,15}$/.test(ms ?? '') || !UUID_PATTERN.test(id ?? '')) throw invalid();
+  // Beyond the year 9999 a time has no plain ISO form, and the database refuses it (date out of range).
+  if (Number(ms) > MAX_CURSOR_MS) throw invalid();
   return { createdAt: new Date(Number(ms)), id: id!.toLowerCase() };
 }
 

@@ -8,6 +8,7 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ASTVisitor, type StringValueNode, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { costWithVariablesPlugin } from './cost.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -30,9 +31,13 @@ function reportTo(context: ValidationContext | null, error: GraphQLError): void 
 
 const reject = { propagateOnRejection: false, onReject: [reportTo] };
 
-/** The Yoga plugin; `fieldSuggestions: false` hides "Did you mean …?" from error messages. */
-export function requestLimitsPlugin(options: { fieldSuggestions: boolean }) {
-  return EnvelopArmorPlugin({
+/**
+ * The Yoga plugin; `fieldSuggestions: false` hides "Did you mean …?" from error messages. The cost
+ * is checked twice: by graphql-armor at validation (literal `first` values), and again before
+ * execution with the variables, argument defaults and default page sizes (src/limits/cost.ts).
+ */
+export function requestLimitsPlugin(options: { fieldSuggestions: boolean }): Plugin {
+  const armor = EnvelopArmorPlugin({
     maxDepth: { n: graphqlLimits.maxDepth, ...reject },
     maxAliases: { n: graphqlLimits.maxAliases, ...reject },
     maxDirectives: { n: graphqlLimits.maxDirectives, ...reject },
@@ -41,6 +46,12 @@ export function requestLimitsPlugin(options: { fieldSuggestions: boolean }) {
     maxTokens: { n: graphqlLimits.maxTokens },
     blockFieldSuggestion: { enabled: !options.fieldSuggestions },
   });
+  return {
+    onPluginInit({ addPlugin }) {
+      addPlugin(armor as Plugin);
+      addPlugin(costWithVariablesPlugin(graphqlLimits.maxCost));
+    },
+  };
 }
 
 /** Whether any string in a JSON value holds a NUL; iterative, so deep nesting cannot overflow the stack. */

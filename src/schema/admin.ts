@@ -2,7 +2,7 @@ import { adminKeysByIds, issueAdminKey, listAdminKeys, revokeAdminKey } from '..
 import { findAuditEvents } from '../audit/events.js';
 import { encodeCursor } from '../db/keyset.js';
 import type { AdminKeyRow, AuditEventRow } from '../db/schema.js';
-import { AdminKeyNotFoundError, InvalidInputError } from '../errors.js';
+import { AdminKeyNotFoundError, InvalidInputError, LastOwnerKeyError } from '../errors.js';
 import { grant, grantMutation } from './access.js';
 import { builder } from './builder.js';
 import { ErrorInterface } from './errors.js';
@@ -44,6 +44,14 @@ builder.objectType(AdminKeyNotFoundError, {
   description: 'No admin key has the given id.',
   interfaces: [ErrorInterface],
   fields: (t) => ({ id: t.exposeID('id', { description: 'The id that was asked for.' }) }),
+});
+
+builder.objectType(LastOwnerKeyError, {
+  name: 'LastOwnerKeyError',
+  description:
+    'The key is the last active owner key: revoking it would leave nobody able to manage keys. Create another owner key first.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ id: t.exposeID('id', { description: 'The id of the last owner key.' }) }),
 });
 
 const CreateAdminKeySuccess = builder
@@ -173,10 +181,11 @@ builder.mutationField('revokeAdminKey', (t) =>
   t.field({
     ...grantMutation('owner'),
     type: RevokeAdminKeySuccess,
-    description: 'Revokes an admin key for good. Revoking a revoked key succeeds and changes nothing.',
+    description:
+      'Revokes an admin key for good. Revoking a revoked key succeeds and changes nothing; the last active owner key cannot be revoked.',
     args: { id: t.arg.id({ required: true, description: 'The id of the key.' }) },
     errors: {
-      types: [AdminKeyNotFoundError],
+      types: [AdminKeyNotFoundError, LastOwnerKeyError],
       directResult: true,
       union: { name: 'RevokeAdminKeyResult', description: 'The revoked key, or why it could not be revoked.' },
     },

@@ -139,6 +139,24 @@ export async function insertUserUnlessEmailTaken(
   return row ?? null;
 }
 
+/**
+ * The key of an email address in user_identities, for storing and for lookups: JavaScript's
+ * lower-case, then the database's lower() (what users_email_lower_key uses). The two disagree on a
+ * few letters ("İ" is "i̇" to one and "i" to the other); with both applied, an address is taken
+ * when either the users' index or the identities' one matches, so the same address in another
+ * case can never become a second account, and keys stored before (JavaScript's lower-case) still match.
+ */
+export const emailKey = (email: string): SQL => sql`lower(${email.toLowerCase()})`;
+
+/** Inserts the identity, or nothing (null) when another identity of the provider has the same id. */
+export async function insertIdentityUnlessTaken(
+  ex: Executor,
+  values: { userId: string; providerType: string; providerId: string | SQL; passwordHash?: string | null },
+): Promise<IdentityRow | null> {
+  const [row] = await ex.insert(userIdentities).values(values).onConflictDoNothing().returning();
+  return row ?? null;
+}
+
 export async function insertIdentity(
   ex: Executor,
   values: { userId: string; providerType: string; providerId: string; passwordHash?: string | null },

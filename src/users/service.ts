@@ -17,16 +17,40 @@ const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const PASSWORD_MIN_LENGTH = 6;
 export const PASSWORD_MAX_LENGTH = 128;
 
-/** Checks the shape of an email address and returns it trimmed. */
-export function checkEmail(email: string, field = 'email'): string {
-  const trimmed = email.trim();
-  if (trimmed.length > 254 || !EMAIL_PATTERN.test(trimmed)) {
-    throw new InvalidInputError(field, `"${trimmed.slice(0, 64)}" is not a valid email address.`);
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+/** A UTF-16 surrogate without its other half: not a character, and not storable as UTF-8. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text the database can store as it was given: no NUL or other control character, no lone surrogate. */
+export function checkText(text: string, field: string): string {
+  if (CONTROL_CHARACTER.test(text) || LONE_SURROGATE.test(text)) {
+    throw new InvalidInputError(field, `"${field}" holds a control character or an invalid Unicode sequence.`);
   }
-  return trimmed;
+  return text;
+}
+
+/**
+ * The one form in which email addresses are stored and looked up: trimmed, Unicode NFC. Case is
+ * folded by the database only (`lower()`, as the unique index users_email_lower_key does; see
+ * emailKey in the repository): JavaScript and PostgreSQL lower-case some letters differently
+ * ("İ"), and two lower-casings would let two users own one address.
+ */
+export function normalizeEmail(email: string, field = 'email'): string {
+  return checkText(email, field).trim().normalize('NFC');
+}
+
+/** Checks the shape of an email address and returns it normalised (normalizeEmail). */
+export function checkEmail(email: string, field = 'email'): string {
+  const normalized = normalizeEmail(email, field);
+  if (normalized.length > 254 || !EMAIL_PATTERN.test(normalized)) {
+    throw new InvalidInputError(field, `"${normalized.slice(0, 64)}" is not a valid email address.`);
+  }
+  return normalized;
 }
 
 export function checkPassword(password: string, field = 'password'): string {
+  if (LONE_SURROGATE.test(password)) throw new InvalidInputError(field, 'The password holds an invalid Unicode sequence.');
   if (password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
     throw new InvalidInputError(
       field,
@@ -63,12 +87,15 @@ export async function createEmailPasswordUser(
       // The unique index on lower(email) decides, so of two racing sign-ups only one gets a row.
       const user = await repo.insertUserUnlessEmailTaken(tx, { email, status: input.status });
       if (!user) throw new EmailTakenError(email);
-      await repo.insertIdentity(tx, {
+      // The identity's key is the same lower(email), made by the database; one stored before that
+      // rule (lower-cased by JavaScript) may still hold it: then the address is taken too.
+      const identity = await repo.insertIdentityUnlessTaken(tx, {
         userId: user.id,
         providerType: LOCAL_USERPASS,
-        providerId: email.toLowerCase(),
+        providerId: repo.emailKey(email),
         passwordHash,
       });
+      if (!identity) throw new EmailTakenError(email);
       return user;
     },
     (user) => ({ userId: user.id, details: { email: user.email, status: user.status } }),

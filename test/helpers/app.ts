@@ -7,7 +7,7 @@ import { startRevocationFeed } from '../../src/auth/revocation-cache.js';
 import type { DatabaseOptions } from '../../src/db/client.js';
 import type { AdminRole } from '../../src/db/schema.js';
 import { checkLinkedData, parseDeclarations } from '../../src/linked-data/index.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestApp {
@@ -35,6 +35,8 @@ export async function startTestApp(
     prepare?: (database: TestDatabase) => Promise<void>;
     /** LINKED_DATA_FILE's entries, checked against the database as the server checks the file. */
     linkedData?: unknown[];
+    /** Where the app logs (by default nowhere under tests). */
+    logger?: Logger;
     /** Other options of createApp, such as limits and the clock of the rate limits. */
     app?: Partial<Omit<AppDeps, 'database' | 'logger'>>;
   } = {},
@@ -44,14 +46,25 @@ export async function startTestApp(
   const linkedData = options.linkedData
     ? await checkLinkedData(database.db, parseDeclarations(options.linkedData, 'linkedData'), 'linkedData')
     : undefined;
-  const logger = createLogger();
+  const logger = options.logger ?? createLogger();
   // As the server does: token and admin-key checks go through the per-instance caches.
   const revocations = options.app?.revocations ?? startRevocationFeed(database, logger);
-  const app = createApp({ ...options.app, database, logger, auth: options.auth, mailer: options.mailer, linkedData, revocations });
-  const server: Server = createServer(app);
+  // The port is known once listening, and PUBLIC_URL (the origin of /location and of mailed links)
+  // is this server's address unless the test sets its own: so the app is made after listen.
+  let app: App | undefined;
+  const server: Server = createServer((req, res) => app!(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
+  app = createApp({
+    ...options.app,
+    database,
+    logger,
+    auth: { publicUrl: baseUrl, ...options.auth },
+    mailer: options.mailer,
+    linkedData,
+    revocations,
+  });
   const graphqlUrl = `${baseUrl}/graphql`;
   const createKey = async (role: AdminRole, name = `test-${role}`) =>
     (await createAdminKey(database.db, { name, role })).secret;
