@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLClient } from 'graphql-request';
 import { createAdminKey } from '../../src/admin/keys.js';
@@ -7,6 +7,7 @@ import { startRevocationFeed } from '../../src/auth/revocation-cache.js';
 import type { DatabaseOptions } from '../../src/db/client.js';
 import type { AdminRole } from '../../src/db/schema.js';
 import { checkLinkedData, parseDeclarations } from '../../src/linked-data/index.js';
+import { createHttpServer, type HttpServerSettings } from '../../src/http-server.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -37,6 +38,8 @@ export async function startTestApp(
     linkedData?: unknown[];
     /** Other options of createApp, such as limits and the clock of the rate limits. */
     app?: Partial<Omit<AppDeps, 'database' | 'logger'>>;
+    /** The HTTP server's connection cap and timeouts; production's defaults unless given. */
+    http?: Partial<HttpServerSettings>;
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase(options.database);
@@ -48,7 +51,8 @@ export async function startTestApp(
   // As the server does: token and admin-key checks go through the per-instance caches.
   const revocations = options.app?.revocations ?? startRevocationFeed(database, logger);
   const app = createApp({ ...options.app, database, logger, auth: options.auth, mailer: options.mailer, linkedData, revocations });
-  const server: Server = createServer(app);
+  // The very server production runs (src/http-server.ts), with its limits.
+  const server: Server = createHttpServer(app, options.http);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
