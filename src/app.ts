@@ -179,6 +179,11 @@ function rootCause(error: unknown): unknown {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/** Whether the client sends a body, whatever the method. */
+function sendsBody(request: Request): boolean {
+  return request.headers.has('transfer-encoding') || Number(request.headers.get('content-length') ?? 0) > 0;
+}
+
 /** The whole HTTP surface of the gateway, as one fetch handler: used by the server and by tests alike. */
 export function createApp(deps: AppDeps & OperationsDeps) {
   const { database, logger } = deps;
@@ -400,9 +405,10 @@ export function createApp(deps: AppDeps & OperationsDeps) {
     const address = clientAddress(incomingRequest, serverContext);
     let response: Response;
     try {
-      // The admin routes check the key before reading the body; the others read it bounded first.
-      const request =
-        pathname === '/graphql' || pathname === INTROSPECTION_PATH ? incomingRequest : await withBoundedBody(incomingRequest);
+      // Only the sign-in API reads a body before anything else (bounded); the admin routes check the
+      // key from the headers first and read it after (handleGraphQL, introspect), and the others
+      // never read one.
+      const request = pathname.startsWith(CLIENT_API_PREFIX) ? await withBoundedBody(incomingRequest) : incomingRequest;
       if (!request) response = tooLarge(pathname, requestId);
       else if (pathname === '/graphql') response = withGraphQLCors(request, await handleGraphQL(request, requestId, address), corsOrigins);
       else if (pathname.startsWith(CLIENT_API_PREFIX)) response = await clientApi.handle(request, requestId, address);
@@ -433,7 +439,8 @@ export function createApp(deps: AppDeps & OperationsDeps) {
     response.headers.set('x-request-id', requestId);
     // Refused without reading its body (no key, too large, wrong type): close the connection after
     // the answer rather than keep it open to drain whatever the client still sends.
-    if (response.status >= 400 && incomingRequest.body && !incomingRequest.bodyUsed) response.headers.set('connection', 'close');
+    // (Judged from the headers: a GET's body is not even offered to the handler, but still sent.)
+    if (response.status >= 400 && sendsBody(incomingRequest) && !incomingRequest.bodyUsed) response.headers.set('connection', 'close');
     return response;
   }
 

@@ -13,7 +13,7 @@ import { openRaw } from './helpers/attacks.js';
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp();
-});
+}, 120_000);
 afterAll(() => t?.close());
 
 const QUERY = { query: '{ users { totalCount } }' };
@@ -122,7 +122,7 @@ describe('GraphiQL (part 1): a page built once, files from memory', () => {
     } finally {
       await off.close();
     }
-  });
+  }, 120_000);
 });
 
 function rawGet(port: number, path: string, headers: Record<string, string>) {
@@ -140,14 +140,15 @@ function rawGet(port: number, path: string, headers: Record<string, string>) {
 }
 
 describe('a request without a key (part 6): refused from its headers, its body never read', () => {
-  for (const [path, authorization] of [
-    ['/graphql', null],
-    ['/graphql', 'Bearer agk_not_a_key'],
-    ['/introspect', null],
+  for (const [method, path, authorization] of [
+    ['POST', '/graphql', null],
+    ['POST', '/graphql', 'Bearer agk_not_a_key'],
+    ['POST', '/introspect', null],
+    ['GET', '/metrics', null],
   ] as const) {
-    it(`answers a stalled chunked body to ${path} ${authorization ? 'with a wrong key' : 'without a key'} with 401 at once, and closes`, async () => {
+    it(`answers a stalled chunked body to ${method} ${path} ${authorization ? 'with a wrong key' : 'without a key'} with 401 at once, and closes`, async () => {
       const head =
-        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n` +
+        `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n` +
         (authorization ? `Authorization: ${authorization}\r\n` : '') +
         '\r\n';
       // 64 KiB of a body that never ends.
@@ -193,7 +194,7 @@ describe('X-Forwarded-For (part 7): the entries the trusted proxies appended, fr
     } finally {
       await behindProxy.close();
     }
-  });
+  }, 120_000);
 
   it('with trusted proxy ranges, skips trusted hops from the right and counts the first untrusted address', async () => {
     const { parseTrustProxy } = await import('../src/client-address.js');
@@ -210,7 +211,7 @@ describe('X-Forwarded-For (part 7): the entries the trusted proxies appended, fr
     } finally {
       await behindProxies.close();
     }
-  });
+  }, 120_000);
 });
 
 describe('CORS and form bodies on /graphql (part 10)', () => {
@@ -263,7 +264,7 @@ describe('CORS and form bodies on /graphql (part 10)', () => {
       await listed.close();
       await any.close();
     }
-  });
+  }, 120_000);
 
   it('leaves the sign-in API open to any origin (Realm web apps), without credentials', async () => {
     const login = `/api/client/v2.0/app/${defaultAuthSettings.appId}/auth/providers/local-userpass/login`;
@@ -295,7 +296,7 @@ describe('slow clients (part 1): the HTTP server production runs cuts them', () 
   let strict: TestApp;
   beforeAll(async () => {
     strict = await startTestApp({ http: { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000 } });
-  });
+  }, 120_000);
   afterAll(() => strict?.close());
 
   it('a client sending its headers a line at a time is cut at HEADERS_TIMEOUT_MS (408)', async () => {
