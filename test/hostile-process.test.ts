@@ -4,7 +4,7 @@
 // Bounded in count and time, 127.0.0.1 only; an attack is stopped (and the
 // gateway killed) as soon as the memory bound is crossed. Embedded database only: these are
 // properties of the HTTP server, and the embedded database is the larger process. (The header and
-// body timeouts are in hostile-clients.test.ts, on the same createHttpServer.)
+// body timeouts are in hostile-edge.test.ts, on the same createHttpServer.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onPostgres } from './helpers/database.js';
 import { openRaw, pollUntil, startGateway, timedGet, watchLive, type Gateway, type RawSocket } from './helpers/attacks.js';
