@@ -8,7 +8,9 @@ import { CachedAdminKeys, CachedSessionStates, type RevocationFeed } from './aut
 import { databaseSessionStates } from './auth/verify.js';
 import type { Mailer } from './auth/mailer.js';
 import { CLIENT_API_PREFIX, createClientApi, INTROSPECTION_PATH } from './auth/routes.js';
+import { NO_PROXY, pickClientAddress, type TrustProxy } from './client-address.js';
 import type { AuthSettings } from './config.js';
+import { createGraphiQL, isGraphiQLAssetPath } from './console/graphiql.js';
 import { createConsoleHandler, isConsolePath } from './console/serve.js';
 import { createContext, type Context } from './context.js';
 import type { DatabaseHandle } from './db/client.js';
@@ -18,6 +20,7 @@ import type { AdminKeyRow } from './db/schema.js';
 import { AppError } from './errors.js';
 import { createLimiters, isRefusal, retryAfterHeaders, type FailureLimits } from './limits/index.js';
 import { MAX_BODY_BYTES, refuseNulCharacters, requestLimitsPlugin } from './limits/graphql.js';
+import { graphqlPreflight, withGraphQLCors } from './graphql-cors.js';
 import type { LinkedTable } from './linked-data/index.js';
 import { withRequestScope, type Logger } from './logger.js';
 import * as metrics from './metrics.js';
@@ -37,8 +40,15 @@ export interface AppDeps {
   linkedData?: readonly LinkedTable[];
   /** Limits on failed admin-key checks and logins; unset ones take the defaults of src/limits. */
   limits?: Partial<FailureLimits>;
-  /** Take the client's address from X-Forwarded-For (TRUST_PROXY): only behind a proxy that sets it. */
-  trustProxy?: boolean;
+  /** Serve GraphiQL to browsers at GET /graphql (GRAPHIQL); on unless false. */
+  graphiql?: boolean;
+  /**
+   * Which proxies may name the client in X-Forwarded-For (TRUST_PROXY, see src/client-address.ts);
+   * `true` is one proxy. None by default: the TCP peer is the client.
+   */
+  trustProxy?: boolean | TrustProxy;
+  /** Origins whose pages may call /graphql (CORS_ORIGINS); `['*']` any, without credentials; none by default. */
+  corsOrigins?: readonly string[];
   /** The clock of the rate limits, in milliseconds; tests pass their own. */
   now?: () => number;
   /**
@@ -169,6 +179,11 @@ function rootCause(error: unknown): unknown {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/** Whether the client sends a body, whatever the method. */
+function sendsBody(request: Request): boolean {
+  return request.headers.has('transfer-encoding') || Number(request.headers.get('content-length') ?? 0) > 0;
+}
+
 /** The whole HTTP surface of the gateway, as one fetch handler: used by the server and by tests alike. */
 export function createApp(deps: AppDeps & OperationsDeps) {
   const { database, logger } = deps;
@@ -192,14 +207,9 @@ export function createApp(deps: AppDeps & OperationsDeps) {
     },
     context: ({ operator, requestId, request }) =>
       createContext(db, operator, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData),
-    graphiql: {
-      title: 'App Users gateway',
-      defaultQuery: EXAMPLE_QUERY,
-      headers: JSON.stringify({ Authorization: 'Bearer <admin key>' }, null, 2),
-      shouldPersistHeaders: false,
-    },
-    // Loaded on the first page view: the bundled GraphiQL is ~70 MB of memory the API never needs.
-    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
+    // GraphiQL and CORS are answered before Yoga (handleGraphQL): a page built once, an allow-list.
+    graphiql: false,
+    cors: false,
     batching: false,
     plugins: [requestLimitsPlugin({ fieldSuggestions: !deps.production }), refuseNulCharacters, errorExtensions, useOperationMetrics()],
     maskedErrors: {
@@ -261,28 +271,46 @@ export function createApp(deps: AppDeps & OperationsDeps) {
     return key;
   }
 
+  const trustProxy: TrustProxy = deps.trustProxy === true ? { kind: 'hops', hops: 1 } : deps.trustProxy || NO_PROXY;
   function clientAddress(request: Request, serverContext: NodeServerContext | undefined): string {
-    if (deps.trustProxy) {
-      const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
-      if (forwarded) return forwarded;
-    }
-    return serverContext?.req?.socket?.remoteAddress ?? 'unknown';
+    return pickClientAddress(trustProxy, serverContext?.req?.socket?.remoteAddress, request.headers.get('x-forwarded-for'));
   }
 
-  async function handleGraphQL(request: Request, requestId: string, address: string): Promise<Response> {
-    if (request.method === 'OPTIONS' || shouldRenderGraphiQL(request)) {
-      return yoga.fetch(request, { requestId } as ServerContext);
+  const corsOrigins = deps.corsOrigins ?? [];
+  const graphiql =
+    deps.graphiql === false
+      ? null
+      : createGraphiQL({
+          title: 'App Users gateway',
+          defaultQuery: EXAMPLE_QUERY,
+          headers: JSON.stringify({ Authorization: 'Bearer <admin key>' }, null, 2),
+          shouldPersistHeaders: false,
+        });
+
+  /** The 401 of a request without a working key, sent before its body (if any) is read. */
+  function unauthenticated(requestId: string, pathname: string): Response {
+    const message = 'An admin key is required: send "Authorization: Bearer <admin key>".';
+    const headers = { 'www-authenticate': 'Bearer realm="app-users-gateway"' };
+    return pathname === '/graphql'
+      ? graphqlError(401, message, 'UNAUTHENTICATED', requestId, headers)
+      : json({ error: message, error_code: 'Unauthorized', requestId }, 401, headers);
+  }
+
+  // A form or multipart body is what a cross-site HTML form can send without a preflight; the API
+  // takes JSON (or a GET with query parameters) only.
+  const FORM_BODY = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
+
+  async function handleGraphQL(incoming: Request, requestId: string, address: string): Promise<Response> {
+    if (incoming.method === 'OPTIONS') return graphqlPreflight(incoming, corsOrigins);
+    if (graphiql && shouldRenderGraphiQL(incoming)) return graphiql.page(incoming);
+    // The key is checked from the headers before a byte of the body is read.
+    const operator = await authenticate(incoming, address);
+    if (!operator) return unauthenticated(requestId, '/graphql');
+    if (FORM_BODY.test(incoming.headers.get('content-type') ?? '')) {
+      return graphqlError(415, 'Send the request as application/json.', 'UNSUPPORTED_MEDIA_TYPE', requestId);
     }
-    const operator = await authenticate(request, address);
-    if (!operator) {
-      return graphqlError(
-        401,
-        'An admin key is required: send "Authorization: Bearer <admin key>".',
-        'UNAUTHENTICATED',
-        requestId,
-        { 'www-authenticate': 'Bearer realm="app-users-gateway"' },
-      );
-    }
+    const request = await withBoundedBody(incoming);
+    if (!request) return tooLarge('/graphql', requestId);
     const response = await yoga.fetch(request, { operator, requestId });
     // Yoga answers an unknown content type with a bare 415; say what to send instead.
     if (response.status === 415) {
@@ -310,13 +338,7 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   /** Prometheus metrics on the main port: for holders of an admin key. */
   async function metricsForOperators(request: Request, address: string, requestId: string): Promise<Response> {
     if (deps.metricsRoute === false) return json({ error: 'Nothing at GET /metrics.', error_code: 'NotFound' }, 404);
-    if (!(await authenticate(request, address))) {
-      return json(
-        { error: 'An admin key is required: send "Authorization: Bearer <admin key>".', error_code: 'Unauthorized', requestId },
-        401,
-        { 'www-authenticate': 'Bearer realm="app-users-gateway"' },
-      );
-    }
+    if (!(await authenticate(request, address))) return unauthenticated(requestId, '/metrics');
     const { body, contentType } = await metrics.renderMetrics();
     return new Response(body, { status: 200, headers: { 'content-type': contentType, ...NO_STORE } });
   }
@@ -345,6 +367,18 @@ export function createApp(deps: AppDeps & OperationsDeps) {
       chunks.push(value);
     }
     return new Request(request.url, { method: request.method, headers: request.headers, body: Buffer.concat(chunks) });
+  }
+
+  function tooLarge(pathname: string, requestId: string): Response {
+    return refusal(pathname, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB).`, 'PAYLOAD_TOO_LARGE', requestId);
+  }
+
+  /** POST /introspect: the admin key from the headers first, then the body. */
+  async function introspect(incoming: Request, requestId: string, address: string): Promise<Response> {
+    const operator = incoming.method === 'POST' ? await authenticate(incoming, address) : null;
+    if (!operator) return clientApi.introspect(incoming, null);
+    const request = await withBoundedBody(incoming);
+    return request ? clientApi.introspect(request, operator) : tooLarge(INTROSPECTION_PATH, requestId);
   }
 
   function refusal(pathname: string, status: number, message: string, code: string, requestId: string, headers = {}) {
@@ -380,17 +414,20 @@ export function createApp(deps: AppDeps & OperationsDeps) {
     const address = clientAddress(incomingRequest, serverContext);
     let response: Response;
     try {
-      const request = await withBoundedBody(incomingRequest);
-      if (!request) {
-        response = refusal(pathname, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB).`, 'PAYLOAD_TOO_LARGE', requestId);
-      } else if (pathname === '/graphql') response = await handleGraphQL(request, requestId, address);
+      // Only the sign-in API reads a body before anything else (bounded); the admin routes check the
+      // key from the headers first and read it after (handleGraphQL, introspect), and the others
+      // never read one.
+      const request = pathname.startsWith(CLIENT_API_PREFIX) ? await withBoundedBody(incomingRequest) : incomingRequest;
+      if (!request) response = tooLarge(pathname, requestId);
+      else if (pathname === '/graphql') response = withGraphQLCors(request, await handleGraphQL(request, requestId, address), corsOrigins);
       else if (pathname.startsWith(CLIENT_API_PREFIX)) response = await clientApi.handle(request, requestId, address);
-      else if (pathname === INTROSPECTION_PATH) response = await clientApi.introspect(request, await authenticate(request, address));
+      else if (pathname === INTROSPECTION_PATH) response = await introspect(request, requestId, address);
       else if (pathname === '/health' && request.method === 'GET') response = await health();
       else if (pathname === '/live' && request.method === 'GET') response = json({ status: 'ok' }, 200, NO_STORE);
       else if (pathname === '/ready' && request.method === 'GET') response = await ready();
       else if (pathname === '/metrics' && request.method === 'GET') response = await metricsForOperators(request, address, requestId);
       else if (isConsolePath(pathname)) response = await serveConsole(request, pathname);
+      else if (graphiql && isGraphiQLAssetPath(pathname)) response = await graphiql.asset(request, pathname);
       else response = json({ error: `Nothing at ${request.method} ${pathname}.`, error_code: 'NotFound' }, 404);
     } catch (err) {
       if (err instanceof TooManyAttemptsError) {
@@ -409,6 +446,10 @@ export function createApp(deps: AppDeps & OperationsDeps) {
       }
     }
     response.headers.set('x-request-id', requestId);
+    // Refused without reading its body (no key, too large, wrong type): close the connection after
+    // the answer rather than keep it open to drain whatever the client still sends.
+    // (Judged from the headers: a GET's body is not even offered to the handler, but still sent.)
+    if (response.status >= 400 && sendsBody(incomingRequest) && !incomingRequest.bodyUsed) response.headers.set('connection', 'close');
     return response;
   }
 

@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
+import { parseTrustProxy, type TrustProxy } from './client-address.js';
 import type { DatabaseTarget } from './db/client.js';
 import type { AttemptLimit } from './limits/attempts.js';
 import { defaultRateLimits, type RateLimits } from './limits/defaults.js';
+import type { HttpServerSettings } from './http-server.js';
 
 export interface Config {
   port: number;
@@ -10,8 +12,14 @@ export interface Config {
   /** A secret that is made to exist as an owner admin key at start (ADMIN_API_KEY). */
   adminApiKey: string | null;
   production: boolean;
-  /** Take the client's address from X-Forwarded-For, for the rate limits (TRUST_PROXY): only behind a proxy. */
-  trustProxy: boolean;
+  /** Serve GraphiQL at GET /graphql to browsers (GRAPHIQL); on by default, NODE_ENV does not change it. */
+  graphiql: boolean;
+  /** Which proxies in front may say who the client is in X-Forwarded-For, for the rate limits (TRUST_PROXY). */
+  trustProxy: TrustProxy;
+  /** Origins whose pages may call /graphql from a browser (CORS_ORIGINS); empty: none, `['*']`: any. */
+  corsOrigins: readonly string[];
+  /** Connection cap and timeouts of the HTTP server (MAX_CONNECTIONS, HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS). */
+  http: HttpServerSettings;
   db: { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
   /** Where GET /metrics is served without a key (METRICS_PORT); null: on PORT, behind an admin key. */
   metricsPort: number | null;
@@ -186,6 +194,45 @@ function rateLimits(env: Env): RateLimits {
 }
 
 // ---- end of rate limits ----
+function trustProxy(env: Env): TrustProxy {
+  try {
+    return parseTrustProxy(env.TRUST_PROXY);
+  } catch (err) {
+    throw new ConfigError(
+      `TRUST_PROXY must be true or false, a number of proxies in front (1 to 32) or a comma-separated list of the proxies' addresses and CIDR ranges: ${(err as Error).message}.`,
+    );
+  }
+}
+
+/** CORS_ORIGINS: `*`, or comma-separated origins such as https://admin.example.com (scheme, host, port; no path). */
+function corsOrigins(env: Env): string[] {
+  const raw = env.CORS_ORIGINS?.trim();
+  if (!raw) return [];
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.includes('*')) {
+    if (entries.length > 1) throw new ConfigError(`CORS_ORIGINS is either * alone or a list of origins; got "${raw.slice(0, 80)}".`);
+    return ['*'];
+  }
+  return entries.map((entry) => {
+    let origin: string | null = null;
+    try {
+      origin = new URL(entry).origin;
+    } catch {}
+    if (!origin || origin === 'null' || origin !== entry.replace(/\/$/, '').toLowerCase()) {
+      throw new ConfigError(`CORS_ORIGINS must list origins such as https://admin.example.com (no path); got "${entry.slice(0, 80)}".`);
+    }
+    return origin;
+  });
+}
+
+function httpSettings(env: Env): HttpServerSettings {
+  const headersTimeoutMs = integer(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
+  const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not be more than REQUEST_TIMEOUT_MS (${requestTimeoutMs}).`);
+  }
+  return { maxConnections: integer(env, 'MAX_CONNECTIONS', 1_000, 1, 1_000_000), headersTimeoutMs, requestTimeoutMs };
+}
 
 function metricsPort(env: Env): number | null {
   if (!env.METRICS_PORT?.trim()) return null;
@@ -219,7 +266,10 @@ export function loadConfig(env: Env = process.env, options: { servesLinks?: bool
       : { kind: 'embedded', dataDir: resolve(env.DATA_DIR?.trim() || '.data') },
     adminApiKey,
     production: env.NODE_ENV === 'production',
-    trustProxy: boolean(env, 'TRUST_PROXY', false),
+    graphiql: boolean(env, 'GRAPHIQL', true),
+    trustProxy: trustProxy(env),
+    corsOrigins: corsOrigins(env),
+    http: httpSettings(env),
     db: {
       poolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1_000),
       connectTimeoutMs: integer(env, 'DB_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),

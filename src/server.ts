@@ -1,5 +1,4 @@
 // Start-up only: configuration, database, migrations, the startup admin key, listen, signals.
-import { createServer } from 'node:http';
 import { ensureStartupKey } from './admin/keys.js';
 import { createApp, createMetricsApp } from './app.js';
 import { startRevocationFeed } from './auth/revocation-cache.js';
@@ -7,6 +6,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
 import { loadLinkedDataFile } from './linked-data/index.js';
+import { createHttpServer } from './http-server.js';
 import { createLogger } from './logger.js';
 import { stopOnSignals } from './shutdown.js';
 
@@ -35,10 +35,22 @@ async function main() {
   const operations = { metricsRoute: config.metricsPort === null, isStopping: () => shutdown?.isStopping() ?? false };
   // Token and admin-key checks are cached per instance, kept exact by notifications from the database.
   const revocations = startRevocationFeed(database, logger);
-  const app = createApp({ database, logger, production: config.production, trustProxy: config.trustProxy, auth: config.auth, limits: config.limits, linkedData, revocations, ...operations });
-  const server = createServer(app);
+  const app = createApp({
+    database,
+    logger,
+    production: config.production,
+    graphiql: config.graphiql,
+    trustProxy: config.trustProxy,
+    corsOrigins: config.corsOrigins,
+    auth: config.auth,
+    limits: config.limits,
+    linkedData,
+    revocations,
+    ...operations,
+  });
+  const server = createHttpServer(app, config.http);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const metricsServer = config.metricsPort === null ? null : createServer(createMetricsApp());
+  const metricsServer = config.metricsPort === null ? null : createHttpServer(createMetricsApp(), config.http);
   if (metricsServer) {
     await new Promise<void>((resolve) => metricsServer.listen(config.metricsPort!, config.host, resolve));
     logger.info({ port: config.metricsPort }, 'metrics served on their own port at /metrics');
@@ -64,7 +76,7 @@ async function main() {
       `\nNo admin key was configured, so one was created. It is shown only this once; keep it:\n\n  ${startupKey.secret}\n\n`,
     );
   }
-  process.stdout.write(`GraphiQL: http://${shownHost}:${port}/graphql\n`);
+  process.stdout.write(`GraphiQL: http://${shownHost}:${port}/graphql${config.graphiql ? '' : ' (GRAPHIQL=false: the API only)'}\n`);
   process.stdout.write(`Console:  http://${shownHost}:${port}/console\n`);
 }
 

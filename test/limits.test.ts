@@ -92,8 +92,9 @@ describe('the source address', () => {
     } finally {
       await direct.close();
     }
-    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
-    expect(loadConfig({}).trustProxy).toBe(false);
+    // TRUST_PROXY=true is one proxy: the rightmost entry (test/client-address.test.ts has the rest).
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toEqual({ kind: 'hops', hops: 1 });
+    expect(loadConfig({}).trustProxy).toEqual({ kind: 'none' });
     expect(() => loadConfig({ TRUST_PROXY: 'sometimes' })).toThrow(/TRUST_PROXY must be true or false/);
   });
 });

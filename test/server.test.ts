@@ -53,4 +53,6 @@ it.skipIf(onPostgres)('refuses to start with a clear message when the configurat
   await expect(startGatewayProcess({ DATA_DIR: dataDir, ADMIN_API_KEY: 'short' })).rejects.toThrow(
     /ADMIN_API_KEY must be at least 16 characters/,
   );
+  await expect(startGatewayProcess({ DATA_DIR: dataDir, TRUST_PROXY: '10.0.0.0/33' })).rejects.toThrow(/TRUST_PROXY must be/);
+  await expect(startGatewayProcess({ DATA_DIR: dataDir, CORS_ORIGINS: 'admin.example.com' })).rejects.toThrow(/CORS_ORIGINS must list origins/);
 });

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLClient } from 'graphql-request';
 import { createAdminKey } from '../../src/admin/keys.js';
@@ -7,6 +7,7 @@ import { startRevocationFeed } from '../../src/auth/revocation-cache.js';
 import type { DatabaseOptions } from '../../src/db/client.js';
 import type { AdminRole } from '../../src/db/schema.js';
 import { checkLinkedData, parseDeclarations } from '../../src/linked-data/index.js';
+import { createHttpServer, type HttpServerSettings } from '../../src/http-server.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -39,6 +40,8 @@ export async function startTestApp(
     logger?: Logger;
     /** Other options of createApp, such as limits and the clock of the rate limits. */
     app?: Partial<Omit<AppDeps, 'database' | 'logger'>>;
+    /** The HTTP server's connection cap and timeouts; production's defaults unless given. */
+    http?: Partial<HttpServerSettings>;
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase(options.database);
@@ -51,8 +54,9 @@ export async function startTestApp(
   const revocations = options.app?.revocations ?? startRevocationFeed(database, logger);
   // The port is known once listening, and PUBLIC_URL (the origin of /location and of mailed links)
   // is this server's address unless the test sets its own: so the app is made after listen.
+  // The server is the very one production runs (src/http-server.ts), with its limits.
   let app: App | undefined;
-  const server: Server = createServer((req, res) => app!(req, res));
+  const server: Server = createHttpServer((req, res) => app!(req, res), options.http);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
