@@ -1,6 +1,7 @@
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import type { UserStatus } from '../db/schema.js';
+import { whyNotLive } from '../sessions/live.js';
 import { InvalidSessionError } from './errors.js';
 import { findSessionState } from './repository.js';
 import { createTokenKeys, readAccessToken, type TokenKeys } from './tokens.js';
@@ -66,8 +67,8 @@ export async function verifyAccessToken(token: string, verifier: AccessTokenVeri
   if (!UUID_PATTERN.test(claims.sid)) throw new InvalidSessionError('invalid access token');
   const state = await verifier.sessions.getSessionState(claims.sid.toLowerCase());
   if (!state || state.userId !== claims.sub) throw new InvalidSessionError('session not found');
-  if (state.revokedAt) throw new InvalidSessionError('session revoked');
-  if (state.expiresAt.getTime() <= Date.now()) throw new InvalidSessionError('session expired');
+  const notLive = whyNotLive(state);
+  if (notLive) throw new InvalidSessionError(`session ${notLive}`);
   if (state.userStatus === 'disabled') throw new InvalidSessionError('user disabled');
   if (state.userStatus !== 'confirmed') throw new InvalidSessionError('confirmation required');
   return {
