@@ -1,0 +1,114 @@
+// Every GraphQL document the console sends, written against the committed schema.graphql (a test
+// validates each one against it). Nothing else in the console writes GraphQL.
+
+const USER_FIELDS = `fragment ConsoleUserFields on User {
+  id email status createdAt lastAuthenticatedAt disabledAt activeSessionCount
+  identities { providerType }
+  availableActions { kind allowed reason }
+}`;
+
+/** The key the console was given: its name and role. */
+export const CURRENT_KEY = `query ConsoleCurrentKey { currentAdminKey { name role } }`;
+
+/** The count of each tab. */
+export const COUNTS = `query ConsoleCounts($search: String) {
+  confirmed: users(status: CONFIRMED, search: $search, first: 0) { totalCount }
+  pending: users(status: PENDING, search: $search, first: 0) { totalCount }
+  disabled: users(status: DISABLED, search: $search, first: 0) { totalCount }
+}`;
+
+/** One page of a tab. No totalCount: counting is the expensive part at a million users, and the tabs already count. */
+export const USERS_PAGE = `query ConsoleUsers($status: UserStatus!, $search: String, $first: Int!, $after: String) {
+  users(status: $status, search: $search, first: $first, after: $after) {
+    edges { node { ...ConsoleUserFields } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+${USER_FIELDS}`;
+
+/** A user with its newest live sessions, for the details panel (and to refresh a row). */
+export const USER_DETAIL = `query ConsoleUser($id: ID!, $first: Int!) {
+  user(id: $id) {
+    ...ConsoleUserFields
+    sessions(first: $first) { edges { node { id deviceId createdAt lastUsedAt expiresAt } } pageInfo { hasNextPage } }
+  }
+}
+${USER_FIELDS}`;
+
+export const AUDIT_EVENTS = `query ConsoleAudit($userId: ID, $first: Int) {
+  auditEvents(userId: $userId, first: $first) {
+    edges { node { id at action outcome requestId details actor { name } } }
+    pageInfo { hasNextPage }
+  }
+}`;
+
+export const DELETE_PREVIEW = `query ConsoleDeletePreview($id: ID!) {
+  previewDeleteUser(id: $id) {
+    __typename
+    ... on DeletePreview { activeSessionCount linkedData { table column count } }
+    ... on Error { message }
+  }
+}`;
+
+export const DISABLE_USER = `mutation ConsoleDisableUser($id: ID!) {
+  result: disableUser(id: $id) {
+    __typename
+    ... on DisableUserSuccess { revokedSessionCount user { ...ConsoleUserFields } }
+    ... on Error { message }
+  }
+}
+${USER_FIELDS}`;
+
+export const ENABLE_USER = `mutation ConsoleEnableUser($id: ID!) {
+  result: enableUser(id: $id) {
+    __typename
+    ... on EnableUserSuccess { user { ...ConsoleUserFields } }
+    ... on Error { message }
+  }
+}
+${USER_FIELDS}`;
+
+export const DELETE_USER = `mutation ConsoleDeleteUser($id: ID!, $purgeLinkedData: Boolean) {
+  result: deleteUser(id: $id, purgeLinkedData: $purgeLinkedData) {
+    __typename
+    ... on DeleteUserSuccess { deletedUserId revokedSessionCount linkedData { table column count } linkedDataPurged }
+    ... on Error { message }
+  }
+}`;
+
+export const REVOKE_USER_SESSIONS = `mutation ConsoleRevokeUserSessions($id: ID!) {
+  result: revokeUserSessions(id: $id) {
+    __typename
+    ... on RevokeUserSessionsSuccess { revokedSessionCount user { ...ConsoleUserFields } }
+    ... on Error { message }
+  }
+}
+${USER_FIELDS}`;
+
+export const CONFIRM_USER = `mutation ConsoleConfirmUser($id: ID!) {
+  result: confirmUser(id: $id) {
+    __typename
+    ... on ConfirmUserSuccess { user { ...ConsoleUserFields } }
+    ... on Error { message }
+  }
+}
+${USER_FIELDS}`;
+
+export const RESEND_CONFIRMATION = `mutation ConsoleResendConfirmation($id: ID!) {
+  result: resendConfirmation(id: $id) {
+    __typename
+    ... on ResendConfirmationSuccess { user { ...ConsoleUserFields } }
+    ... on Error { message }
+  }
+}
+${USER_FIELDS}`;
+
+/** The mutation of each action of User.availableActions (UserActionKind), each taking the user's `$id`. */
+export const ACTION_MUTATIONS = {
+  DISABLE: DISABLE_USER,
+  ENABLE: ENABLE_USER,
+  DELETE: DELETE_USER,
+  REVOKE_SESSIONS: REVOKE_USER_SESSIONS,
+  CONFIRM: CONFIRM_USER,
+  RESEND_CONFIRMATION: RESEND_CONFIRMATION,
+};
