@@ -50,23 +50,25 @@ export const DELETE_PREVIEW = `query ConsoleDeletePreview($id: ID!) {
   }
 }`;
 
-export const DISABLE_USER = `mutation ConsoleDisableUser($id: ID!) {
-  result: disableUser(id: $id) {
+/**
+ * The mutation of a user action: its result union's success member with `fields`, or an expected
+ * failure's message. Each takes the user's `$id`.
+ */
+const userMutation = (operation, mutation, success, fields) => `mutation ${operation}($id: ID!) {
+  result: ${mutation}(id: $id) {
     __typename
-    ... on DisableUserSuccess { revokedSessionCount user { ...ConsoleUserFields } }
+    ... on ${success} { ${fields} }
     ... on Error { message }
   }
 }
 ${USER_FIELDS}`;
 
-export const ENABLE_USER = `mutation ConsoleEnableUser($id: ID!) {
-  result: enableUser(id: $id) {
-    __typename
-    ... on EnableUserSuccess { user { ...ConsoleUserFields } }
-    ... on Error { message }
-  }
-}
-${USER_FIELDS}`;
+const USER = 'user { ...ConsoleUserFields }';
+export const DISABLE_USER = userMutation('ConsoleDisableUser', 'disableUser', 'DisableUserSuccess', `revokedSessionCount ${USER}`);
+export const ENABLE_USER = userMutation('ConsoleEnableUser', 'enableUser', 'EnableUserSuccess', USER);
+export const REVOKE_USER_SESSIONS = userMutation('ConsoleRevokeUserSessions', 'revokeUserSessions', 'RevokeUserSessionsSuccess', `revokedSessionCount ${USER}`);
+export const CONFIRM_USER = userMutation('ConsoleConfirmUser', 'confirmUser', 'ConfirmUserSuccess', USER);
+export const RESEND_CONFIRMATION = userMutation('ConsoleResendConfirmation', 'resendConfirmation', 'ResendConfirmationSuccess', USER);
 
 export const DELETE_USER = `mutation ConsoleDeleteUser($id: ID!, $purgeLinkedData: Boolean) {
   result: deleteUser(id: $id, purgeLinkedData: $purgeLinkedData) {
@@ -75,33 +77,6 @@ export const DELETE_USER = `mutation ConsoleDeleteUser($id: ID!, $purgeLinkedDat
     ... on Error { message }
   }
 }`;
-
-export const REVOKE_USER_SESSIONS = `mutation ConsoleRevokeUserSessions($id: ID!) {
-  result: revokeUserSessions(id: $id) {
-    __typename
-    ... on RevokeUserSessionsSuccess { revokedSessionCount user { ...ConsoleUserFields } }
-    ... on Error { message }
-  }
-}
-${USER_FIELDS}`;
-
-export const CONFIRM_USER = `mutation ConsoleConfirmUser($id: ID!) {
-  result: confirmUser(id: $id) {
-    __typename
-    ... on ConfirmUserSuccess { user { ...ConsoleUserFields } }
-    ... on Error { message }
-  }
-}
-${USER_FIELDS}`;
-
-export const RESEND_CONFIRMATION = `mutation ConsoleResendConfirmation($id: ID!) {
-  result: resendConfirmation(id: $id) {
-    __typename
-    ... on ResendConfirmationSuccess { user { ...ConsoleUserFields } }
-    ... on Error { message }
-  }
-}
-${USER_FIELDS}`;
 
 /** The mutation of each action of User.availableActions (UserActionKind), each taking the user's `$id`. */
 export const ACTION_MUTATIONS = {
