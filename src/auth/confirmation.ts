@@ -3,9 +3,10 @@
 import { audited, type Actor } from '../audit/log.js';
 import type { Database, Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
-import type { UserRow } from '../db/schema.js';
+import type { UserRow, UserStatus } from '../db/schema.js';
 import { UserNotFoundError } from '../errors.js';
 import * as users from '../users/repository.js';
+import { canConfirm, canResendConfirmation } from '../users/rules.js';
 import { checkEmail, checkUserId, createEmailPasswordUser } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
 import { InvalidUserTokenError, UserNotPendingError } from './errors.js';
@@ -62,7 +63,7 @@ export async function registerUser(
 ): Promise<UserRow> {
   const status = auth.settings.autoConfirm ? 'confirmed' : 'pending';
   const user = await createEmailPasswordUser(auth.db, actor, { ...input, status }, 'register');
-  if (user.status === 'pending') {
+  if (canResendConfirmation(user.status)) {
     const issued = await issueConfirmationToken(auth.db, auth, user.id);
     await mailConfirmation(auth, user, publicUrl, issued);
   }
@@ -72,7 +73,7 @@ export async function registerUser(
 /** Confirms the user in the transaction: a pending user becomes confirmed, other users stay as they are. */
 async function confirmLockedUser(tx: Executor, user: UserRow): Promise<UserRow> {
   await retireUserTokens(tx, user.id, 'confirm');
-  return user.status === 'pending' ? ((await setUserStatusIfPending(tx, user.id, 'confirmed')) ?? user) : user;
+  return canConfirm(user.status) ? ((await setUserStatusIfPending(tx, user.id, 'confirmed')) ?? user) : user;
 }
 
 /** The client API's confirm: the token and tokenId of a confirmation link, usable once. */
@@ -123,7 +124,7 @@ async function resendTo(auth: AuthDeps, actor: Actor, find: (tx: Executor) => Pr
     { action: 'resendConfirmation' },
     async (tx) => {
       const user = await find(tx);
-      if (user.status !== 'pending') throw new UserNotPendingError(user.id, user.status);
+      if (!canResendConfirmation(user.status)) throw new UserNotPendingError(user.id, user.status as Exclude<UserStatus, 'pending'>);
       issued = await issueConfirmationToken(tx, auth, user.id);
       return user;
     },

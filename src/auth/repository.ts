@@ -1,6 +1,7 @@
 // The SQL of the sign-in API. Each function takes the database or a transaction (see db/client.ts).
 import { and, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
+import { liveSession } from '../sessions/live.js';
 import {
   gatewaySecrets,
   refreshTokens,
@@ -107,13 +108,7 @@ export async function useLiveSession(ex: Executor, tokenHash: Buffer): Promise<R
   const [row] = await ex
     .update(refreshTokens)
     .set({ lastUsedAt: sql`now()` })
-    .where(
-      and(
-        eq(refreshTokens.tokenHash, tokenHash),
-        isNull(refreshTokens.revokedAt),
-        gt(refreshTokens.expiresAt, sql`now()`),
-      ),
-    )
+    .where(and(eq(refreshTokens.tokenHash, tokenHash), liveSession()))
     .returning();
   return row ?? null;
 }

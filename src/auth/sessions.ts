@@ -6,6 +6,7 @@ import type { IdentityRow, UserRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import * as users from '../users/repository.js';
 import { emailKey } from '../users/repository.js';
+import { accessRefusal } from '../users/rules.js';
 import { ANON_USER, LOCAL_USERPASS, normalizeEmail } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
 import {
@@ -18,7 +19,7 @@ import { decoyPasswordHash, verifyPassword } from './passwords.js';
 import { loginsFailed, recordSessionsRevoked } from '../metrics.js';
 import { findIdentity, findSessionOwner, insertSession, lockUserForShare, recordAuthentication, revokeSessionByToken, useLiveSession } from './repository.js';
 import { deviceIdFrom, hashToken, newOpaqueToken, signAccessToken } from './tokens.js';
-import { verifyAccessToken } from './verify.js';
+import { noAccessReason, verifyAccessToken } from './verify.js';
 
 /** What a login hands the client. */
 export interface LoginResult {
@@ -73,8 +74,9 @@ async function openSession(
   provider: string,
   input: LoginInput,
 ): Promise<OpenedSession> {
-  if (user.status === 'pending') throw new ConfirmationRequiredError(user.id);
-  if (user.status === 'disabled') throw new UserDisabledError(user.id);
+  const refusal = accessRefusal(user.status);
+  if (refusal === 'unconfirmed') throw new ConfirmationRequiredError(user.id);
+  if (refusal === 'disabled') throw new UserDisabledError(user.id);
   const refreshToken = newOpaqueToken();
   const deviceId = deviceIdFrom(input.device);
   const session = await insertSession(tx, {
@@ -185,8 +187,8 @@ export async function refreshAccessToken(auth: AuthDeps, refreshToken: string): 
     const ownerId = await findSessionOwner(tx, tokenHash);
     const user = ownerId ? await lockUserForShare(tx, ownerId) : null;
     if (!user) throw new InvalidSessionError(UNKNOWN_REFRESH_TOKEN);
-    if (user.status === 'disabled') throw new InvalidSessionError('user disabled');
-    if (user.status === 'pending') throw new InvalidSessionError('confirmation required');
+    const noAccess = noAccessReason(user.status);
+    if (noAccess) throw new InvalidSessionError(noAccess);
     const session = await useLiveSession(tx, tokenHash);
     if (!session) throw new InvalidSessionError('refresh token revoked or expired');
     return { user, session };

@@ -1,6 +1,8 @@
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import type { UserStatus } from '../db/schema.js';
+import { whyNotLive } from '../sessions/live.js';
+import { accessRefusal } from '../users/rules.js';
 import { InvalidSessionError } from './errors.js';
 import { findSessionState } from './repository.js';
 import { createTokenKeys, readAccessToken, type TokenKeys } from './tokens.js';
@@ -43,6 +45,12 @@ export function createAccessTokenVerifier(
   return { keys: createTokenKeys(db, settings), sessions: databaseSessionStates(db) };
 }
 
+/** Why a user's tokens are refused for its status (the InvalidSessionError reason), or null when they work. */
+export function noAccessReason(status: UserStatus): 'user disabled' | 'confirmation required' | null {
+  const refusal = accessRefusal(status);
+  return refusal === 'disabled' ? 'user disabled' : refusal === 'unconfirmed' ? 'confirmation required' : null;
+}
+
 export interface VerifiedAccessToken {
   userId: string;
   sessionId: string;
@@ -66,10 +74,10 @@ export async function verifyAccessToken(token: string, verifier: AccessTokenVeri
   if (!UUID_PATTERN.test(claims.sid)) throw new InvalidSessionError('invalid access token');
   const state = await verifier.sessions.getSessionState(claims.sid.toLowerCase());
   if (!state || state.userId !== claims.sub) throw new InvalidSessionError('session not found');
-  if (state.revokedAt) throw new InvalidSessionError('session revoked');
-  if (state.expiresAt.getTime() <= Date.now()) throw new InvalidSessionError('session expired');
-  if (state.userStatus === 'disabled') throw new InvalidSessionError('user disabled');
-  if (state.userStatus !== 'confirmed') throw new InvalidSessionError('confirmation required');
+  const notLive = whyNotLive(state);
+  if (notLive) throw new InvalidSessionError(`session ${notLive}`);
+  const noAccess = noAccessReason(state.userStatus);
+  if (noAccess) throw new InvalidSessionError(noAccess);
   return {
     userId: claims.sub,
     sessionId: claims.sid,

@@ -1,4 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { liveSession, sessionsAsT } from '../sessions/live.js';
 import type { Executor } from './client.js';
 
 /**
@@ -22,7 +23,7 @@ const list = (actions: readonly string[]) => sql.raw(actions.map((a) => `'${a.re
 const disabling = list(DISABLE_ACTIONS);
 const revoking = list(REVOKE_ACTIONS);
 const deleting = list(DELETE_ACTIONS);
-const live = sql`t.revoked_at IS NULL AND t.expires_at > now()`;
+const live = liveSession(sessionsAsT);
 
 // Why equal timestamps: a change and its audit event are written in one transaction, and every
 // now() of a transaction is the same instant, so users.disabled_at, refresh_tokens.revoked_at and

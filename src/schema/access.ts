@@ -15,6 +15,14 @@ export function hasRole(held: AdminRole, required: AdminRole): boolean {
   return rank(held) >= 0 && rank(held) >= rank(required);
 }
 
+const article = (role: AdminRole) => (/^[aeiou]/.test(role) ? 'an' : 'a');
+
+/** Why a key of role `held` may not use what needs `required`, in words; null when it may. */
+export function roleRefusal(held: AdminRole, required: AdminRole): string | null {
+  if (hasRole(held, required)) return null;
+  return `Needs ${article(required)} ${required} key; this is ${article(held)} ${held} key.`;
+}
+
 /** The type-level scopes of Query and Mutation: a field is refused unless it grants access itself. */
 export const denyUnruled = { ruled: true } as const;
 

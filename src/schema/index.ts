@@ -4,6 +4,7 @@ import './scalars.js';
 import './errors.js';
 import './user.js';
 import './user-mutations.js';
+import './user-actions.js';
 import './bulk-mutations.js';
 import './admin.js';
 import './linked-data.js';

@@ -1,10 +1,8 @@
-import { and, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import type { PageRequest } from '../db/keyset.js';
 import { refreshTokens, type RefreshTokenRow, type RevokeReason } from '../db/schema.js';
-
-/** A session is live while its refresh token is neither revoked nor expired. */
-export const isLive = and(isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, sql`now()`));
+import { liveSession, sessionsAsT } from './live.js';
 
 /** Revokes every live session of a user; returns how many there were. */
 export async function revokeLiveSessions(
@@ -15,7 +13,7 @@ export async function revokeLiveSessions(
   const revoked = await ex
     .update(refreshTokens)
     .set({ revokedAt: sql`now()`, revokeReason: reason })
-    .where(and(eq(refreshTokens.userId, userId), isLive))
+    .where(and(eq(refreshTokens.userId, userId), liveSession()))
     .returning({ id: refreshTokens.id });
   return revoked.length;
 }
@@ -28,7 +26,7 @@ export async function countLiveSessionsByUser(
   const rows = await ex
     .select({ userId: refreshTokens.userId, n: count() })
     .from(refreshTokens)
-    .where(and(inArray(refreshTokens.userId, [...userIds]), isLive))
+    .where(and(inArray(refreshTokens.userId, [...userIds]), liveSession()))
     .groupBy(refreshTokens.userId);
   return new Map(rows.map((r) => [r.userId, r.n]));
 }
@@ -50,7 +48,7 @@ export async function liveSessionPagesByUser(
     FROM unnest(${sql.param(`{${userIds.join(',')}}`)}::uuid[]) AS u(id)
     CROSS JOIN LATERAL (
       SELECT * FROM refresh_tokens t
-      WHERE t.user_id = u.id AND t.revoked_at IS NULL AND t.expires_at > now() ${after}
+      WHERE t.user_id = u.id AND ${liveSession(sessionsAsT)} ${after}
       ORDER BY t.created_at DESC, t.id DESC
       LIMIT ${page.first + 1}
     ) t`)) as unknown as { rows: Record<string, unknown>[] };
@@ -87,7 +85,7 @@ export async function revokeLiveSessionsOfUsers(
   const result = (await ex.execute(sql`
     WITH revoked AS (
       UPDATE ${refreshTokens} SET revoked_at = now(), revoke_reason = ${reason}
-      WHERE user_id = ANY(${sql.param(`{${userIds.join(',')}}`)}::uuid[]) AND revoked_at IS NULL AND expires_at > now()
+      WHERE user_id = ANY(${sql.param(`{${userIds.join(',')}}`)}::uuid[]) AND ${liveSession()}
       RETURNING user_id
     )
     SELECT user_id, count(*)::int AS n FROM revoked GROUP BY user_id`)) as unknown as {

@@ -8,6 +8,7 @@ import { InvalidInputError, PendingUserError, UserNotFoundError } from '../error
 import { recordSessionsRevoked } from '../metrics.js';
 import { revokeLiveSessionsOfUsers } from '../sessions/repository.js';
 import { deleteUserRows, lockUsersInIdOrder, setStatusOfUsers } from './repository.js';
+import { actionChanges, canDisable } from './rules.js';
 
 /** The most ids one bulk call takes; more is refused whole, before anything changes. */
 export const MAX_BULK_IDS = 10_000;
@@ -73,12 +74,12 @@ interface ActionPlan {
 const plans: Record<BulkAction, ActionPlan> = {
   // As disableUser: confirmed users become disabled, disabled ones stay so; both lose every session.
   disableUsers: {
-    appliesTo: (status) => status !== 'pending',
+    appliesTo: canDisable,
     revokeReason: 'user_disabled',
     change: (tx, users) =>
       setStatusOfUsers(
         tx,
-        users.filter((u) => u.status === 'confirmed').map((u) => u.id),
+        users.filter((u) => actionChanges('disable', u.status)).map((u) => u.id),
         'disabled',
       ),
   },

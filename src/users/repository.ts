@@ -2,6 +2,7 @@ import { and, count, desc, eq, getTableColumns, inArray, or, sql, type SQL } fro
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN, type PageRequest } from '../db/keyset.js';
 import { refreshTokens, userIdentities, users, type IdentityRow, type UserRow, type UserStatus } from '../db/schema.js';
+import { liveSession, sessionsAsT } from '../sessions/live.js';
 
 export interface UserFilter {
   status?: UserStatus | null;
@@ -31,7 +32,7 @@ function filterCondition(filter: UserFilter): SQL | undefined {
  * would be the session's own id.
  */
 const activeSessionCount = sql<number>`(SELECT count(*)::int FROM ${refreshTokens} t
-  WHERE t.user_id = ${users}.id AND t.revoked_at IS NULL AND t.expires_at > now())`.as('active_session_count');
+  WHERE t.user_id = ${users}.id AND ${liveSession(sessionsAsT)})`.as('active_session_count');
 
 export type UserRowWithCount = UserRow & { activeSessionCount?: number };
 

@@ -9,6 +9,7 @@ import { countLinkedRows, purgeLinkedRows, PurgeNotAllowedError, type LinkedData
 import { recordSessionsRevoked } from '../metrics.js';
 import type { RevokeReason } from '../db/schema.js';
 import * as repo from './repository.js';
+import { actionChanges, canDisable, canEnable } from './rules.js';
 
 export const LOCAL_USERPASS = 'local-userpass';
 export const ANON_USER = 'anon-user';
@@ -131,8 +132,8 @@ export async function disableUser(db: Database, actor: Actor, id: string): Promi
     { action: 'disableUser', userId: id },
     async (tx) => {
       const user = await lockExistingUser(tx, id);
-      if (user.status === 'pending') throw new PendingUserError(user.id);
-      const updated = user.status === 'disabled' ? user : await repo.setUserStatus(tx, user.id, 'disabled');
+      if (!canDisable(user.status)) throw new PendingUserError(user.id);
+      const updated = actionChanges('disable', user.status) ? await repo.setUserStatus(tx, user.id, 'disabled') : user;
       const revokedSessionCount = await revokeLiveSessions(tx, user.id, 'user_disabled');
       return { user: updated, revokedSessionCount };
     },
@@ -144,10 +145,10 @@ export async function disableUser(db: Database, actor: Actor, id: string): Promi
 export async function enableUser(db: Database, actor: Actor, id: string): Promise<UserRow> {
   return audited(db, actor, { action: 'enableUser', userId: id }, async (tx) => {
     const user = await lockExistingUser(tx, id);
-    if (user.status === 'pending') {
+    if (!canEnable(user.status)) {
       throw new PendingUserError(user.id, `User ${user.id} is pending confirmation, not disabled: confirm it instead.`);
     }
-    return user.status === 'disabled' ? repo.setUserStatus(tx, user.id, 'confirmed') : user;
+    return actionChanges('enable', user.status) ? repo.setUserStatus(tx, user.id, 'confirmed') : user;
   });
 }
 

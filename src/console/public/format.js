@@ -48,6 +48,21 @@ export function userLabel(user) {
   return user.email ?? `anonymous user ${user.id.slice(0, 8)}`;
 }
 
+/** The words of each action of User.availableActions (UserActionKind), as the seed names them. */
+const ACTION_LABELS = {
+  DISABLE: 'Disable User',
+  ENABLE: 'Enable User',
+  DELETE: 'Delete User',
+  REVOKE_SESSIONS: 'Revoke all sessions',
+  CONFIRM: 'Confirm',
+  RESEND_CONFIRMATION: 'Resend confirmation',
+};
+
+/** The label of an action kind; undefined for a kind this console does not know. */
+export function actionLabel(kind) {
+  return ACTION_LABELS[kind];
+}
+
 export function statusWord(status) {
   return { CONFIRMED: 'confirmed', PENDING: 'pending', DISABLED: 'disabled' }[status] ?? String(status).toLowerCase();
 }

@@ -1,0 +1,131 @@
+// A user's details: its summary, its live sessions and its audit events.
+import { fetchAuditEvents, fetchUserDetail } from './api.js';
+import { detailsText, h, providerNames, statusWord, timeElement, userLabel } from './format.js';
+import { $, reportError, state } from './page.js';
+import { findUser, removeUser, rowOf } from './users-table.js';
+
+let detailFor = null;
+
+export async function openDetail(id) {
+  const dialog = $('detail-dialog');
+  detailFor = id;
+  const user = findUser(id);
+  $('detail-title').textContent = user ? userLabel(user) : 'User';
+  const content = $('detail-content');
+  content.replaceChildren(h('p', { class: 'muted', text: 'Loading…' }));
+  dialog.showModal();
+  $('detail-close').focus();
+  const audit = fetchAuditEvents(state.key, id).catch((err) => ({ error: err }));
+  let detail;
+  try {
+    detail = await fetchUserDetail(state.key, id);
+  } catch (err) {
+    if (detailFor !== id) return;
+    if (err.code === 'UNAUTHENTICATED') return reportError(err, '');
+    content.replaceChildren(h('p', { class: 'field-error', text: `Could not load the user: ${err.message}` }));
+    return;
+  }
+  const events = await audit;
+  if (detailFor !== id) return;
+  if (!detail) {
+    content.replaceChildren(h('p', { text: 'This user no longer exists.' }));
+    removeUser(id);
+    return;
+  }
+  $('detail-title').textContent = userLabel(detail);
+  content.replaceChildren(renderSummary(detail), renderSessions(detail), renderAudit(events));
+}
+
+function renderSummary(user) {
+  const rows = [
+    ['Email', user.email ?? 'anonymous'],
+    ['User id', h('code', { text: user.id })],
+    ['Status', statusWord(user.status)],
+    ['Providers', providerNames(user.identities)],
+    ['Created', timeElement(user.createdAt)],
+    ['Last login', timeElement(user.lastAuthenticatedAt)],
+    ...(user.disabledAt ? [['Disabled', timeElement(user.disabledAt)]] : []),
+    ['Active sessions', String(user.activeSessionCount)],
+  ];
+  return h('dl', { class: 'summary' }, rows.map(([term, value]) => [h('dt', { text: term }), h('dd', {}, value)]));
+}
+
+function renderSessions(user) {
+  const sessions = user.sessions.edges.map((e) => e.node);
+  const section = h('section', { 'aria-labelledby': 'detail-sessions' }, h('h3', { id: 'detail-sessions', text: `Sessions (${user.activeSessionCount})` }));
+  if (sessions.length === 0) {
+    section.append(h('p', { class: 'muted', text: 'No live sessions.' }));
+    return section;
+  }
+  section.append(
+    h(
+      'table',
+      { class: 'mini' },
+      h('caption', { class: 'visually-hidden', text: 'Live sessions, newest first' }),
+      h('thead', {}, h('tr', {}, ['Device', 'Created', 'Last used', 'Expires'].map((t) => h('th', { scope: 'col', text: t })))),
+      h(
+        'tbody',
+        {},
+        sessions.map((s) =>
+          h(
+            'tr',
+            {},
+            h('td', { 'data-label': 'Device' }, s.deviceId ? h('code', { text: s.deviceId }) : h('span', { class: 'muted', text: 'unknown' })),
+            h('td', { 'data-label': 'Created' }, timeElement(s.createdAt)),
+            h('td', { 'data-label': 'Last used' }, timeElement(s.lastUsedAt)),
+            h('td', { 'data-label': 'Expires' }, timeElement(s.expiresAt)),
+          ),
+        ),
+      ),
+    ),
+  );
+  if (user.sessions.pageInfo.hasNextPage) section.append(h('p', { class: 'muted', text: 'Only the newest 100 are listed.' }));
+  return section;
+}
+
+function renderAudit(result) {
+  const section = h('section', { 'aria-labelledby': 'detail-audit' }, h('h3', { id: 'detail-audit', text: 'Audit events' }));
+  if (result.error) {
+    section.append(
+      h('p', {
+        class: 'muted',
+        text: result.error.code === 'FORBIDDEN' ? 'This key may not read the audit trail.' : `Could not load the audit trail: ${result.error.message}`,
+      }),
+    );
+  } else if (result.events.length === 0) {
+    section.append(h('p', { class: 'muted', text: 'No events recorded for this user.' }));
+  } else {
+    section.append(
+      h(
+        'table',
+        { class: 'mini' },
+        h('caption', { class: 'visually-hidden', text: 'Audit events, newest first' }),
+        h('thead', {}, h('tr', {}, ['When', 'Action', 'Outcome', 'By', 'Details'].map((t) => h('th', { scope: 'col', text: t })))),
+        h(
+          'tbody',
+          {},
+          result.events.map((e) =>
+            h(
+              'tr',
+              { class: `outcome-${e.outcome}` },
+              h('td', { 'data-label': 'When' }, timeElement(e.at)),
+              h('td', { 'data-label': 'Action', text: e.action }),
+              h('td', { 'data-label': 'Outcome', text: e.outcome }),
+              h('td', { 'data-label': 'By', text: e.actor?.name ?? '—' }),
+              h('td', { 'data-label': 'Details', class: 'details', text: detailsText(e.details) }),
+            ),
+          ),
+        ),
+      ),
+    );
+    if (result.hasMore) section.append(h('p', { class: 'muted', text: 'Only the newest 50 are listed.' }));
+  }
+  return section;
+}
+
+$('detail-close').addEventListener('click', () => $('detail-dialog').close());
+$('detail-dialog').addEventListener('close', () => {
+  const id = detailFor;
+  detailFor = null;
+  if (id) rowOf(id)?.querySelector('.cell-email button')?.focus();
+});

@@ -1,0 +1,83 @@
+// User.availableActions: what an operator can do to a user now, from the user rules (users/rules.ts)
+// and the role each mutation is granted with (access.ts), so a console never decides either itself.
+import type { GraphQLResolveInfo } from 'graphql';
+import type { AdminRole } from '../db/schema.js';
+import { availableActions, type UserAction } from '../users/rules.js';
+import { requiredRole, roleRefusal } from './access.js';
+import { AdminRoleEnum } from './admin.js';
+import { builder } from './builder.js';
+import { User } from './user.js';
+
+/** The mutation that takes each action on one user (each takes the user's `id`). */
+export const mutationOf: Record<UserAction, string> = {
+  disable: 'disableUser',
+  enable: 'enableUser',
+  delete: 'deleteUser',
+  revokeSessions: 'revokeUserSessions',
+  confirm: 'confirmUser',
+  resendConfirmation: 'resendConfirmation',
+};
+
+interface OfferedAction {
+  kind: UserAction;
+  mutation: string;
+  requiredRole: AdminRole;
+  reason: string | null;
+}
+
+const UserActionKindEnum = builder.enumType('UserActionKind', {
+  description: 'An action an operator can take on one user.',
+  values: {
+    DISABLE: { value: 'disable', description: 'Disable the user and revoke every session (`disableUser`).' },
+    ENABLE: { value: 'enable', description: 'Let a disabled user log in again (`enableUser`).' },
+    DELETE: { value: 'delete', description: 'Delete the user with its identities and sessions (`deleteUser`).' },
+    REVOKE_SESSIONS: { value: 'revokeSessions', description: 'Log the user out of every session (`revokeUserSessions`).' },
+    CONFIRM: { value: 'confirm', description: 'Confirm a pending user (`confirmUser`).' },
+    RESEND_CONFIRMATION: {
+      value: 'resendConfirmation',
+      description: 'Mail a pending user a new confirmation link (`resendConfirmation`).',
+    },
+  } as const,
+});
+
+const UserActionRef = builder.objectRef<OfferedAction>('UserAction').implement({
+  description:
+    "An action that would change the user now, and whether this request's admin key may take it.",
+  fields: (t) => ({
+    kind: t.expose('kind', { type: UserActionKindEnum, description: 'Which action.' }),
+    mutation: t.exposeString('mutation', {
+      description: "The mutation that takes it, such as `disableUser`; it takes the user's `id`.",
+    }),
+    requiredRole: t.expose('requiredRole', {
+      type: AdminRoleEnum,
+      description: 'The lowest admin role that may take it.',
+    }),
+    allowed: t.boolean({
+      description: "Whether this request's admin key has that role.",
+      resolve: (action) => action.reason === null,
+    }),
+    reason: t.exposeString('reason', {
+      nullable: true,
+      description: 'Why the key may not take it, in words meant for a person (naming the role it needs); null when allowed.',
+    }),
+  }),
+});
+
+function offered(status: Parameters<typeof availableActions>[0], held: AdminRole, info: GraphQLResolveInfo): OfferedAction[] {
+  const mutationType = info.schema.getMutationType()!;
+  return availableActions(status).map((kind) => {
+    const mutation = mutationOf[kind];
+    const role = requiredRole({ parentType: mutationType, fieldName: mutation });
+    if (!role) throw new Error(`Mutation.${mutation} (the ${kind} action) has no access rule.`);
+    return { kind, mutation, requiredRole: role, reason: roleRefusal(held, role) };
+  });
+}
+
+builder.objectField(User, 'availableActions', (t) =>
+  t.field({
+    type: [UserActionRef],
+    description:
+      "The actions that would change the user now, in the order a console lists them: CONFIRMED → DISABLE, DELETE, REVOKE_SESSIONS; PENDING → DELETE, CONFIRM, RESEND_CONFIRMATION (pending users cannot be disabled); DISABLED → ENABLE, DELETE. Actions this admin key's role may not take are listed too, with `allowed: false` and the reason. Computed from the user's status: no extra query.",
+    resolve: (user, _args, ctx, info) => offered(user.status, ctx.operator.role, info),
+  }),
+);

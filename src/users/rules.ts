@@ -1,0 +1,59 @@
+// What may happen to a user of each status, in one place. The admin mutations, the bulk actions,
+// the sign-in API and (through User.availableActions) the console all ask here; nothing else
+// compares statuses to decide what is allowed.
+import type { UserStatus } from '../db/schema.js';
+
+/** The actions an operator can take on one user, in the order the console lists them. */
+export const userActions = ['disable', 'enable', 'delete', 'revokeSessions', 'confirm', 'resendConfirmation'] as const;
+export type UserAction = (typeof userActions)[number];
+
+/**
+ * What an action does to a user of a status: `changes` it; does `nothing` (it is accepted and the
+ * user is already where the action would put it); or is `refused` with an error.
+ */
+export type ActionEffect = 'changes' | 'nothing' | 'refused';
+
+const effects: Record<UserAction, Record<UserStatus, ActionEffect>> = {
+  // Pending users cannot be disabled, only deleted (the seed); disabling a disabled user is a no-op.
+  disable: { confirmed: 'changes', disabled: 'nothing', pending: 'refused' },
+  // A pending user is confirmed, not enabled.
+  enable: { confirmed: 'nothing', disabled: 'changes', pending: 'refused' },
+  delete: { confirmed: 'changes', disabled: 'changes', pending: 'changes' },
+  // Only confirmed users hold sessions: disabling revoked them all, pending users never had any.
+  revokeSessions: { confirmed: 'changes', disabled: 'nothing', pending: 'nothing' },
+  confirm: { confirmed: 'nothing', disabled: 'nothing', pending: 'changes' },
+  resendConfirmation: { confirmed: 'refused', disabled: 'refused', pending: 'changes' },
+};
+
+export function effectOf(action: UserAction, status: UserStatus): ActionEffect {
+  return effects[action][status];
+}
+
+/** Whether the action changes a user of this status (as opposed to doing nothing, or being refused). */
+export const actionChanges = (action: UserAction, status: UserStatus): boolean => effectOf(action, status) === 'changes';
+
+/** Whether disableUser accepts a user of this status (pending users cannot be disabled). */
+export const canDisable = (status: UserStatus): boolean => effectOf('disable', status) !== 'refused';
+
+/** Whether enableUser accepts a user of this status (pending users are confirmed instead). */
+export const canEnable = (status: UserStatus): boolean => effectOf('enable', status) !== 'refused';
+
+/** Whether confirming changes the user: only pending users become confirmed; others stay as they are. */
+export const canConfirm = (status: UserStatus): boolean => actionChanges('confirm', status);
+
+/** Whether a confirmation link may be mailed to the user: only while it is pending. */
+export const canResendConfirmation = (status: UserStatus): boolean => effectOf('resendConfirmation', status) !== 'refused';
+
+/** The actions that would change a user of this status: what an operator is offered for it. */
+export function availableActions(status: UserStatus): UserAction[] {
+  return userActions.filter((action) => actionChanges(action, status));
+}
+
+/** Only confirmed users hold access: they log in, refresh, and their access tokens are accepted. */
+export const grantsAccess = (status: UserStatus): boolean => status === 'confirmed';
+
+/** Why a user of this status holds no access, or null when it does. */
+export function accessRefusal(status: UserStatus): 'disabled' | 'unconfirmed' | null {
+  if (grantsAccess(status)) return null;
+  return status === 'disabled' ? 'disabled' : 'unconfirmed';
+}
