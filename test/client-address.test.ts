@@ -79,7 +79,7 @@ describe('the client address', () => {
 describe('the other settings of issue 11', () => {
   it('GraphiQL is on by default, NODE_ENV=production does not turn it off, GRAPHIQL=false does', () => {
     expect(loadConfig({}).graphiql).toBe(true);
-    expect(loadConfig({ NODE_ENV: 'production' }).graphiql).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', PUBLIC_URL: 'https://users.example.com' }).graphiql).toBe(true);
     expect(loadConfig({ GRAPHIQL: 'false' }).graphiql).toBe(false);
     expect(() => loadConfig({ GRAPHIQL: 'maybe' })).toThrow(/GRAPHIQL must be true or false/);
   });

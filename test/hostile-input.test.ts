@@ -28,9 +28,13 @@ let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp({
     logger: createLogger('info', { write: (line: string) => void logLines.push(line) }),
-    // Failed logins of the fuzzing below would otherwise hit the login limits (their own tests).
+    // The fuzzing below would otherwise hit the login and sign-up limits (their own tests).
     app: {
       limits: {
+        registerPerAddress: { limit: 100_000, windowMs: 60_000 },
+        anonLoginPerAddress: { limit: 100_000, windowMs: 60_000 },
+        confirmSendPerAddress: { limit: 100_000, windowMs: 60_000 },
+        mailPerEmail: { limit: 100_000, windowMs: 60_000 },
         loginPerAddress: { limit: 100_000, windowMs: 60_000 },
         loginPerAccount: { limit: 100_000, windowMs: 60_000 },
         adminKeyPerAddress: { limit: 100_000, windowMs: 60_000 },
