@@ -18,7 +18,7 @@ export interface Config {
   trustProxy: TrustProxy;
   /** Origins whose pages may call /graphql from a browser (CORS_ORIGINS); empty: none, `['*']`: any. */
   corsOrigins: readonly string[];
-  /** Connection cap and timeouts of the HTTP server (MAX_CONNECTIONS, HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS). */
+  /** Connection cap and timeouts of the HTTP server (MAX_CONNECTIONS, HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS). */
   http: HttpServerSettings;
   db: { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
   /** Where GET /metrics is served without a key (METRICS_PORT); null: on PORT, behind an admin key. */
@@ -231,7 +231,12 @@ function httpSettings(env: Env): HttpServerSettings {
   if (headersTimeoutMs > requestTimeoutMs) {
     throw new ConfigError(`HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not be more than REQUEST_TIMEOUT_MS (${requestTimeoutMs}).`);
   }
-  return { maxConnections: integer(env, 'MAX_CONNECTIONS', 1_000, 1, 1_000_000), headersTimeoutMs, requestTimeoutMs };
+  return {
+    maxConnections: integer(env, 'MAX_CONNECTIONS', 1_000, 1, 1_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 1_000, 600_000),
+  };
 }
 
 function metricsPort(env: Env): number | null {

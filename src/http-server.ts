@@ -9,24 +9,29 @@ export interface HttpServerSettings {
   headersTimeoutMs: number;
   /** How long a client may take to send its whole request, body included (REQUEST_TIMEOUT_MS). */
   requestTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open for the next request (KEEP_ALIVE_TIMEOUT_MS).
+   * Longer than the idle timeouts of clients and load balancers (undici 4 s, most balancers 60 s),
+   * so the client always closes first: a server that closes first races the client's next request
+   * on that connection, which then fails with ECONNRESET.
+   */
+  keepAliveTimeoutMs: number;
 }
 
 export const defaultHttpServerSettings: HttpServerSettings = {
   maxConnections: 1_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 65_000,
 };
 
-/** An idle keep-alive connection is closed after this long without a new request. */
-export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-
 export function createHttpServer(app: RequestListener, settings: Partial<HttpServerSettings> = {}): Server {
-  const { maxConnections, headersTimeoutMs, requestTimeoutMs } = { ...defaultHttpServerSettings, ...settings };
+  const { maxConnections, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = { ...defaultHttpServerSettings, ...settings };
   const server = createServer(
     {
       headersTimeout: headersTimeoutMs,
       requestTimeout: requestTimeoutMs,
-      keepAliveTimeout: Math.min(KEEP_ALIVE_TIMEOUT_MS, headersTimeoutMs),
+      keepAliveTimeout: keepAliveTimeoutMs,
       // Node checks both timeouts on this interval (30 s by default, which would let a short
       // timeout run up to 30 s late).
       connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(headersTimeoutMs / 4))),
