@@ -68,7 +68,7 @@ export interface OperationsDeps {
 }
 
 interface ServerContext {
-  operator: AdminKeyRow;
+  adminKey: AdminKeyRow;
   requestId: string;
 }
 
@@ -205,8 +205,8 @@ export function createApp(deps: AppDeps & OperationsDeps) {
       warn: (...args) => logger.warn({ args }, 'yoga'),
       error: (...args) => logger.error({ args }, 'yoga'),
     },
-    context: ({ operator, requestId, request }) =>
-      createContext(db, operator, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData),
+    context: ({ adminKey, requestId, request }) =>
+      createContext(db, adminKey, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData),
     // GraphiQL and CORS are answered before Yoga (handleGraphQL): a page built once, an allow-list.
     graphiql: false,
     cors: false,
@@ -304,14 +304,14 @@ export function createApp(deps: AppDeps & OperationsDeps) {
     if (incoming.method === 'OPTIONS') return graphqlPreflight(incoming, corsOrigins);
     if (graphiql && shouldRenderGraphiQL(incoming)) return graphiql.page(incoming);
     // The key is checked from the headers before a byte of the body is read.
-    const operator = await authenticate(incoming, address);
-    if (!operator) return unauthenticated(requestId, '/graphql');
+    const adminKey = await authenticate(incoming, address);
+    if (!adminKey) return unauthenticated(requestId, '/graphql');
     if (FORM_BODY.test(incoming.headers.get('content-type') ?? '')) {
       return graphqlError(415, 'Send the request as application/json.', 'UNSUPPORTED_MEDIA_TYPE', requestId);
     }
     const request = await withBoundedBody(incoming);
     if (!request) return tooLarge('/graphql', requestId);
-    const response = await yoga.fetch(request, { operator, requestId });
+    const response = await yoga.fetch(request, { adminKey, requestId });
     // Yoga answers an unknown content type with a bare 415; say what to send instead.
     if (response.status === 415) {
       return graphqlError(415, 'Send the request as application/json.', 'UNSUPPORTED_MEDIA_TYPE', requestId);
@@ -375,10 +375,10 @@ export function createApp(deps: AppDeps & OperationsDeps) {
 
   /** POST /introspect: the admin key from the headers first, then the body. */
   async function introspect(incoming: Request, requestId: string, address: string): Promise<Response> {
-    const operator = incoming.method === 'POST' ? await authenticate(incoming, address) : null;
-    if (!operator) return clientApi.introspect(incoming, null);
+    const adminKey = incoming.method === 'POST' ? await authenticate(incoming, address) : null;
+    if (!adminKey) return clientApi.introspect(incoming, null);
     const request = await withBoundedBody(incoming);
-    return request ? clientApi.introspect(request, operator) : tooLarge(INTROSPECTION_PATH, requestId);
+    return request ? clientApi.introspect(request, adminKey) : tooLarge(INTROSPECTION_PATH, requestId);
   }
 
   function refusal(pathname: string, status: number, message: string, code: string, requestId: string, headers = {}) {

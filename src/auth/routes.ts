@@ -147,8 +147,8 @@ function profileBody(appId: string, user: UserRow, identities: IdentityRow[]) {
 export interface ClientApi {
   /** Answers a request whose path starts with CLIENT_API_PREFIX; `address` is the client's, for the login limits. */
   handle(request: Request, requestId: string, address?: string): Promise<Response>;
-  /** Answers POST /introspect; `operator` is the admin key the request authenticated with, if any. */
-  introspect(request: Request, operator: AdminKeyRow | null): Promise<Response>;
+  /** Answers POST /introspect; `adminKey` is the admin key the request authenticated with, if any. */
+  introspect(request: Request, adminKey: AdminKeyRow | null): Promise<Response>;
 }
 
 export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, 'login' | 'signUp'>> = {}): ClientApi {
@@ -300,9 +300,9 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
       return response;
     },
 
-    async introspect(request, operator) {
+    async introspect(request, adminKey) {
       if (request.method !== 'POST') return json({ error: 'invalid_request', error_description: 'use POST' }, 405, { allow: 'POST' });
-      if (!operator) {
+      if (!adminKey) {
         return json(
           { error: 'invalid_client', error_description: 'An admin key is required: send "Authorization: Bearer <admin key>".' },
           401,
