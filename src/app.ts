@@ -2,6 +2,7 @@
 // fetch handler, used by src/server.ts and by the tests alike.
 import { createServerAdapter } from '@whatwg-node/server';
 import { createAuthDeps } from './auth/deps.js';
+import { passwordHashing } from './auth/passwords.js';
 import type { Mailer } from './auth/mailer.js';
 import { CachedAdminKeys, CachedSessionStates, type RevocationFeed } from './auth/revocation-cache.js';
 import { databaseSessionStates } from './auth/verify.js';
@@ -69,6 +70,7 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   const adminKeys = deps.revocations ? new CachedAdminKeys(db, deps.revocations) : null;
   const auth = createAuthDeps({ db, logger, settings: deps.auth, mailer: deps.mailer, sessions });
   const limiters = createLimiters(deps.limits, deps.now);
+  passwordHashing.configure(limiters.passwordHashing);
   const authenticate = createAdminKeyAuth({ db, adminKeys, limiter: limiters.adminKey, logger });
 
   const router = createRouter(
