@@ -33,9 +33,9 @@ export class TooManyAttemptsError extends Error {
 export class BadRequestError extends Error {}
 
 /** Which writer answers an error met outside a route's own answers: /graphql's, or the plain one. */
-export type Surface = 'graphql' | 'gateway';
+type Surface = 'graphql' | 'gateway';
 
-export const surfaceOf = (pathname: string): Surface => (pathname === '/graphql' ? 'graphql' : 'gateway');
+const surfaceOf = (pathname: string): Surface => (pathname === '/graphql' ? 'graphql' : 'gateway');
 
 /** The answer to a request without a working admin key, on every surface. */
 export const ADMIN_KEY_REQUIRED = {
@@ -43,25 +43,32 @@ export const ADMIN_KEY_REQUIRED = {
   headers: { 'www-authenticate': 'Bearer realm="app-users-gateway"' },
 };
 
-/**
- * What the HTTP layer refuses itself: the status, the GraphQL `extensions.code`, the `error_code`
- * of the other routes, and whether their body quotes the request id.
- */
-const REFUSALS = {
-  unauthenticated: {
-    status: 401,
-    code: 'UNAUTHENTICATED',
-    errorCode: 'Unauthorized',
-    quotesRequestId: true,
-    ...ADMIN_KEY_REQUIRED,
-  },
+export type Refusal = 'unauthenticated' | 'payloadTooLarge' | 'unsupportedMediaType' | 'tooManyAttempts' | 'databaseFault' | 'internal';
+
+interface RefusalAnswer {
+  status: number;
+  /** `extensions.code` on the GraphQL surface; a database fault's is its own. */
+  code?: string;
+  /** `error_code` on the other routes. */
+  errorCode: string;
+  /** Whether the other routes' body quotes the request id. */
+  quotesRequestId: boolean;
+  /** `extensions.retryable: true` on the GraphQL surface. */
+  retryable?: boolean;
+  /** The text, unless the error brings its own. */
+  message?: string;
+  headers?: Record<string, string>;
+}
+
+/** What the HTTP layer refuses itself, and how each surface says it. */
+const REFUSALS: Record<Refusal, RefusalAnswer> = {
+  unauthenticated: { status: 401, code: 'UNAUTHENTICATED', errorCode: 'Unauthorized', quotesRequestId: true, ...ADMIN_KEY_REQUIRED },
   payloadTooLarge: {
     status: 413,
     code: 'PAYLOAD_TOO_LARGE',
     errorCode: 'PayloadTooLarge',
     quotesRequestId: false,
     message: `The request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes (1 MiB).`,
-    headers: {},
   },
   // Only /graphql looks at the content type; the other routes never answer 415.
   unsupportedMediaType: {
@@ -70,26 +77,15 @@ const REFUSALS = {
     errorCode: 'UnsupportedMediaType',
     quotesRequestId: false,
     message: 'Send the request as application/json.',
-    headers: {},
   },
-  tooManyAttempts: { status: 429, code: 'RATE_LIMITED', errorCode: 'TooManyRequests', quotesRequestId: false, message: '', headers: {} },
-  // A database fault met outside GraphQL execution (the admin key lookup, a plain route): always
-  // 503; its GraphQL code is the fault's own.
-  databaseFault: { status: 503, code: '', errorCode: 'ServiceUnavailable', quotesRequestId: true, message: '', headers: { 'retry-after': '1' } },
-  internal: {
-    status: 500,
-    code: 'INTERNAL_SERVER_ERROR',
-    errorCode: 'InternalServerError',
-    quotesRequestId: true,
-    message: 'Unexpected error.',
-    headers: {},
-  },
-} as const;
-
-export type Refusal = keyof typeof REFUSALS;
+  tooManyAttempts: { status: 429, code: 'RATE_LIMITED', errorCode: 'TooManyRequests', quotesRequestId: false },
+  // A database fault met outside GraphQL execution (the admin key lookup, a plain route): always 503.
+  databaseFault: { status: 503, errorCode: 'ServiceUnavailable', quotesRequestId: true, retryable: true, headers: { 'retry-after': '1' } },
+  internal: { status: 500, code: 'INTERNAL_SERVER_ERROR', errorCode: 'InternalServerError', quotesRequestId: true, message: 'Unexpected error.' },
+};
 
 /** The GraphQL surface's error body; `extensions` without the request id, which it adds. */
-export function graphqlErrorResponse(
+function graphqlErrorResponse(
   status: number,
   message: string,
   extensions: Record<string, unknown>,
@@ -100,7 +96,7 @@ export function graphqlErrorResponse(
 }
 
 /** The body of the gateway's plain routes: `error` (the text) and `error_code`, and the request id when given. */
-export function gatewayErrorResponse(
+function gatewayErrorResponse(
   status: number,
   errorCode: string,
   message: string,
@@ -128,11 +124,11 @@ export function refusalResponse(
   detail: { message?: string; code?: string; headers?: Record<string, string> } = {},
 ): Response {
   const entry = REFUSALS[refusal];
-  const message = detail.message ?? entry.message;
+  const message = detail.message ?? entry.message ?? '';
   const headers = { ...entry.headers, ...detail.headers };
   if (surface === 'graphql') {
-    const extensions = refusal === 'databaseFault' ? { code: detail.code, retryable: true } : { code: entry.code };
-    return graphqlErrorResponse(entry.status, message, extensions, requestId, headers);
+    const code = detail.code ?? entry.code;
+    return graphqlErrorResponse(entry.status, message, entry.retryable ? { code, retryable: true } : { code }, requestId, headers);
   }
   return gatewayErrorResponse(entry.status, entry.errorCode, message, { requestId: entry.quotesRequestId ? requestId : undefined, headers });
 }
