@@ -8,7 +8,7 @@ import type { LinkedTable } from './linked-data/index.js';
 export interface Context {
   db: Database;
   /** The admin key the request was made with. */
-  operator: AdminKeyRow;
+  adminKey: AdminKeyRow;
   /** The same key as the audit trail records it. */
   actor: Actor;
   requestId: string;
@@ -22,15 +22,15 @@ export interface Context {
 
 export function createContext(
   db: Database,
-  operator: AdminKeyRow,
+  adminKey: AdminKeyRow,
   requestId: string,
   signIn: { auth: AuthDeps; publicUrl: string },
   linkedData: readonly LinkedTable[] = [],
 ): Context {
   return {
     db,
-    operator,
-    actor: { type: 'admin', keyId: operator.id, keyName: operator.name, requestId },
+    adminKey,
+    actor: { type: 'admin', keyId: adminKey.id, keyName: adminKey.name, requestId },
     requestId,
     auth: signIn.auth,
     publicUrl: signIn.publicUrl,

@@ -1,12 +1,13 @@
 // Start-up only: configuration, database, migrations, the startup admin key, listen, signals.
 import { ensureStartupKey } from './admin/keys.js';
-import { createApp, createMetricsApp } from './app.js';
+import { createApp } from './app.js';
 import { startRevocationFeed } from './auth/revocation-cache.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
 import { loadLinkedDataFile } from './linked-data/index.js';
 import { createHttpServer } from './http-server.js';
+import { createMetricsApp } from './http/metrics-route.js';
 import { createLogger } from './logger.js';
 import { stopOnSignals } from './shutdown.js';
 

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAuthSettings, loadConfig } from '../src/config.js';
 import { admit, AttemptLimiter } from '../src/limits/index.js';
-import { graphqlLimits, MAX_BODY_BYTES } from '../src/limits/graphql.js';
+import { MAX_REQUEST_BODY_BYTES } from '../src/http/body.js';
+import { graphqlLimits } from '../src/limits/graphql.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 
 let clock = Date.now();
@@ -206,8 +207,8 @@ describe('the attempt counter', () => {
 });
 
 describe('request limits', () => {
-  it(`refuses a body over ${MAX_BODY_BYTES} bytes with 413, declared or streamed in chunks`, async () => {
-    const big = JSON.stringify({ query: '{ users { totalCount } }', variables: { pad: 'x'.repeat(MAX_BODY_BYTES) } });
+  it(`refuses a body over ${MAX_REQUEST_BODY_BYTES} bytes with 413, declared or streamed in chunks`, async () => {
+    const big = JSON.stringify({ query: '{ users { totalCount } }', variables: { pad: 'x'.repeat(MAX_REQUEST_BODY_BYTES) } });
     const declared = await postGraphQL(t, big);
     expect(declared.status).toBe(413);
     expect(declared.body.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
@@ -232,7 +233,7 @@ describe('request limits', () => {
     expect((await client.json()).error_code).toBe('PayloadTooLarge');
 
     // Just under the limit is fine.
-    const fits = JSON.stringify({ query: '{ users { totalCount } }', variables: { pad: 'x'.repeat(MAX_BODY_BYTES - 200) } });
+    const fits = JSON.stringify({ query: '{ users { totalCount } }', variables: { pad: 'x'.repeat(MAX_REQUEST_BODY_BYTES - 200) } });
     expect((await postGraphQL(t, fits)).status).toBe(200);
   });
 
@@ -320,7 +321,7 @@ describe('request limits', () => {
   });
 
   it('lets every query of the README, the console and GraphiQL through', async () => {
-    const { EXAMPLE_QUERY } = await import('../src/app.js');
+    const { EXAMPLE_QUERY } = await import('../src/http/graphql.js');
     const { getIntrospectionQuery } = await import('graphql');
     const userFields = 'id email status createdAt lastAuthenticatedAt disabledAt activeSessionCount identities { providerType }';
     const queries = [

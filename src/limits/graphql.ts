@@ -10,8 +10,6 @@ import { GraphQLError, type ASTVisitor, type StringValueNode, type ValidationCon
 import type { Plugin } from 'graphql-yoga';
 import { costWithVariablesPlugin } from './cost.js';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
-
 export const graphqlLimits = {
   maxDepth: 8,
   maxAliases: 15,

@@ -1,6 +1,6 @@
-import { passwordHashing } from '../auth/passwords.js';
 import { admit, AttemptLimiter, settleAll, type AdmitOptions, type AttemptLimit } from './attempts.js';
 import { defaultRateLimits, type RateLimits } from './defaults.js';
+import type { WorkQueueOptions } from './work-queue.js';
 
 export { admit, AttemptLimiter, type AttemptLimit, type Reservation } from './attempts.js';
 export { defaultRateLimits, type RateLimits } from './defaults.js';
@@ -17,6 +17,8 @@ export interface Limiters {
   adminKey: FailureLimiter;
   login: LoginLimiter;
   signUp: SignUpLimiters;
+  /** The bounds of the process-wide password-hashing queue (src/auth/passwords.ts), for createApp to apply. */
+  passwordHashing: WorkQueueOptions;
 }
 
 /** Limits on every attempt, not only failures: each is counted when it arrives. */
@@ -28,13 +30,12 @@ export interface SignUpLimiters {
 }
 
 /**
- * The limiters for createApp. The password-hashing bounds apply to the process-wide queue of
- * src/auth/passwords.ts (unset: the defaults, so one app's test settings do not outlive it).
+ * The limiters for createApp. The password-hashing bounds are the defaults when unset, so one
+ * app's test settings do not outlive it.
  */
 export function createLimiters(limits: Partial<RateLimits> = {}, now?: () => number): Limiters {
   const merged = { ...defaultRateLimits, ...limits };
   const limiter = (limit: AttemptLimit) => new AttemptLimiter({ ...limit, now });
-  passwordHashing.configure(merged.passwordHashing);
   return {
     adminKey: new FailureLimiter(limiter(merged.adminKeyPerAddress)),
     login: new LoginLimiter(limiter(merged.loginPerAddress), limiter(merged.loginPerAccount)),
@@ -44,6 +45,7 @@ export function createLimiters(limits: Partial<RateLimits> = {}, now?: () => num
       confirmSendPerAddress: limiter(merged.confirmSendPerAddress),
       mailPerEmail: limiter(merged.mailPerEmail),
     },
+    passwordHashing: merged.passwordHashing,
   };
 }
 

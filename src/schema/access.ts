@@ -38,7 +38,7 @@ export function forbidden(ctx: Context, info: GraphQLResolveInfo): ForbiddenErro
   const role = requiredRole(info);
   if (!role) return new ForbiddenError(`${name} has no access rule, so no admin key may use it.`);
   return new ForbiddenError(
-    `This admin key has the ${ctx.operator.role} role; ${name} needs ${role}${role === 'owner' ? '' : ' or above'}.`,
+    `This admin key has the ${ctx.adminKey.role} role; ${name} needs ${role}${role === 'owner' ? '' : ' or above'}.`,
   );
 }
 
@@ -54,7 +54,7 @@ async function recordRefusal(
     action: info.fieldName,
     outcome: 'refused',
     userId: typeof args.id === 'string' ? args.id : null,
-    details: { code: 'FORBIDDEN', message: error.message, role: ctx.operator.role },
+    details: { code: 'FORBIDDEN', message: error.message, role: ctx.adminKey.role },
   });
   throw error;
 }

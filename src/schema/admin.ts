@@ -128,7 +128,7 @@ builder.queryField('currentAdminKey', (t) =>
     ...grant('viewer'),
     type: AdminKey,
     description: 'The admin key this request was made with: its name and role.',
-    resolve: (_root, _args, ctx) => ctx.operator,
+    resolve: (_root, _args, ctx) => ctx.adminKey,
   }),
 );
 

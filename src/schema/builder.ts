@@ -26,7 +26,7 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({
-      role: (required) => hasRole(ctx.operator.role, required),
+      role: (required) => hasRole(ctx.adminKey.role, required),
       ruled: false,
     }),
     unauthorizedError: (_parent, ctx, info) => forbidden(ctx, info),

@@ -78,6 +78,6 @@ builder.objectField(User, 'availableActions', (t) =>
     type: [UserActionRef],
     description:
       "The actions that would change the user now, in the order a console lists them: CONFIRMED → DISABLE, DELETE, REVOKE_SESSIONS; PENDING → DELETE, CONFIRM, RESEND_CONFIRMATION (pending users cannot be disabled); DISABLED → ENABLE, DELETE. Actions this admin key's role may not take are listed too, with `allowed: false` and the reason. Computed from the user's status: no extra query.",
-    resolve: (user, _args, ctx, info) => offered(user.status, ctx.operator.role, info),
+    resolve: (user, _args, ctx, info) => offered(user.status, ctx.adminKey.role, info),
   }),
 );

@@ -128,7 +128,7 @@ builder.mutationField('deleteUser', (t) =>
       users.deleteUser(ctx.db, ctx.actor, args.id, {
         linkedData: ctx.linkedData,
         purgeLinkedData: args.purgeLinkedData ?? false,
-        role: ctx.operator.role,
+        role: ctx.adminKey.role,
       }),
   }),
 );

@@ -2,42 +2,33 @@
 // the other Realm SDKs call to sign users up and in, and the RFC 7662 introspection endpoint for
 // the app's own back end. Request and response shapes follow what realm-web 2.0.1 sends and reads.
 import type { Actor } from '../audit/log.js';
+import { confirmWithToken, registerUser, resendConfirmationByEmail } from '../auth/confirmation.js';
+import { publicUrlFor, type AuthDeps } from '../auth/deps.js';
+import { InvalidCredentialsError, InvalidSessionError } from '../auth/errors.js';
+import { logInAnonymously, logInWithPassword, logOut, profileOf, refreshAccessToken } from '../auth/sessions.js';
+import { verifyAccessToken } from '../auth/verify.js';
 import type { AdminKeyRow, IdentityRow, UserRow } from '../db/schema.js';
-import { isRefusal, QueueFullError, type Limiters } from '../limits/index.js';
+import { isRefusal, type Limiters } from '../limits/index.js';
 import { requestsLimited } from '../metrics.js';
-import { EmailTakenError, InvalidInputError, UserNotFoundError } from '../errors.js';
 import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
-import { confirmWithToken, registerUser, resendConfirmationByEmail } from './confirmation.js';
-import { publicUrlFor, type AuthDeps } from './deps.js';
+import type { AuthenticateAdminKey } from './admin-key-auth.js';
+import { MAX_SIGN_IN_BODY_BYTES, withBoundedBody } from './body.js';
 import {
-  ConfirmationRequiredError,
-  InvalidCredentialsError,
-  InvalidSessionError,
-  InvalidUserTokenError,
-  UserDisabledError,
-  UserNotPendingError,
+  ADMIN_KEY_REQUIRED,
+  BadRequestError,
+  introspectionErrorResponse,
+  refusalResponse,
+  signInErrorResponse,
+  signInFailureResponse,
 } from './errors.js';
-import { logInAnonymously, logInWithPassword, logOut, profileOf, refreshAccessToken } from './sessions.js';
-import { verifyAccessToken } from './verify.js';
+import { json, SIGN_IN_HEADERS } from './json.js';
 
 export const CLIENT_API_PREFIX = '/api/client/v2.0/';
 export const INTROSPECTION_PATH = '/introspect';
 
-const MAX_BODY_BYTES = 64 * 1024;
-
-/** A request the client can fix: malformed JSON, a missing or mistyped field. */
-class BadRequestError extends Error {}
-
-/** The error body every Realm SDK reads: `error` (the text) and `error_code`. */
-function clientError(status: number, errorCode: string, error: string, headers: Record<string, string> = {}): Response {
-  return json({ error, error_code: errorCode }, status, headers);
-}
-
-function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
-  });
+/** A successful answer, with the headers the SDKs have always received. */
+function reply(body: unknown, status = 200): Response {
+  return json(body, status, SIGN_IN_HEADERS);
 }
 
 /** An empty success: no body and no content type, which realm-web reads as "nothing". */
@@ -57,36 +48,14 @@ const CORS_HEADERS = {
 /** 429 TooManyRequests with Retry-After, counted under `limit` (a name of src/limits' RateLimits). */
 function tooManyRequests(limit: string, retryAfter: number, what: string): Response {
   requestsLimited.inc({ limit });
-  return clientError(429, 'TooManyRequests', `${what}: try again in ${retryAfter} seconds`, { 'retry-after': String(retryAfter) });
-}
-
-/** Expected failures, as the status and error code the SDKs expect; anything else is not ours to answer. */
-function errorResponse(err: unknown): Response {
-  if (err instanceof QueueFullError) {
-    requestsLimited.inc({ limit: 'passwordHashing' });
-    return clientError(503, 'ServiceUnavailable', 'the server is busy checking passwords: try again shortly', { 'retry-after': '1' });
-  }
-  if (err instanceof InvalidSessionError) return clientError(401, 'InvalidSession', err.message);
-  if (err instanceof InvalidCredentialsError) return clientError(401, 'InvalidPassword', err.message);
-  if (err instanceof ConfirmationRequiredError) return clientError(401, 'ConfirmationRequired', err.message);
-  if (err instanceof UserDisabledError) return clientError(401, 'UserDisabled', err.message);
-  if (err instanceof EmailTakenError) return clientError(409, 'AccountNameInUse', 'name already in use');
-  if (err instanceof InvalidUserTokenError) return clientError(400, 'UserpassTokenInvalid', err.message);
-  if (err instanceof UserNotPendingError) {
-    return err.status === 'confirmed'
-      ? clientError(409, 'UserAlreadyConfirmed', 'user already confirmed')
-      : clientError(409, 'UserDisabled', 'user disabled');
-  }
-  if (err instanceof UserNotFoundError) return clientError(404, 'UserNotFound', 'user not found');
-  if (err instanceof InvalidInputError || err instanceof BadRequestError) return clientError(400, 'BadRequest', err.message);
-  throw err;
+  return signInErrorResponse(429, 'TooManyRequests', `${what}: try again in ${retryAfter} seconds`, { 'retry-after': String(retryAfter) });
 }
 
 async function readBodyText(request: Request): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new BadRequestError(`the request body is larger than ${MAX_BODY_BYTES} bytes`);
+  if (declared > MAX_SIGN_IN_BODY_BYTES) throw new BadRequestError(`the request body is larger than ${MAX_SIGN_IN_BODY_BYTES} bytes`);
   const text = await request.text();
-  if (text.length > MAX_BODY_BYTES) throw new BadRequestError(`the request body is larger than ${MAX_BODY_BYTES} bytes`);
+  if (text.length > MAX_SIGN_IN_BODY_BYTES) throw new BadRequestError(`the request body is larger than ${MAX_SIGN_IN_BODY_BYTES} bytes`);
   return text;
 }
 
@@ -146,15 +115,18 @@ function profileBody(appId: string, user: UserRow, identities: IdentityRow[]) {
 
 export interface ClientApi {
   /** Answers a request whose path starts with CLIENT_API_PREFIX; `address` is the client's, for the login limits. */
-  handle(request: Request, requestId: string, address?: string): Promise<Response>;
-  /** Answers POST /introspect; `operator` is the admin key the request authenticated with, if any. */
-  introspect(request: Request, operator: AdminKeyRow | null): Promise<Response>;
+  handle(request: Request, requestId: string, address: string): Promise<Response>;
+  /** Answers /introspect: the admin key from the headers first, then the body. */
+  introspect(request: Request, requestId: string, address: string): Promise<Response>;
 }
 
-export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, 'login' | 'signUp'>> = {}): ClientApi {
+export function createClientApi(
+  auth: AuthDeps,
+  limits: Partial<Pick<Limiters, 'login' | 'signUp'>>,
+  authenticate: AuthenticateAdminKey,
+): ClientApi {
   const { settings } = auth;
-  const methodNotAllowed = (allow: string) =>
-    clientError(405, 'MethodNotAllowed', `use ${allow} here`, { allow });
+  const methodNotAllowed = (allow: string) => signInErrorResponse(405, 'MethodNotAllowed', `use ${allow} here`, { allow });
 
   async function appRoute(request: Request, rest: string, requestId: string, address: string): Promise<Response> {
     const actor: Actor = { type: 'user', userId: null, requestId };
@@ -165,7 +137,7 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
       case 'location': {
         if (request.method !== 'GET') return methodNotAllowed('GET');
         const hostname = publicUrlFor(settings, request);
-        return json({
+        return reply({
           deployment_model: 'GLOBAL',
           location: 'LOCAL',
           hostname,
@@ -181,7 +153,7 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
           const email = stringField(body, 'email');
           const password = stringField(body, 'password');
           await registerUser(auth, actor, { email, password }, publicUrlFor(settings, request));
-          return json({}, 201);
+          return reply({}, 201);
         });
       case `auth/providers/${LOCAL_USERPASS}/confirm`:
         return post(async (body) => {
@@ -221,7 +193,7 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
             throw err;
           }
           attempt?.succeeded();
-          return json({
+          return reply({
             access_token: session.accessToken,
             refresh_token: session.refreshToken,
             user_id: session.userId,
@@ -231,7 +203,7 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
       case `auth/providers/${ANON_USER}/login`:
         if (!settings.anonymousAuth) {
           // What Atlas App Services answers for a provider that is not enabled.
-          return clientError(401, 'AuthProviderNotFound', `authentication via '${ANON_USER}' is unsupported`);
+          return signInErrorResponse(401, 'AuthProviderNotFound', `authentication via '${ANON_USER}' is unsupported`);
         }
         // Every anonymous login makes a user: each one counts.
         if (request.method === 'POST' && limits.signUp && !limits.signUp.anonLoginPerAddress.count(address)) {
@@ -239,7 +211,7 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
         }
         return post(async (body) => {
           const session = await logInAnonymously(auth, { device: deviceOf(body), requestId });
-          return json({
+          return reply({
             access_token: session.accessToken,
             refresh_token: session.refreshToken,
             user_id: session.userId,
@@ -247,7 +219,7 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
           });
         });
       default:
-        return clientError(404, 'NotFound', `${request.method} ${CLIENT_API_PREFIX}app/${settings.appId}/${rest} is not supported by this gateway`);
+        return signInErrorResponse(404, 'NotFound', `${request.method} ${CLIENT_API_PREFIX}app/${settings.appId}/${rest} is not supported by this gateway`);
     }
   }
 
@@ -262,18 +234,18 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
         appId = appMatch[1]!;
       }
       if (appId !== settings.appId) {
-        return clientError(404, 'AppNotFound', `cannot find app using Client App ID '${appId.slice(0, 128)}'`);
+        return signInErrorResponse(404, 'AppNotFound', `cannot find app using Client App ID '${appId.slice(0, 128)}'`);
       }
       return appRoute(request, appMatch[2]!.replace(/\/+$/, ''), requestId, address);
     }
     if (path === 'auth/profile') {
       if (request.method !== 'GET') return methodNotAllowed('GET');
       const { user, identities } = await profileOf(auth, requireBearer(request));
-      return json(profileBody(settings.appId, user, identities));
+      return reply(profileBody(settings.appId, user, identities));
     }
     if (path === 'auth/session') {
       if (request.method === 'POST') {
-        return json(await refreshAccessToken(auth, requireBearer(request)).then((r) => ({ access_token: r.accessToken })), 201);
+        return reply(await refreshAccessToken(auth, requireBearer(request)).then((r) => ({ access_token: r.accessToken })), 201);
       }
       if (request.method === 'DELETE') {
         await logOut(auth, requireBearer(request), requestId);
@@ -281,11 +253,52 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
       }
       return methodNotAllowed('POST, DELETE');
     }
-    return clientError(404, 'NotFound', `${request.method} ${CLIENT_API_PREFIX}${path} is not supported by this gateway`);
+    return signInErrorResponse(404, 'NotFound', `${request.method} ${CLIENT_API_PREFIX}${path} is not supported by this gateway`);
+  }
+
+  /** POST /introspect, once the admin key is known: the token of the body, checked. */
+  async function introspect(request: Request, adminKey: AdminKeyRow | null): Promise<Response> {
+    if (request.method !== 'POST') return introspectionErrorResponse(405, 'invalid_request', 'use POST', { allow: 'POST' });
+    if (!adminKey) {
+      return introspectionErrorResponse(401, 'invalid_client', ADMIN_KEY_REQUIRED.message, ADMIN_KEY_REQUIRED.headers);
+    }
+    let token: unknown;
+    try {
+      const contentType = request.headers.get('content-type') ?? '';
+      token = contentType.startsWith('application/x-www-form-urlencoded')
+        ? new URLSearchParams(await readBodyText(request)).get('token')
+        : (await readJsonBody(request)).token;
+    } catch (err) {
+      if (!(err instanceof BadRequestError)) throw err;
+      return introspectionErrorResponse(400, 'invalid_request', err.message);
+    }
+    if (typeof token !== 'string' || token === '') {
+      return introspectionErrorResponse(400, 'invalid_request', 'send the token to check as "token" (form or JSON body)');
+    }
+    try {
+      const verified = await verifyAccessToken(token, auth.verifier);
+      return reply({
+        active: true,
+        sub: verified.userId,
+        sid: verified.sessionId,
+        exp: verified.expiresAt,
+        iat: verified.issuedAt,
+        aud: verified.audience,
+        client_id: verified.audience,
+        token_type: 'Bearer',
+        device_id: verified.deviceId,
+      });
+    } catch (err) {
+      if (err instanceof InvalidSessionError) return reply({ active: false });
+      throw err;
+    }
   }
 
   return {
-    async handle(request, requestId, address = 'unknown') {
+    async handle(incoming, requestId, address) {
+      // The body is read first, bounded: every route here reads one, before anything else.
+      const request = await withBoundedBody(incoming);
+      if (!request) return refusalResponse('payloadTooLarge', 'gateway', requestId);
       let response: Response;
       if (request.method === 'OPTIONS') {
         response = new Response(null, { status: 204 });
@@ -293,52 +306,18 @@ export function createClientApi(auth: AuthDeps, limits: Partial<Pick<Limiters, '
         try {
           response = await route(request, requestId, address);
         } catch (err) {
-          response = errorResponse(err);
+          response = signInFailureResponse(err);
         }
       }
       for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
       return response;
     },
 
-    async introspect(request, operator) {
-      if (request.method !== 'POST') return json({ error: 'invalid_request', error_description: 'use POST' }, 405, { allow: 'POST' });
-      if (!operator) {
-        return json(
-          { error: 'invalid_client', error_description: 'An admin key is required: send "Authorization: Bearer <admin key>".' },
-          401,
-          { 'www-authenticate': 'Bearer realm="app-users-gateway"' },
-        );
-      }
-      let token: unknown;
-      try {
-        const contentType = request.headers.get('content-type') ?? '';
-        token = contentType.startsWith('application/x-www-form-urlencoded')
-          ? new URLSearchParams(await readBodyText(request)).get('token')
-          : (await readJsonBody(request)).token;
-      } catch (err) {
-        if (!(err instanceof BadRequestError)) throw err;
-        return json({ error: 'invalid_request', error_description: err.message }, 400);
-      }
-      if (typeof token !== 'string' || token === '') {
-        return json({ error: 'invalid_request', error_description: 'send the token to check as "token" (form or JSON body)' }, 400);
-      }
-      try {
-        const verified = await verifyAccessToken(token, auth.verifier);
-        return json({
-          active: true,
-          sub: verified.userId,
-          sid: verified.sessionId,
-          exp: verified.expiresAt,
-          iat: verified.issuedAt,
-          aud: verified.audience,
-          client_id: verified.audience,
-          token_type: 'Bearer',
-          device_id: verified.deviceId,
-        });
-      } catch (err) {
-        if (err instanceof InvalidSessionError) return json({ active: false });
-        throw err;
-      }
+    async introspect(incoming, requestId, address) {
+      const adminKey = incoming.method === 'POST' ? await authenticate(incoming, address) : null;
+      if (!adminKey) return introspect(incoming, null);
+      const request = await withBoundedBody(incoming);
+      return request ? introspect(request, adminKey) : refusalResponse('payloadTooLarge', 'gateway', requestId);
     },
   };
 }

@@ -1,7 +1,7 @@
 // A Yoga plugin: every GraphQL operation counted and timed in the metrics of src/metrics.ts.
 import { getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import * as metrics from './metrics.js';
+import * as metrics from '../metrics.js';
 
 type Result = { errors?: readonly GraphQLError[] } & Record<string, unknown>;
 

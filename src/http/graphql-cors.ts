@@ -1,7 +1,7 @@
 // Cross-origin access to /graphql: only the pages of CORS_ORIGINS may call it from a browser
 // (none by default), and never with credentials: the admin API authenticates by the
 // Authorization header, which a page must hold itself, never by cookies a browser would add.
-// (The sign-in API under /api/client/ answers any origin: src/auth/routes.ts.)
+// (The sign-in API under /api/client/ answers any origin: src/http/client-api.ts.)
 
 const ALLOWED_METHODS = 'GET, POST, OPTIONS';
 const ALLOWED_HEADERS = 'authorization, content-type, accept, x-request-id';

@@ -1,0 +1,52 @@
+// The admin key a request authenticates with, from its Authorization header, under the
+// per-address limit on failed key checks.
+import { findActiveKeyBySecret, touchAdminKey } from '../admin/keys.js';
+import type { CachedAdminKeys } from '../auth/revocation-cache.js';
+import type { Database } from '../db/client.js';
+import type { AdminKeyRow } from '../db/schema.js';
+import { isRefusal, type FailureLimiter } from '../limits/index.js';
+import type { Logger } from '../logger.js';
+import { TooManyAttemptsError } from './errors.js';
+
+/** The admin key of the request, or null; throws TooManyAttemptsError past the limit. */
+export type AuthenticateAdminKey = (request: Request, address: string) => Promise<AdminKeyRow | null>;
+
+export function createAdminKeyAuth(deps: {
+  db: Database;
+  /** The per-instance cache of admin keys, kept exact by notifications; without it, every check reads the database. */
+  adminKeys: CachedAdminKeys | null;
+  /** Failed admin-key checks per source address. */
+  limiter: FailureLimiter;
+  logger: Logger;
+}): AuthenticateAdminKey {
+  const { db, adminKeys, limiter, logger } = deps;
+  /**
+   * The admin key of the request, or null. A request that sends an Authorization header without a
+   * working key counts as a failure of its address; past the limit, every key check from that
+   * address is refused with TooManyAttemptsError until its window ends. The check is counted
+   * before the lookup starts and handed back if the key works, so concurrent bad keys cannot all
+   * be looked up before the first is counted (src/limits/attempts.ts).
+   */
+  return async function authenticate(request: Request, address: string): Promise<AdminKeyRow | null> {
+    const header = request.headers.get('authorization');
+    if (header === null) return null;
+    const attempt = await limiter.attempt(address);
+    if (isRefusal(attempt)) throw new TooManyAttemptsError(attempt.retryAfter);
+    const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
+    let key: AdminKeyRow | null;
+    try {
+      key = match ? await (adminKeys?.findActiveKeyBySecret(match[1]!) ?? findActiveKeyBySecret(db, match[1]!)) : null;
+    } catch (err) {
+      attempt.abandoned();
+      throw err;
+    }
+    if (!key) {
+      attempt.failed();
+      logger.warn({ address }, 'a request came with an unknown, revoked or malformed admin key');
+      return null;
+    }
+    attempt.succeeded();
+    (adminKeys?.touch(key) ?? touchAdminKey(db, key)).catch((err) => logger.warn({ err }, 'could not record admin key use'));
+    return key;
+  };
+}

@@ -1,0 +1,67 @@
+// Every request runs in its own scope: an id (the client's X-Request-Id if sane), the client's
+// address, a child logger that puts the id on every log line, one access-log line and the HTTP
+// metrics.
+import { randomUUID } from 'node:crypto';
+import { NO_PROXY, pickClientAddress, type TrustProxy } from '../client-address.js';
+import { withRequestScope, type Logger } from '../logger.js';
+import * as metrics from '../metrics.js';
+import { sendsBody } from './body.js';
+
+/** What Node's HTTP server hands the fetch handler next to the request. */
+export interface NodeServerContext {
+  req?: { socket?: { remoteAddress?: string } };
+}
+
+export interface RequestScope {
+  requestId: string;
+  /** The client's address, for the per-address limits (TRUST_PROXY decides which one). */
+  address: string;
+}
+
+export type ScopedHandler = (request: Request, scope: RequestScope) => Promise<Response>;
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** A bounded set of route names for the HTTP metrics: paths come from clients. */
+function routeLabel(pathname: string, status: number): string {
+  if (['/graphql', '/health', '/live', '/ready', '/metrics'].includes(pathname)) return pathname.slice(1);
+  if (pathname.startsWith('/api/client/')) return 'client-api';
+  return status === 404 ? 'not-found' : 'other';
+}
+
+/** Logged at debug unless they fail: balancers and scrapers call them all the time. */
+const PROBES = new Set(['/health', '/live', '/ready', '/metrics']);
+
+/** `handler` in a request scope, as the fetch handler of the server adapter. */
+export function inRequestScope(logger: Logger, trustProxy: boolean | TrustProxy | undefined, handler: ScopedHandler) {
+  const trust: TrustProxy = trustProxy === true ? { kind: 'hops', hops: 1 } : trustProxy || NO_PROXY;
+
+  async function answer(request: Request, serverContext: NodeServerContext | undefined, requestId: string): Promise<Response> {
+    const address = pickClientAddress(trust, serverContext?.req?.socket?.remoteAddress, request.headers.get('x-forwarded-for'));
+    const response = await handler(request, { requestId, address });
+    response.headers.set('x-request-id', requestId);
+    // Refused without reading its body (no key, too large, wrong type): close the connection after
+    // the answer rather than keep it open to drain whatever the client still sends.
+    // (Judged from the headers: a GET's body is not even offered to the handler, but still sent.)
+    if (response.status >= 400 && sendsBody(request) && !request.bodyUsed) response.headers.set('connection', 'close');
+    return response;
+  }
+
+  return async function observed(request: Request, serverContext?: NodeServerContext): Promise<Response> {
+    const incoming = request.headers.get('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const log = logger.child({ requestId });
+    const started = performance.now();
+    const response = await withRequestScope({ requestId, logger: log }, () => answer(request, serverContext, requestId));
+    const { pathname } = new URL(request.url);
+    const seconds = (performance.now() - started) / 1000;
+    const routeName = routeLabel(pathname, response.status);
+    const status = String(response.status);
+    metrics.httpRequests.inc({ route: routeName, method: request.method, status });
+    metrics.httpRequestDuration.observe({ route: routeName, status }, seconds);
+    const line = { method: request.method, path: pathname, status: response.status, ms: Math.round(seconds * 1000) };
+    if (PROBES.has(pathname) && response.status < 500) log.debug(line, 'request');
+    else log.info(line, 'request');
+    return response;
+  };
+}
