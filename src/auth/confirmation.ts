@@ -93,7 +93,7 @@ export async function confirmWithToken(
         tokenHash: hashToken(input.token),
         purpose: 'confirm',
       });
-      const user = userId ? await users.lockUser(tx, userId) : null;
+      const [user] = userId ? await users.lockUsers(tx, [userId]) : [];
       if (!user) throw new InvalidUserTokenError();
       return confirmLockedUser(tx, user);
     },
@@ -108,7 +108,7 @@ export async function confirmUser(db: Database, actor: Actor, id: string): Promi
     actor,
     { action: 'confirmUser', userId: id },
     async (tx) => {
-      const user = await users.lockUser(tx, checkUserId(id));
+      const [user] = await users.lockUsers(tx, [checkUserId(id)]);
       if (!user) throw new UserNotFoundError(id);
       return confirmLockedUser(tx, user);
     },
@@ -140,7 +140,7 @@ export async function resendConfirmation(auth: AuthDeps, actor: Actor, id: strin
     auth,
     actor,
     async (tx) => {
-      const user = await users.lockUser(tx, checkUserId(id));
+      const [user] = await users.lockUsers(tx, [checkUserId(id)]);
       if (!user) throw new UserNotFoundError(id);
       return user;
     },
@@ -161,7 +161,7 @@ export async function resendConfirmationByEmail(
     actor,
     async (tx) => {
       const found = await findUserByEmail(tx, address);
-      const user = found && (await users.lockUser(tx, found.id));
+      const [user] = found ? await users.lockUsers(tx, [found.id]) : [];
       if (!user) throw new UserNotFoundError(address);
       return user;
     },

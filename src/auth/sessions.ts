@@ -140,7 +140,7 @@ export async function logInWithPassword(
   let opened: OpenedSession;
   try {
     opened = await auth.db.transaction(async (tx) => {
-      const user = await users.lockUser(tx, identity.userId);
+      const [user] = await users.lockUsers(tx, [identity.userId]);
       // Deleted between the password check and now.
       if (!user) throw new InvalidCredentialsError();
       return openSession(auth, tx, user, LOCAL_USERPASS, input);

@@ -1,22 +1,8 @@
-import { and, count, eq, inArray, sql } from 'drizzle-orm';
+import { and, count, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import type { PageRequest } from '../db/keyset.js';
 import { refreshTokens, type RefreshTokenRow, type RevokeReason } from '../db/schema.js';
 import { liveSession, sessionsAsT } from './live.js';
-
-/** Revokes every live session of a user; returns how many there were. */
-export async function revokeLiveSessions(
-  ex: Executor,
-  userId: string,
-  reason: RevokeReason,
-): Promise<number> {
-  const revoked = await ex
-    .update(refreshTokens)
-    .set({ revokedAt: sql`now()`, revokeReason: reason })
-    .where(and(eq(refreshTokens.userId, userId), liveSession()))
-    .returning({ id: refreshTokens.id });
-  return revoked.length;
-}
 
 /** Live-session counts for many users in one statement; users without sessions are absent. */
 export async function countLiveSessionsByUser(
@@ -73,10 +59,10 @@ export async function liveSessionPagesByUser(
 }
 
 /**
- * Revokes every live session of many users in one statement; returns how many each user had
- * (users without live sessions are absent).
+ * Revokes every live session of the users in one statement; returns how many each user had
+ * (users without live sessions are absent). One user is `revokeLiveSessions(ex, [id], reason)`.
  */
-export async function revokeLiveSessionsOfUsers(
+export async function revokeLiveSessions(
   ex: Executor,
   userIds: readonly string[],
   reason: RevokeReason,
