@@ -10,7 +10,7 @@ import { canConfirm, canResendConfirmation } from '../users/rules.js';
 import { checkEmail, checkUserId, createEmailPasswordUser } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
 import { InvalidUserTokenError, UserNotPendingError } from './errors.js';
-import { consumeUserToken, findUserByEmail, insertUserToken, retireUserTokens, setUserStatusIfPending } from './repository.js';
+import { consumeUserToken, insertUserToken, retireUserTokens } from './repository.js';
 import { hashToken, newOpaqueToken } from './tokens.js';
 
 interface IssuedToken {
@@ -73,7 +73,7 @@ export async function registerUser(
 /** Confirms the user in the transaction: a pending user becomes confirmed, other users stay as they are. */
 async function confirmLockedUser(tx: Executor, user: UserRow): Promise<UserRow> {
   await retireUserTokens(tx, user.id, 'confirm');
-  return canConfirm(user.status) ? ((await setUserStatusIfPending(tx, user.id, 'confirmed')) ?? user) : user;
+  return canConfirm(user.status) ? ((await users.setUserStatusIfPending(tx, user.id, 'confirmed')) ?? user) : user;
 }
 
 /** The client API's confirm: the token and tokenId of a confirmation link, usable once. */
@@ -160,7 +160,7 @@ export async function resendConfirmationByEmail(
     auth,
     actor,
     async (tx) => {
-      const found = await findUserByEmail(tx, address);
+      const found = await users.findUserByEmail(tx, address);
       const [user] = found ? await users.lockUsers(tx, [found.id]) : [];
       if (!user) throw new UserNotFoundError(address);
       return user;

@@ -1,3 +1,6 @@
+// Every SQL statement on users and on user_identities: one aggregate, since an identity is created
+// in its user's transaction, goes with it (ON DELETE CASCADE), and an email address is taken when
+// either table's unique index says so (emailKey).
 import { and, count, desc, eq, getTableColumns, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN, type PageRequest } from '../db/keyset.js';
@@ -207,4 +210,53 @@ export async function setStatusOfUsers(ex: Executor, ids: readonly string[], sta
 export async function deleteUserRows(ex: Executor, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   await ex.delete(users).where(sql`${users.id} = ANY(${uuidArray(ids)})`);
+}
+
+/** The identity a login names, through user_identities_provider_key. */
+export async function findIdentity(
+  ex: Executor,
+  providerType: string,
+  providerId: string | SQL,
+): Promise<{ userId: string; passwordHash: string | null } | null> {
+  const [row] = await ex
+    .select({ userId: userIdentities.userId, passwordHash: userIdentities.passwordHash })
+    .from(userIdentities)
+    .where(and(eq(userIdentities.providerType, providerType), eq(userIdentities.providerId, providerId)));
+  return row ?? null;
+}
+
+/** Through users_email_lower_key. */
+export async function findUserByEmail(ex: Executor, email: string): Promise<UserRow | null> {
+  const [row] = await ex
+    .select()
+    .from(users)
+    .where(sql`lower(${users.email}) = lower(${email})`);
+  return row ?? null;
+}
+
+/**
+ * Reads the user and holds a share lock on its row until the transaction ends: refreshes of one
+ * user run side by side, but never alongside a disable, delete or revoke (those lock FOR UPDATE).
+ */
+export async function lockUserForShare(ex: Executor, id: string): Promise<UserRow | null> {
+  const [row] = await ex.select().from(users).where(eq(users.id, id)).for('share');
+  return row ?? null;
+}
+
+export async function recordAuthentication(ex: Executor, userId: string): Promise<UserRow> {
+  const [row] = await ex
+    .update(users)
+    .set({ lastAuthenticatedAt: sql`now()` })
+    .where(eq(users.id, userId))
+    .returning();
+  return row!;
+}
+
+export async function setUserStatusIfPending(ex: Executor, id: string, status: UserStatus): Promise<UserRow | null> {
+  const [row] = await ex
+    .update(users)
+    .set({ status })
+    .where(and(eq(users.id, id), eq(users.status, 'pending')))
+    .returning();
+  return row ?? null;
 }
