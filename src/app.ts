@@ -3,10 +3,11 @@ import { createServerAdapter } from '@whatwg-node/server';
 import { GraphQLError } from 'graphql';
 import { createYoga, shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
 import { findActiveKeyBySecret, touchAdminKey } from './admin/keys.js';
-import { createAuthDeps, publicUrlFor } from './auth/deps.js';
-import { CachedAdminKeys, CachedSessionStates, type RevocationFeed } from './auth/revocation-cache.js';
-import { databaseSessionStates } from './auth/verify.js';
-import type { Mailer } from './auth/mailer.js';
+import { createAuthDeps, publicUrlFor } from './signin/deps.js';
+import { CachedAdminKeys, CachedSessionStates } from './changefeed/caches.js';
+import type { RevocationFeed } from './changefeed/feed.js';
+import { databaseSessionStates } from './tokens/verify.js';
+import type { Mailer } from './mail/mailer.js';
 import { CLIENT_API_PREFIX, createClientApi, INTROSPECTION_PATH } from './auth/routes.js';
 import { NO_PROXY, pickClientAddress, type TrustProxy } from './client-address.js';
 import type { AuthSettings } from './config.js';
@@ -53,7 +54,7 @@ export interface AppDeps {
   now?: () => number;
   /**
    * Notifications of revoked sessions, disabled or deleted users and revoked admin keys: with them,
-   * token and admin-key checks are answered from per-instance caches (src/auth/revocation-cache.ts);
+   * token and admin-key checks are answered from per-instance caches (src/changefeed/);
    * without, every check reads the database.
    */
   revocations?: RevocationFeed;

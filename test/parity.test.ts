@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../src/audit/log.js';
-import { startRevocationFeed, type RevocationFeed } from '../src/auth/revocation-cache.js';
+import { startRevocationFeed, type RevocationFeed } from '../src/changefeed/feed.js';
 import { auditEvents, refreshTokens, users, type UserStatus } from '../src/db/schema.js';
 import { createLogger } from '../src/logger.js';
 import { deleteUsers, disableUsers, revokeSessionsOfUsers, type BulkActionResult } from '../src/users/bulk.js';

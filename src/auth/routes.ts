@@ -7,18 +7,18 @@ import { isRefusal, QueueFullError, type Limiters } from '../limits/index.js';
 import { requestsLimited } from '../metrics.js';
 import { EmailTakenError, InvalidInputError, UserNotFoundError } from '../errors.js';
 import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
-import { confirmWithToken, registerUser, resendConfirmationByEmail } from './confirmation.js';
-import { publicUrlFor, type AuthDeps } from './deps.js';
+import { confirmWithToken, registerUser, resendConfirmationByEmail } from '../signin/confirmation.js';
+import { publicUrlFor, type AuthDeps } from '../signin/deps.js';
 import {
   ConfirmationRequiredError,
   InvalidCredentialsError,
-  InvalidSessionError,
   InvalidUserTokenError,
   UserDisabledError,
   UserNotPendingError,
-} from './errors.js';
-import { logInAnonymously, logInWithPassword, logOut, profileOf, refreshAccessToken } from './sessions.js';
-import { verifyAccessToken } from './verify.js';
+} from '../signin/errors.js';
+import { InvalidSessionError } from '../tokens/errors.js';
+import { logInAnonymously, logInWithPassword, logOut, profileOf, refreshAccessToken } from '../signin/login.js';
+import { verifyAccessToken } from '../tokens/verify.js';
 
 export const CLIENT_API_PREFIX = '/api/client/v2.0/';
 export const INTROSPECTION_PATH = '/introspect';

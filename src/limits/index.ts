@@ -1,4 +1,4 @@
-import { passwordHashing } from '../auth/passwords.js';
+import { passwordHashing } from './password-hashing.js';
 import { admit, AttemptLimiter, settleAll, type AdmitOptions, type AttemptLimit } from './attempts.js';
 import { defaultRateLimits, type RateLimits } from './defaults.js';
 
@@ -29,7 +29,7 @@ export interface SignUpLimiters {
 
 /**
  * The limiters for createApp. The password-hashing bounds apply to the process-wide queue of
- * src/auth/passwords.ts (unset: the defaults, so one app's test settings do not outlive it).
+ * src/limits/password-hashing.ts (unset: the defaults, so one app's test settings do not outlive it).
  */
 export function createLimiters(limits: Partial<RateLimits> = {}, now?: () => number): Limiters {
   const merged = { ...defaultRateLimits, ...limits };

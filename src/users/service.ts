@@ -2,7 +2,7 @@ import type { Database, Executor } from '../db/client.js';
 import { audited, type Actor } from '../audit/log.js';
 import type { AdminRole, UserRow } from '../db/schema.js';
 import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
-import { hashPassword } from '../auth/passwords.js';
+import { hashPassword } from './passwords.js';
 import { countLiveSessionsByUser } from '../sessions/repository.js';
 import { UUID_PATTERN, pageRequest, toPage, type Page } from '../db/keyset.js';
 import { countLinkedRows, purgeLinkedRows, PurgeNotAllowedError, type LinkedDataCount, type LinkedTable } from '../linked-data/index.js';

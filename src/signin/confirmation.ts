@@ -10,8 +10,8 @@ import { canConfirm, canResendConfirmation } from '../users/rules.js';
 import { checkEmail, checkUserId, createEmailPasswordUser } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
 import { InvalidUserTokenError, UserNotPendingError } from './errors.js';
-import { consumeUserToken, insertUserToken, retireUserTokens } from './repository.js';
-import { hashToken, newOpaqueToken } from './tokens.js';
+import { consumeUserToken, insertUserToken, retireUserTokens } from './user-tokens.js';
+import { hashToken, newOpaqueToken } from '../tokens/tokens.js';
 
 interface IssuedToken {
   tokenId: string;

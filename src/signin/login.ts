@@ -9,16 +9,12 @@ import * as users from '../users/repository.js';
 import { accessRefusal } from '../users/rules.js';
 import { ANON_USER, LOCAL_USERPASS, normalizeEmail } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
-import {
-  ConfirmationRequiredError,
-  InvalidCredentialsError,
-  InvalidSessionError,
-  UserDisabledError,
-} from './errors.js';
-import { decoyPasswordHash, verifyPassword } from './passwords.js';
+import { ConfirmationRequiredError, InvalidCredentialsError, UserDisabledError } from './errors.js';
+import { InvalidSessionError } from '../tokens/errors.js';
+import { decoyPasswordHash, verifyPassword } from '../users/passwords.js';
 import { loginsFailed, recordSessionsRevoked } from '../metrics.js';
-import { deviceIdFrom, hashToken, newOpaqueToken, signAccessToken } from './tokens.js';
-import { noAccessReason, verifyAccessToken } from './verify.js';
+import { deviceIdFrom, hashToken, newOpaqueToken, signAccessToken } from '../tokens/tokens.js';
+import { noAccessReason, verifyAccessToken } from '../tokens/verify.js';
 
 /** What a login hands the client. */
 export interface LoginResult {

@@ -1,18 +1,9 @@
-// The SQL of the sign-in API's own tables: gateway_secrets and user_tokens. Each function takes the
-// database or a transaction (see db/client.ts).
+// Every SQL statement on user_tokens: the single-use tokens mailed to users (email confirmation).
+// Each function takes the database or a transaction (see db/client.ts).
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
-import { gatewaySecrets, userTokens, type UserTokenRow } from '../db/schema.js';
+import { userTokens, type UserTokenRow } from '../db/schema.js';
 import { secondsFromNow } from '../db/time.js';
-
-export async function insertGatewaySecretUnlessExists(ex: Executor, name: string, value: string): Promise<void> {
-  await ex.insert(gatewaySecrets).values({ name, value }).onConflictDoNothing();
-}
-
-export async function findGatewaySecret(ex: Executor, name: string): Promise<string | null> {
-  const [row] = await ex.select({ value: gatewaySecrets.value }).from(gatewaySecrets).where(eq(gatewaySecrets.name, name));
-  return row?.value ?? null;
-}
 
 export async function insertUserToken(
   ex: Executor,
