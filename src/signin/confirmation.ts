@@ -101,17 +101,20 @@ export async function confirmWithToken(
   );
 }
 
+/** The user the operator names, locked: UserNotFoundError when there is none. */
+async function lockUserById(tx: Executor, id: string): Promise<UserRow> {
+  const [user] = await users.lockUsers(tx, [checkUserId(id)]);
+  if (!user) throw new UserNotFoundError(id);
+  return user;
+}
+
 /** The operator's confirm: a pending user becomes confirmed; confirmed and disabled users are left as they are. */
 export async function confirmUser(db: Database, actor: Actor, id: string): Promise<UserRow> {
   return audited(
     db,
     actor,
     { action: 'confirmUser', userId: id },
-    async (tx) => {
-      const [user] = await users.lockUsers(tx, [checkUserId(id)]);
-      if (!user) throw new UserNotFoundError(id);
-      return confirmLockedUser(tx, user);
-    },
+    async (tx) => confirmLockedUser(tx, await lockUserById(tx, id)),
     (user) => ({ userId: user.id, details: { status: user.status } }),
   );
 }
@@ -139,11 +142,7 @@ export async function resendConfirmation(auth: AuthDeps, actor: Actor, id: strin
   return resendTo(
     auth,
     actor,
-    async (tx) => {
-      const [user] = await users.lockUsers(tx, [checkUserId(id)]);
-      if (!user) throw new UserNotFoundError(id);
-      return user;
-    },
+    (tx) => lockUserById(tx, id),
     publicUrl,
   );
 }
