@@ -205,7 +205,7 @@ export async function deleteUser(
       if (purgeLinkedData && options.role !== 'owner') throw new PurgeNotAllowedError(options.role);
       let linked: LinkedDataCount[] = [];
       const { user, revokedSessionCount } = await runOnOneUser(tx, 'delete', id, {
-        // Between the revocation and the delete, as before: the app's rows that point at the user.
+        // Between the revocation and the delete: the app's rows that point at the user, purged or counted.
         beforeChange: async (user) => {
           linked = purgeLinkedData
             ? await purgeLinkedRows(tx, linkedData, user.id)
