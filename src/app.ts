@@ -4,7 +4,8 @@ import { GraphQLError } from 'graphql';
 import { createYoga, shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
 import { findActiveKeyBySecret, touchAdminKey } from './admin/keys.js';
 import { createAuthDeps, publicUrlFor } from './signin/deps.js';
-import { CachedAdminKeys, CachedSessionStates } from './changefeed/caches.js';
+import { CachedAdminKeys } from './admin/key-cache.js';
+import { CachedSessionStates } from './tokens/session-cache.js';
 import type { RevocationFeed } from './changefeed/feed.js';
 import { databaseSessionStates } from './tokens/verify.js';
 import type { Mailer } from './mail/mailer.js';
@@ -54,7 +55,7 @@ export interface AppDeps {
   now?: () => number;
   /**
    * Notifications of revoked sessions, disabled or deleted users and revoked admin keys: with them,
-   * token and admin-key checks are answered from per-instance caches (src/changefeed/);
+   * token and admin-key checks are answered from per-instance caches kept exact by src/changefeed/;
    * without, every check reads the database.
    */
   revocations?: RevocationFeed;

@@ -1,4 +1,5 @@
-// The change feed: what the per-instance caches (caches.ts) are told, kept exact by the database itself.
+// The change feed: what the per-instance caches (tokens/session-cache.ts, admin/key-cache.ts, built on
+// cache.ts) are told, kept exact by the database itself.
 //
 // Triggers (migrations/0001_revocation_notify.sql) publish every change that can make a cached
 // answer wrong on the channel gateway_revocations, in the transaction that makes it. Each instance:
