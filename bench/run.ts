@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
 import pg from 'pg';
-import { createTokenKeys } from '../src/auth/tokens.js';
+import { createTokenKeys } from '../src/tokens/tokens.js';
 import type { Executor } from '../src/db/client.js';
 import { measureCalls, measureLoad, median, type Measurement } from './lib/load.js';
 import { projectRoot, startServer, type RunningServer, type ServerKind } from './lib/servers.js';

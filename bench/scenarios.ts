@@ -2,7 +2,7 @@
 // PostGraphile and the raw baseline get the same question in each one's own terms.
 import { request as httpRequest } from 'node:http';
 import pg from 'pg';
-import { signAccessToken, type TokenKeys } from '../src/auth/tokens.js';
+import { signAccessToken, type TokenKeys } from '../src/tokens/tokens.js';
 import { encodeCursor } from '../src/db/keyset.js';
 import type { LoadSpec, RequestShape } from './lib/load.js';
 import type { ServerKind } from './lib/servers.js';

@@ -1,8 +1,8 @@
-// `npm run check-db`: checks the invariants of src/db/check.ts on the configured database
+// `npm run check-db`: checks the invariants of src/users/invariants.ts on the configured database
 // (DATABASE_URL, or the embedded one in DATA_DIR: stop the gateway first, the embedded database
 // has one user at a time). Exit code 0: all hold; 1: some do not (listed); 2: could not check.
 import { ConfigError, loadConfig } from '../src/config.js';
-import { checkInvariants, describeViolations } from '../src/db/check.js';
+import { checkInvariants, describeViolations } from '../src/users/invariants.js';
 import { openDatabase } from '../src/db/client.js';
 
 async function main(): Promise<number> {

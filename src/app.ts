@@ -1,12 +1,14 @@
 // The composition root: createApp(deps) wires the modules of src/http/ into the gateway's one
 // fetch handler, used by src/server.ts and by the tests alike.
 import { createServerAdapter } from '@whatwg-node/server';
-import { createAuthDeps } from './auth/deps.js';
-import { passwordHashing } from './auth/passwords.js';
-import type { Mailer } from './auth/mailer.js';
-import { CachedAdminKeys, CachedSessionStates, type RevocationFeed } from './auth/revocation-cache.js';
-import { databaseSessionStates } from './auth/verify.js';
+import { CachedAdminKeys } from './admin/key-cache.js';
+import type { RevocationFeed } from './changefeed/feed.js';
 import type { TrustProxy } from './client-address.js';
+import { passwordHashing } from './limits/password-hashing.js';
+import type { Mailer } from './mail/mailer.js';
+import { createAuthDeps } from './signin/deps.js';
+import { CachedSessionStates } from './tokens/session-cache.js';
+import { databaseSessionStates } from './tokens/verify.js';
 import type { AuthSettings } from './config.js';
 import { createConsoleHandler } from './console/serve.js';
 import type { DatabaseHandle } from './db/client.js';
@@ -48,7 +50,7 @@ export interface AppDeps {
   now?: () => number;
   /**
    * Notifications of revoked sessions, disabled or deleted users and revoked admin keys: with them,
-   * token and admin-key checks are answered from per-instance caches (src/auth/revocation-cache.ts);
+   * token and admin-key checks are answered from per-instance caches kept exact by src/changefeed/;
    * without, every check reads the database.
    */
   revocations?: RevocationFeed;

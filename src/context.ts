@@ -1,5 +1,5 @@
 import type { Actor } from './audit/log.js';
-import type { AuthDeps } from './auth/deps.js';
+import type { AuthDeps } from './signin/deps.js';
 import type { Database } from './db/client.js';
 import type { AdminKeyRow } from './db/schema.js';
 import type { LinkedTable } from './linked-data/index.js';

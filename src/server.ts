@@ -1,7 +1,7 @@
 // Start-up only: configuration, database, migrations, the startup admin key, listen, signals.
 import { ensureStartupKey } from './admin/keys.js';
 import { createApp } from './app.js';
-import { startRevocationFeed } from './auth/revocation-cache.js';
+import { startRevocationFeed } from './changefeed/feed.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';

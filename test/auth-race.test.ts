@@ -2,8 +2,8 @@
 // second loses, so once the mutation has returned, not one access token handed out during the race
 // is accepted anywhere.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidSessionError } from '../src/auth/errors.js';
-import { createAccessTokenVerifier, verifyAccessToken, type AccessTokenVerifier } from '../src/auth/verify.js';
+import { InvalidSessionError } from '../src/tokens/errors.js';
+import { createAccessTokenVerifier, verifyAccessToken, type AccessTokenVerifier } from '../src/tokens/verify.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import {
   DEFAULT_APP_ID,

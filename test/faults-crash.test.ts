@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { eq, inArray, sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
-import { checkInvariants } from '../src/db/check.js';
+import { checkInvariants } from '../src/users/invariants.js';
 import { openDatabase, type Database, type DatabaseHandle } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { auditEvents, refreshTokens, userIdentities, users } from '../src/db/schema.js';

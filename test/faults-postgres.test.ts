@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkInvariants } from '../src/db/check.js';
+import { checkInvariants } from '../src/users/invariants.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { toDatabaseFault } from '../src/db/faults.js';
 import { runMigrations } from '../src/db/migrate.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { count } from 'drizzle-orm';
 import { afterAll, expect, it } from 'vitest';
-import { checkInvariants } from '../src/db/check.js';
+import { checkInvariants } from '../src/users/invariants.js';
 import { openDatabase } from '../src/db/client.js';
 import { users } from '../src/db/schema.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';

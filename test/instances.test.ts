@@ -1,5 +1,5 @@
 // Token and admin-key checks are answered from per-instance caches that the database keeps exact
-// with NOTIFY (src/auth/revocation-cache.ts). Two instances on one PostgreSQL database: what one
+// with NOTIFY (src/changefeed/). Two instances on one PostgreSQL database: what one
 // revokes, the other refuses within 100 ms, even after its listener connection was killed. On the
 // embedded database (one process) the cache is invalidated directly.
 import { createServer, type Server } from 'node:http';
@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import { startRevocationFeed, type RevocationFeed } from '../src/auth/revocation-cache.js';
+import { startRevocationFeed, type RevocationFeed } from '../src/changefeed/feed.js';
 import { openDatabase, type DatabaseHandle } from '../src/db/client.js';
 import { createLogger } from '../src/logger.js';
 import { startTestApp, type TestApp } from './helpers/app.js';

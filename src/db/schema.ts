@@ -50,7 +50,7 @@ export const userIdentities = pgTable(
     providerType: text('provider_type').notNull(),
     // The provider's own id for this identity (for local-userpass: the lower-cased email).
     providerId: text('provider_id').notNull(),
-    // Only for local-userpass: a scrypt hash in the form written by src/auth/passwords.ts.
+    // Only for local-userpass: a scrypt hash in the form written by src/users/passwords.ts.
     passwordHash: text('password_hash'),
     createdAt: instant('created_at').notNull().defaultNow(),
   },

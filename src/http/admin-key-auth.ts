@@ -1,7 +1,7 @@
 // The admin key a request authenticates with, from its Authorization header, under the
 // per-address limit on failed key checks.
 import { findActiveKeyBySecret, touchAdminKey } from '../admin/keys.js';
-import type { CachedAdminKeys } from '../auth/revocation-cache.js';
+import type { CachedAdminKeys } from '../admin/key-cache.js';
 import type { Database } from '../db/client.js';
 import type { AdminKeyRow } from '../db/schema.js';
 import { isRefusal, type FailureLimiter } from '../limits/index.js';

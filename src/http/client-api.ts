@@ -2,15 +2,16 @@
 // the other Realm SDKs call to sign users up and in, and the RFC 7662 introspection endpoint for
 // the app's own back end. Request and response shapes follow what realm-web 2.0.1 sends and reads.
 import type { Actor } from '../audit/log.js';
-import { confirmWithToken, registerUser, resendConfirmationByEmail } from '../auth/confirmation.js';
-import { publicUrlFor, type AuthDeps } from '../auth/deps.js';
-import { InvalidCredentialsError, InvalidSessionError } from '../auth/errors.js';
-import { logInAnonymously, logInWithPassword, logOut, profileOf, refreshAccessToken } from '../auth/sessions.js';
-import { verifyAccessToken } from '../auth/verify.js';
 import type { AdminKeyRow, IdentityRow, UserRow } from '../db/schema.js';
 import { isRefusal, type Limiters } from '../limits/index.js';
 import { requestsLimited } from '../metrics.js';
 import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
+import { confirmWithToken, registerUser, resendConfirmationByEmail } from '../signin/confirmation.js';
+import { publicUrlFor, type AuthDeps } from '../signin/deps.js';
+import { InvalidCredentialsError } from '../signin/errors.js';
+import { logInAnonymously, logInWithPassword, logOut, profileOf, refreshAccessToken } from '../signin/login.js';
+import { InvalidSessionError } from '../tokens/errors.js';
+import { verifyAccessToken } from '../tokens/verify.js';
 import type { AuthenticateAdminKey } from './admin-key-auth.js';
 import { MAX_SIGN_IN_BODY_BYTES, withBoundedBody } from './body.js';
 import {

@@ -6,19 +6,19 @@
 //   OAuth introspection             {error, error_description} (RFC 7662)
 //   the gateway's other routes      {error, error_code}, also for refusals before a route answers
 import { GraphQLError } from 'graphql';
-import {
-  ConfirmationRequiredError,
-  InvalidCredentialsError,
-  InvalidSessionError,
-  InvalidUserTokenError,
-  UserDisabledError,
-  UserNotPendingError,
-} from '../auth/errors.js';
 import { toDatabaseFault, type DatabaseFault } from '../db/faults.js';
 import { AppError, EmailTakenError, InvalidInputError, UserNotFoundError } from '../errors.js';
 import { QueueFullError, retryAfterHeaders } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import * as metrics from '../metrics.js';
+import {
+  ConfirmationRequiredError,
+  InvalidCredentialsError,
+  InvalidUserTokenError,
+  UserDisabledError,
+  UserNotPendingError,
+} from '../signin/errors.js';
+import { InvalidSessionError } from '../tokens/errors.js';
 import { MAX_REQUEST_BODY_BYTES } from './body.js';
 import { json, SIGN_IN_HEADERS } from './json.js';
 

@@ -2,7 +2,6 @@
 // the CORS allow-list; GraphiQL for browsers.
 import { GraphQLError } from 'graphql';
 import { createYoga, shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
-import { publicUrlFor, type AuthDeps } from '../auth/deps.js';
 import { createGraphiQL } from '../console/graphiql.js';
 import { createContext, type Context } from '../context.js';
 import type { Database } from '../db/client.js';
@@ -10,6 +9,7 @@ import type { AdminKeyRow } from '../db/schema.js';
 import { refuseNulCharacters, requestLimitsPlugin } from '../limits/graphql.js';
 import type { LinkedTable } from '../linked-data/index.js';
 import type { Logger } from '../logger.js';
+import { publicUrlFor, type AuthDeps } from '../signin/deps.js';
 import { schema } from '../schema/index.js';
 import type { AuthenticateAdminKey } from './admin-key-auth.js';
 import { FORM_BODY, withBoundedBody } from './body.js';

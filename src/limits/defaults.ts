@@ -19,7 +19,7 @@ export interface RateLimits {
   confirmSendPerAddress: AttemptLimit;
   /** Mails asked for one recipient (`confirm/send` now; password-reset mails should count here too). */
   mailPerEmail: AttemptLimit;
-  /** How many password hashes run at once, and how many may wait (src/auth/passwords.ts). */
+  /** How many password hashes run at once, and how many may wait (src/users/passwords.ts). */
   passwordHashing: WorkQueueOptions;
 }
 

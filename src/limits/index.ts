@@ -17,7 +17,7 @@ export interface Limiters {
   adminKey: FailureLimiter;
   login: LoginLimiter;
   signUp: SignUpLimiters;
-  /** The bounds of the process-wide password-hashing queue (src/auth/passwords.ts), for createApp to apply. */
+  /** The bounds of the process-wide password-hashing queue (src/limits/password-hashing.ts), for createApp to apply. */
   passwordHashing: WorkQueueOptions;
 }
 

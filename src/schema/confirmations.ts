@@ -1,5 +1,5 @@
-import { confirmUser, resendConfirmation } from '../auth/confirmation.js';
-import { UserNotPendingError } from '../auth/errors.js';
+import { confirmUser, resendConfirmation } from '../signin/confirmation.js';
+import { UserNotPendingError } from '../signin/errors.js';
 import type { UserRow } from '../db/schema.js';
 import { UserNotFoundError } from '../errors.js';
 import { grantMutation } from './access.js';

@@ -1,22 +1,11 @@
-import { and, count, eq, inArray, sql } from 'drizzle-orm';
+// Every SQL statement on refresh_tokens (one row per session): the admin actions' reads and
+// revocations, and the sign-in API's logins, refreshes, logouts and token checks.
+import { and, count, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import type { PageRequest } from '../db/keyset.js';
-import { refreshTokens, type RefreshTokenRow, type RevokeReason } from '../db/schema.js';
+import { refreshTokens, users, type RefreshTokenRow, type RevokeReason, type UserStatus } from '../db/schema.js';
+import { secondsFromNow } from '../db/time.js';
 import { liveSession, sessionsAsT } from './live.js';
-
-/** Revokes every live session of a user; returns how many there were. */
-export async function revokeLiveSessions(
-  ex: Executor,
-  userId: string,
-  reason: RevokeReason,
-): Promise<number> {
-  const revoked = await ex
-    .update(refreshTokens)
-    .set({ revokedAt: sql`now()`, revokeReason: reason })
-    .where(and(eq(refreshTokens.userId, userId), liveSession()))
-    .returning({ id: refreshTokens.id });
-  return revoked.length;
-}
 
 /** Live-session counts for many users in one statement; users without sessions are absent. */
 export async function countLiveSessionsByUser(
@@ -73,10 +62,10 @@ export async function liveSessionPagesByUser(
 }
 
 /**
- * Revokes every live session of many users in one statement; returns how many each user had
- * (users without live sessions are absent).
+ * Revokes every live session of the users in one statement; returns how many each user had
+ * (users without live sessions are absent). One user is `revokeLiveSessions(ex, [id], reason)`.
  */
-export async function revokeLiveSessionsOfUsers(
+export async function revokeLiveSessions(
   ex: Executor,
   userIds: readonly string[],
   reason: RevokeReason,
@@ -92,4 +81,78 @@ export async function revokeLiveSessionsOfUsers(
     rows: { user_id: string; n: number }[];
   };
   return new Map(result.rows.map((r) => [r.user_id, Number(r.n)]));
+}
+
+export async function insertSession(
+  ex: Executor,
+  values: { userId: string; tokenHash: Buffer; deviceId: string; ttlSeconds: number },
+): Promise<RefreshTokenRow> {
+  const [row] = await ex
+    .insert(refreshTokens)
+    .values({
+      userId: values.userId,
+      tokenHash: values.tokenHash,
+      deviceId: values.deviceId,
+      expiresAt: secondsFromNow(values.ttlSeconds),
+    })
+    .returning();
+  return row!;
+}
+
+/** Whose refresh token this is, whatever its state; through refresh_tokens_token_hash_key. */
+export async function findSessionOwner(ex: Executor, tokenHash: Buffer): Promise<string | null> {
+  const [row] = await ex
+    .select({ userId: refreshTokens.userId })
+    .from(refreshTokens)
+    .where(eq(refreshTokens.tokenHash, tokenHash));
+  return row?.userId ?? null;
+}
+
+/**
+ * The one conditional statement a refresh rests on: it marks the session used only while it is
+ * live, so a session revoked by a transaction that committed first is never used again.
+ */
+export async function useLiveSession(ex: Executor, tokenHash: Buffer): Promise<RefreshTokenRow | null> {
+  const [row] = await ex
+    .update(refreshTokens)
+    .set({ lastUsedAt: sql`now()` })
+    .where(and(eq(refreshTokens.tokenHash, tokenHash), liveSession()))
+    .returning();
+  return row ?? null;
+}
+
+/** Revokes one session by its token, if it is not revoked yet. */
+export async function revokeSessionByToken(
+  ex: Executor,
+  tokenHash: Buffer,
+  reason: RevokeReason,
+): Promise<{ id: string; userId: string } | null> {
+  const [row] = await ex
+    .update(refreshTokens)
+    .set({ revokedAt: sql`now()`, revokeReason: reason })
+    .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.revokedAt)))
+    .returning({ id: refreshTokens.id, userId: refreshTokens.userId });
+  return row ?? null;
+}
+
+export interface SessionRowState {
+  userId: string;
+  userStatus: UserStatus;
+  revokedAt: Date | null;
+  expiresAt: Date;
+}
+
+/** The state an access token depends on, in one primary-key lookup and join. */
+export async function findSessionState(ex: Executor, sessionId: string): Promise<SessionRowState | null> {
+  const [row] = await ex
+    .select({
+      userId: refreshTokens.userId,
+      userStatus: users.status,
+      revokedAt: refreshTokens.revokedAt,
+      expiresAt: refreshTokens.expiresAt,
+    })
+    .from(refreshTokens)
+    .innerJoin(users, eq(users.id, refreshTokens.userId))
+    .where(eq(refreshTokens.id, sessionId));
+  return row ?? null;
 }

@@ -1,14 +1,11 @@
 // Bulk actions: one transaction and a fixed handful of set-based statements, whatever the number of
 // users, with an outcome for every id so that one unknown or pending user never hides the rest.
 import { recordAuditEvent, recordAuditEvents, type Actor, type AuditEntry } from '../audit/log.js';
-import type { Database, Executor } from '../db/client.js';
+import type { Database } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
-import type { RevokeReason, UserStatus } from '../db/schema.js';
 import { InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
 import { recordSessionsRevoked } from '../metrics.js';
-import { revokeLiveSessionsOfUsers } from '../sessions/repository.js';
-import { deleteUserRows, lockUsersInIdOrder, setStatusOfUsers } from './repository.js';
-import { actionChanges, canDisable } from './rules.js';
+import { appliesTo, revokeReasonOf, runPlan, type PlannedAction } from './plans.js';
 
 /** The most ids one bulk call takes; more is refused whole, before anything changes. */
 export const MAX_BULK_IDS = 10_000;
@@ -63,36 +60,11 @@ function distinctIds(ids: readonly string[]): Requested[] {
   return requested;
 }
 
-interface ActionPlan {
-  /** Which found users the action applies to; the others are refused as pending. */
-  appliesTo(status: UserStatus): boolean;
-  revokeReason: RevokeReason;
-  /** The change itself, after the sessions of `userIds` have been revoked. */
-  change(tx: Executor, users: { id: string; status: UserStatus }[]): Promise<void>;
-}
-
-const plans: Record<BulkAction, ActionPlan> = {
-  // As disableUser: confirmed users become disabled, disabled ones stay so; both lose every session.
-  disableUsers: {
-    appliesTo: canDisable,
-    revokeReason: 'user_disabled',
-    change: (tx, users) =>
-      setStatusOfUsers(
-        tx,
-        users.filter((u) => actionChanges('disable', u.status)).map((u) => u.id),
-        'disabled',
-      ),
-  },
-  deleteUsers: {
-    appliesTo: () => true,
-    revokeReason: 'user_deleted',
-    change: (tx, users) => deleteUserRows(tx, users.map((u) => u.id)),
-  },
-  revokeSessionsOfUsers: {
-    appliesTo: () => true,
-    revokeReason: 'admin_revoked',
-    change: async () => {},
-  },
+/** The plan (plans.ts) each bulk action runs. */
+const plannedAction: Record<BulkAction, PlannedAction> = {
+  disableUsers: 'disable',
+  deleteUsers: 'delete',
+  revokeSessionsOfUsers: 'revokeSessions',
 };
 
 function refusal(requested: Requested, status: Exclude<BulkOutcomeStatus, 'done'>): BulkUserOutcome {
@@ -135,25 +107,18 @@ export async function runBulkAction(
     });
     throw error;
   }
-  const plan = plans[action];
+  const planned = plannedAction[action];
   const requested = distinctIds(ids);
   const userIds = requested.flatMap((r) => (r.userId ? [r.userId] : []));
 
   const outcomes = await db.transaction(async (tx) => {
-    const found = new Map((await lockUsersInIdOrder(tx, userIds)).map((u) => [u.id, u]));
-    const targets = [...found.values()].filter((u) => plan.appliesTo(u.status));
-    const revoked = await revokeLiveSessionsOfUsers(
-      tx,
-      targets.map((u) => u.id),
-      plan.revokeReason,
-    );
-    await plan.change(tx, targets);
+    const { found, revoked } = await runPlan(tx, planned, userIds);
 
     const outcomes = requested.map((r): BulkUserOutcome => {
       if (!r.userId) return refusal(r, 'malformed');
       const user = found.get(r.userId);
       if (!user) return refusal(r, 'notFound');
-      if (!plan.appliesTo(user.status)) return refusal(r, 'pending');
+      if (!appliesTo(planned, user.status)) return refusal(r, 'pending');
       return {
         index: r.index,
         id: r.id,
@@ -182,7 +147,7 @@ export async function runBulkAction(
     counts[o.status] += 1;
     revokedSessionCount += o.revokedSessionCount;
   }
-  recordSessionsRevoked(plan.revokeReason, revokedSessionCount);
+  recordSessionsRevoked(revokeReasonOf(planned)!, revokedSessionCount);
   return { action, outcomes, counts, revokedSessionCount };
 }
 

@@ -1,3 +1,6 @@
+// Every SQL statement on users and on user_identities: one aggregate, since an identity is created
+// in its user's transaction, goes with it (ON DELETE CASCADE), and an email address is taken when
+// either table's unique index says so (emailKey).
 import { and, count, desc, eq, getTableColumns, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN, type PageRequest } from '../db/keyset.js';
@@ -122,15 +125,6 @@ export async function findUsersByIds(ex: Executor, ids: readonly string[]): Prom
   return ex.select().from(users).where(inArray(users.id, [...ids]));
 }
 
-/**
- * Reads the user and locks its row until the transaction ends. Every change to a user and its
- * sessions (admin actions, login, refresh) takes this lock first, so they serialize per user.
- */
-export async function lockUser(ex: Executor, id: string): Promise<UserRow | null> {
-  const [row] = await ex.select().from(users).where(eq(users.id, id)).for('update');
-  return row ?? null;
-}
-
 /** Inserts the user, or nothing (null) when another user already has the email, case-insensitively. */
 export async function insertUserUnlessEmailTaken(
   ex: Executor,
@@ -166,20 +160,6 @@ export async function insertIdentity(
   return row!;
 }
 
-export async function setUserStatus(ex: Executor, id: string, status: UserStatus): Promise<UserRow> {
-  const [row] = await ex
-    .update(users)
-    .set({ status, disabledAt: status === 'disabled' ? sql`now()` : null })
-    .where(eq(users.id, id))
-    .returning();
-  return row!;
-}
-
-/** Deletes the user; identities and sessions go with it (ON DELETE CASCADE). */
-export async function deleteUserRow(ex: Executor, id: string): Promise<void> {
-  await ex.delete(users).where(eq(users.id, id));
-}
-
 export async function identitiesByUser(
   ex: Executor,
   userIds: readonly string[],
@@ -202,23 +182,22 @@ export async function identitiesByUser(
 export const uuidArray = (ids: readonly string[]) => sql`${sql.param(`{${ids.join(',')}}`)}::uuid[]`;
 
 /**
- * Reads and locks many users at once, in id order: two bulk actions over overlapping ids take their
- * row locks in the same order, so they queue instead of deadlocking.
+ * Reads the users and locks their rows until the transaction ends, in id order: two actions over
+ * overlapping ids take their row locks in the same order, so they queue instead of deadlocking.
+ * Every change to a user and its sessions (admin actions, one user or many, login, confirmation)
+ * takes this lock first, so they serialize per user. One user is `lockUsers(ex, [id])`.
  */
-export async function lockUsersInIdOrder(
-  ex: Executor,
-  ids: readonly string[],
-): Promise<Pick<UserRow, 'id' | 'status'>[]> {
+export async function lockUsers(ex: Executor, ids: readonly string[]): Promise<UserRow[]> {
   if (ids.length === 0) return [];
   return ex
-    .select({ id: users.id, status: users.status })
+    .select()
     .from(users)
     .where(sql`${users.id} = ANY(${uuidArray(ids)})`)
     .orderBy(users.id)
     .for('update');
 }
 
-/** Sets the status of many users in one statement; disabledAt follows as in setUserStatus. */
+/** Sets the status of users in one statement; disabledAt is set when disabling, cleared otherwise. */
 export async function setStatusOfUsers(ex: Executor, ids: readonly string[], status: UserStatus): Promise<void> {
   if (ids.length === 0) return;
   await ex
@@ -227,8 +206,57 @@ export async function setStatusOfUsers(ex: Executor, ids: readonly string[], sta
     .where(sql`${users.id} = ANY(${uuidArray(ids)})`);
 }
 
-/** Deletes many users in one statement; identities and sessions go with them (ON DELETE CASCADE). */
+/** Deletes users in one statement; identities and sessions go with them (ON DELETE CASCADE). */
 export async function deleteUserRows(ex: Executor, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   await ex.delete(users).where(sql`${users.id} = ANY(${uuidArray(ids)})`);
+}
+
+/** The identity a login names, through user_identities_provider_key. */
+export async function findIdentity(
+  ex: Executor,
+  providerType: string,
+  providerId: string | SQL,
+): Promise<{ userId: string; passwordHash: string | null } | null> {
+  const [row] = await ex
+    .select({ userId: userIdentities.userId, passwordHash: userIdentities.passwordHash })
+    .from(userIdentities)
+    .where(and(eq(userIdentities.providerType, providerType), eq(userIdentities.providerId, providerId)));
+  return row ?? null;
+}
+
+/** Through users_email_lower_key. */
+export async function findUserByEmail(ex: Executor, email: string): Promise<UserRow | null> {
+  const [row] = await ex
+    .select()
+    .from(users)
+    .where(sql`lower(${users.email}) = lower(${email})`);
+  return row ?? null;
+}
+
+/**
+ * Reads the user and holds a share lock on its row until the transaction ends: refreshes of one
+ * user run side by side, but never alongside a disable, delete or revoke (those lock FOR UPDATE).
+ */
+export async function lockUserForShare(ex: Executor, id: string): Promise<UserRow | null> {
+  const [row] = await ex.select().from(users).where(eq(users.id, id)).for('share');
+  return row ?? null;
+}
+
+export async function recordAuthentication(ex: Executor, userId: string): Promise<UserRow> {
+  const [row] = await ex
+    .update(users)
+    .set({ lastAuthenticatedAt: sql`now()` })
+    .where(eq(users.id, userId))
+    .returning();
+  return row!;
+}
+
+export async function setUserStatusIfPending(ex: Executor, id: string, status: UserStatus): Promise<UserRow | null> {
+  const [row] = await ex
+    .update(users)
+    .set({ status })
+    .where(and(eq(users.id, id), eq(users.status, 'pending')))
+    .returning();
+  return row ?? null;
 }

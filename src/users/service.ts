@@ -2,14 +2,15 @@ import type { Database, Executor } from '../db/client.js';
 import { audited, type Actor } from '../audit/log.js';
 import type { AdminRole, UserRow } from '../db/schema.js';
 import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
-import { hashPassword } from '../auth/passwords.js';
-import { countLiveSessionsByUser, revokeLiveSessions } from '../sessions/repository.js';
+import { hashPassword } from './passwords.js';
+import { countLiveSessionsByUser } from '../sessions/repository.js';
 import { UUID_PATTERN, pageRequest, toPage, type Page } from '../db/keyset.js';
 import { countLinkedRows, purgeLinkedRows, PurgeNotAllowedError, type LinkedDataCount, type LinkedTable } from '../linked-data/index.js';
 import { recordSessionsRevoked } from '../metrics.js';
 import type { RevokeReason } from '../db/schema.js';
 import * as repo from './repository.js';
-import { actionChanges, canDisable, canEnable } from './rules.js';
+import { appliesTo, runPlan, type PlannedAction } from './plans.js';
+import { actionChanges } from './rules.js';
 
 export const LOCAL_USERPASS = 'local-userpass';
 export const ANON_USER = 'anon-user';
@@ -103,10 +104,29 @@ export async function createEmailPasswordUser(
   );
 }
 
-async function lockExistingUser(tx: Executor, id: string): Promise<UserRow> {
-  const user = await repo.lockUser(tx, checkUserId(id));
+/**
+ * Runs the action's plan (plans.ts) on the one user `id` names, as the bulk action runs it on many:
+ * UserNotFoundError when there is none, PendingUserError when the rules refuse its status (nothing
+ * has changed then). Returns the user as it was before the change.
+ */
+async function runOnOneUser(
+  tx: Executor,
+  action: PlannedAction,
+  id: string,
+  options: { refusal?: (userId: string) => string; beforeChange?: (user: UserRow) => Promise<void> } = {},
+): Promise<{ user: UserRow; revokedSessionCount: number }> {
+  const userId = checkUserId(id);
+  const { beforeChange } = options;
+  const { found, revoked } = await runPlan(tx, action, [userId], beforeChange && (([user]) => beforeChange(user!)));
+  const user = found.get(userId);
   if (!user) throw new UserNotFoundError(id);
-  return user;
+  if (!appliesTo(action, user.status)) throw new PendingUserError(user.id, options.refusal?.(user.id));
+  return { user, revokedSessionCount: revoked.get(userId) ?? 0 };
+}
+
+/** The user as the action left it: read again only when the action changed it. */
+async function afterAction(tx: Executor, action: 'disable' | 'enable', user: UserRow): Promise<UserRow> {
+  return actionChanges(action, user.status) ? (await repo.findUserById(tx, user.id))! : user;
 }
 
 export interface UserActionResult {
@@ -131,11 +151,8 @@ export async function disableUser(db: Database, actor: Actor, id: string): Promi
     actor,
     { action: 'disableUser', userId: id },
     async (tx) => {
-      const user = await lockExistingUser(tx, id);
-      if (!canDisable(user.status)) throw new PendingUserError(user.id);
-      const updated = actionChanges('disable', user.status) ? await repo.setUserStatus(tx, user.id, 'disabled') : user;
-      const revokedSessionCount = await revokeLiveSessions(tx, user.id, 'user_disabled');
-      return { user: updated, revokedSessionCount };
+      const { user, revokedSessionCount } = await runOnOneUser(tx, 'disable', id);
+      return { user: await afterAction(tx, 'disable', user), revokedSessionCount };
     },
     revokedCount,
   ).then(countRevoked('user_disabled'));
@@ -144,11 +161,10 @@ export async function disableUser(db: Database, actor: Actor, id: string): Promi
 /** Turns a disabled user back to confirmed; no session comes back. Enabling a confirmed user is a no-op. */
 export async function enableUser(db: Database, actor: Actor, id: string): Promise<UserRow> {
   return audited(db, actor, { action: 'enableUser', userId: id }, async (tx) => {
-    const user = await lockExistingUser(tx, id);
-    if (!canEnable(user.status)) {
-      throw new PendingUserError(user.id, `User ${user.id} is pending confirmation, not disabled: confirm it instead.`);
-    }
-    return actionChanges('enable', user.status) ? repo.setUserStatus(tx, user.id, 'confirmed') : user;
+    const { user } = await runOnOneUser(tx, 'enable', id, {
+      refusal: (userId) => `User ${userId} is pending confirmation, not disabled: confirm it instead.`,
+    });
+    return afterAction(tx, 'enable', user);
   });
 }
 
@@ -187,12 +203,15 @@ export async function deleteUser(
     { action: 'deleteUser', userId: id },
     async (tx) => {
       if (purgeLinkedData && options.role !== 'owner') throw new PurgeNotAllowedError(options.role);
-      const user = await lockExistingUser(tx, id);
-      const revokedSessionCount = await revokeLiveSessions(tx, user.id, 'user_deleted');
-      const linked = purgeLinkedData
-        ? await purgeLinkedRows(tx, linkedData, user.id)
-        : (await countLinkedRows(tx, linkedData, [user.id])).get(user.id)!;
-      await repo.deleteUserRow(tx, user.id);
+      let linked: LinkedDataCount[] = [];
+      const { user, revokedSessionCount } = await runOnOneUser(tx, 'delete', id, {
+        // Between the revocation and the delete: the app's rows that point at the user, purged or counted.
+        beforeChange: async (user) => {
+          linked = purgeLinkedData
+            ? await purgeLinkedRows(tx, linkedData, user.id)
+            : (await countLinkedRows(tx, linkedData, [user.id])).get(user.id)!;
+        },
+      });
       return { deletedUserId: user.id, revokedSessionCount, linkedData: linked, linkedDataPurged: purgeLinkedData };
     },
     (r) => ({
@@ -234,9 +253,7 @@ export async function revokeUserSessions(db: Database, actor: Actor, id: string)
     actor,
     { action: 'revokeUserSessions', userId: id },
     async (tx) => {
-      const user = await lockExistingUser(tx, id);
-      const revokedSessionCount = await revokeLiveSessions(tx, user.id, 'admin_revoked');
-      return { user, revokedSessionCount };
+      return runOnOneUser(tx, 'revokeSessions', id);
     },
     revokedCount,
   ).then(countRevoked('admin_revoked'));

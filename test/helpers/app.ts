@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GraphQLClient } from 'graphql-request';
 import { createAdminKey } from '../../src/admin/keys.js';
 import { createApp, type App, type AppDeps } from '../../src/app.js';
-import { startRevocationFeed } from '../../src/auth/revocation-cache.js';
+import { startRevocationFeed } from '../../src/changefeed/feed.js';
 import type { DatabaseOptions } from '../../src/db/client.js';
 import type { AdminRole } from '../../src/db/schema.js';
 import { checkLinkedData, parseDeclarations } from '../../src/linked-data/index.js';

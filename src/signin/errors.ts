@@ -25,17 +25,6 @@ export class UserDisabledError extends AppError {
   }
 }
 
-/**
- * An access or refresh token that does not (or no longer) grant access: malformed, badly signed,
- * expired, revoked, logged out, or its user is disabled, deleted or not confirmed.
- */
-export class InvalidSessionError extends AppError {
-  readonly code = 'INVALID_SESSION';
-  constructor(readonly reason: string) {
-    super(`invalid session: ${reason}`);
-  }
-}
-
 /** A confirmation link whose token is unknown, already used or expired. */
 export class InvalidUserTokenError extends AppError {
   readonly code = 'INVALID_TOKEN';

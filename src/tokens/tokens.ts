@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Executor } from '../db/client.js';
 import { InvalidSessionError } from './errors.js';
-import { findGatewaySecret, insertGatewaySecretUnlessExists } from './repository.js';
+import { findGatewaySecret, insertGatewaySecretUnlessExists } from './secrets.js';
 
 // HS256: every instance of the gateway both signs and verifies, and they already share the database.
 export const ACCESS_TOKEN_ALGORITHM = 'HS256';

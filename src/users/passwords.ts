@@ -1,6 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { defaultRateLimits } from '../limits/defaults.js';
-import { WorkQueue, type Lane } from '../limits/work-queue.js';
+import { passwordHashing } from '../limits/password-hashing.js';
+import type { Lane } from '../limits/work-queue.js';
 import { passwordHashes } from '../metrics.js';
 
 // scrypt with N=2^15, r=8, p=1 (OWASP's minimum recommendation is N=2^17 with r=8 for interactive
@@ -14,17 +14,6 @@ function scryptAsync(password: string, salt: Buffer, keyLength: number, options:
     scrypt(password, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))),
   );
 }
-
-/**
- * Every scrypt of the process goes through this queue. scrypt runs on libuv's thread pool (4 threads)
- * and takes a core for ~90 ms: unbounded, 150 concurrent sign-ups took every thread and core, and a
- * login waited behind them for half a minute. Two run at once (there are 2 cores, and the pool
- * keeps threads for everything else); a login's check goes before any waiting sign-up's new hash;
- * past the bounds of a lane, the request is refused at once (QueueFullError: 503 with Retry-After).
- * One per process on purpose, like the thread pool it guards; createLimiters() applies the
- * configured bounds (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE).
- */
-export const passwordHashing = new WorkQueue(defaultRateLimits.passwordHashing);
 
 function hashIn(lane: Lane, kind: 'new' | 'check', task: () => Promise<Buffer>): Promise<Buffer> {
   return passwordHashing.run(lane, () => {

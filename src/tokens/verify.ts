@@ -4,16 +4,11 @@ import type { UserStatus } from '../db/schema.js';
 import { whyNotLive } from '../sessions/live.js';
 import { accessRefusal } from '../users/rules.js';
 import { InvalidSessionError } from './errors.js';
-import { findSessionState } from './repository.js';
+import { findSessionState, type SessionRowState } from '../sessions/repository.js';
 import { createTokenKeys, readAccessToken, type TokenKeys } from './tokens.js';
 
 /** What an access token's validity depends on beyond its signature: its session and its user. */
-export interface SessionState {
-  userId: string;
-  userStatus: UserStatus;
-  revokedAt: Date | null;
-  expiresAt: Date;
-}
+export type SessionState = SessionRowState;
 
 /**
  * Where verification reads session state. Today one indexed query per check; an instance-local

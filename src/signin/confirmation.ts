@@ -10,8 +10,8 @@ import { canConfirm, canResendConfirmation } from '../users/rules.js';
 import { checkEmail, checkUserId, createEmailPasswordUser } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
 import { InvalidUserTokenError, UserNotPendingError } from './errors.js';
-import { consumeUserToken, findUserByEmail, insertUserToken, retireUserTokens, setUserStatusIfPending } from './repository.js';
-import { hashToken, newOpaqueToken } from './tokens.js';
+import { consumeUserToken, insertUserToken, retireUserTokens } from './user-tokens.js';
+import { hashToken, newOpaqueToken } from '../tokens/tokens.js';
 
 interface IssuedToken {
   tokenId: string;
@@ -73,7 +73,7 @@ export async function registerUser(
 /** Confirms the user in the transaction: a pending user becomes confirmed, other users stay as they are. */
 async function confirmLockedUser(tx: Executor, user: UserRow): Promise<UserRow> {
   await retireUserTokens(tx, user.id, 'confirm');
-  return canConfirm(user.status) ? ((await setUserStatusIfPending(tx, user.id, 'confirmed')) ?? user) : user;
+  return canConfirm(user.status) ? ((await users.setUserStatusIfPending(tx, user.id, 'confirmed')) ?? user) : user;
 }
 
 /** The client API's confirm: the token and tokenId of a confirmation link, usable once. */
@@ -93,12 +93,19 @@ export async function confirmWithToken(
         tokenHash: hashToken(input.token),
         purpose: 'confirm',
       });
-      const user = userId ? await users.lockUser(tx, userId) : null;
+      const [user] = userId ? await users.lockUsers(tx, [userId]) : [];
       if (!user) throw new InvalidUserTokenError();
       return confirmLockedUser(tx, user);
     },
     (user) => ({ userId: user.id, details: { status: user.status, by: 'token' } }),
   );
+}
+
+/** The user the operator names, locked: UserNotFoundError when there is none. */
+async function lockUserById(tx: Executor, id: string): Promise<UserRow> {
+  const [user] = await users.lockUsers(tx, [checkUserId(id)]);
+  if (!user) throw new UserNotFoundError(id);
+  return user;
 }
 
 /** The operator's confirm: a pending user becomes confirmed; confirmed and disabled users are left as they are. */
@@ -107,11 +114,7 @@ export async function confirmUser(db: Database, actor: Actor, id: string): Promi
     db,
     actor,
     { action: 'confirmUser', userId: id },
-    async (tx) => {
-      const user = await users.lockUser(tx, checkUserId(id));
-      if (!user) throw new UserNotFoundError(id);
-      return confirmLockedUser(tx, user);
-    },
+    async (tx) => confirmLockedUser(tx, await lockUserById(tx, id)),
     (user) => ({ userId: user.id, details: { status: user.status } }),
   );
 }
@@ -139,11 +142,7 @@ export async function resendConfirmation(auth: AuthDeps, actor: Actor, id: strin
   return resendTo(
     auth,
     actor,
-    async (tx) => {
-      const user = await users.lockUser(tx, checkUserId(id));
-      if (!user) throw new UserNotFoundError(id);
-      return user;
-    },
+    (tx) => lockUserById(tx, id),
     publicUrl,
   );
 }
@@ -160,8 +159,8 @@ export async function resendConfirmationByEmail(
     auth,
     actor,
     async (tx) => {
-      const found = await findUserByEmail(tx, address);
-      const user = found && (await users.lockUser(tx, found.id));
+      const found = await users.findUserByEmail(tx, address);
+      const [user] = found ? await users.lockUsers(tx, [found.id]) : [];
       if (!user) throw new UserNotFoundError(address);
       return user;
     },

@@ -4,22 +4,17 @@ import { recordAuditEvent, type Actor } from '../audit/log.js';
 import type { Executor } from '../db/client.js';
 import type { IdentityRow, UserRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import * as sessions from '../sessions/repository.js';
 import * as users from '../users/repository.js';
-import { emailKey } from '../users/repository.js';
 import { accessRefusal } from '../users/rules.js';
 import { ANON_USER, LOCAL_USERPASS, normalizeEmail } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
-import {
-  ConfirmationRequiredError,
-  InvalidCredentialsError,
-  InvalidSessionError,
-  UserDisabledError,
-} from './errors.js';
-import { decoyPasswordHash, verifyPassword } from './passwords.js';
+import { ConfirmationRequiredError, InvalidCredentialsError, UserDisabledError } from './errors.js';
+import { InvalidSessionError } from '../tokens/errors.js';
+import { decoyPasswordHash, verifyPassword } from '../users/passwords.js';
 import { loginsFailed, recordSessionsRevoked } from '../metrics.js';
-import { findIdentity, findSessionOwner, insertSession, lockUserForShare, recordAuthentication, revokeSessionByToken, useLiveSession } from './repository.js';
-import { deviceIdFrom, hashToken, newOpaqueToken, signAccessToken } from './tokens.js';
-import { noAccessReason, verifyAccessToken } from './verify.js';
+import { deviceIdFrom, hashToken, newOpaqueToken, signAccessToken } from '../tokens/tokens.js';
+import { noAccessReason, verifyAccessToken } from '../tokens/verify.js';
 
 /** What a login hands the client. */
 export interface LoginResult {
@@ -79,13 +74,13 @@ async function openSession(
   if (refusal === 'disabled') throw new UserDisabledError(user.id);
   const refreshToken = newOpaqueToken();
   const deviceId = deviceIdFrom(input.device);
-  const session = await insertSession(tx, {
+  const session = await sessions.insertSession(tx, {
     userId: user.id,
     tokenHash: hashToken(refreshToken),
     deviceId,
     ttlSeconds: auth.settings.refreshTokenTtlSeconds,
   });
-  const authenticated = await recordAuthentication(tx, user.id);
+  const authenticated = await users.recordAuthentication(tx, user.id);
   await recordAuditEvent(tx, userActor(user.id, input.requestId), {
     action: 'login',
     outcome: 'success',
@@ -127,7 +122,7 @@ export async function logInWithPassword(
   // A NUL or a lone surrogate is bad input (400), not a wrong password; the address is looked up
   // in the one form it is stored in (normalizeEmail, emailKey).
   const username = normalizeEmail(credentials.username, 'username');
-  const identity = username.length <= 254 ? await findIdentity(auth.db, LOCAL_USERPASS, emailKey(username)) : null;
+  const identity = username.length <= 254 ? await users.findIdentity(auth.db, LOCAL_USERPASS, users.emailKey(username)) : null;
   const matches = await verifyPassword(credentials.password, identity?.passwordHash ?? (await decoyPasswordHash()));
   if (!identity?.passwordHash || !matches) {
     await recordLoginFailure(auth, identity?.userId ?? null, input.requestId, {
@@ -140,7 +135,7 @@ export async function logInWithPassword(
   let opened: OpenedSession;
   try {
     opened = await auth.db.transaction(async (tx) => {
-      const user = await users.lockUser(tx, identity.userId);
+      const [user] = await users.lockUsers(tx, [identity.userId]);
       // Deleted between the password check and now.
       if (!user) throw new InvalidCredentialsError();
       return openSession(auth, tx, user, LOCAL_USERPASS, input);
@@ -184,12 +179,12 @@ export async function logInAnonymously(auth: AuthDeps, input: LoginInput = {}): 
 export async function refreshAccessToken(auth: AuthDeps, refreshToken: string): Promise<{ accessToken: string }> {
   const tokenHash = hashToken(refreshToken);
   const { user, session } = await auth.db.transaction(async (tx) => {
-    const ownerId = await findSessionOwner(tx, tokenHash);
-    const user = ownerId ? await lockUserForShare(tx, ownerId) : null;
+    const ownerId = await sessions.findSessionOwner(tx, tokenHash);
+    const user = ownerId ? await users.lockUserForShare(tx, ownerId) : null;
     if (!user) throw new InvalidSessionError(UNKNOWN_REFRESH_TOKEN);
     const noAccess = noAccessReason(user.status);
     if (noAccess) throw new InvalidSessionError(noAccess);
-    const session = await useLiveSession(tx, tokenHash);
+    const session = await sessions.useLiveSession(tx, tokenHash);
     if (!session) throw new InvalidSessionError('refresh token revoked or expired');
     return { user, session };
   });
@@ -199,7 +194,7 @@ export async function refreshAccessToken(auth: AuthDeps, refreshToken: string): 
 /** Logs one session out: its refresh token is revoked (reason `logout`), and every access token of it fails. */
 export async function logOut(auth: AuthDeps, refreshToken: string, requestId?: string | null): Promise<void> {
   await auth.db.transaction(async (tx) => {
-    const session = await revokeSessionByToken(tx, hashToken(refreshToken), 'logout');
+    const session = await sessions.revokeSessionByToken(tx, hashToken(refreshToken), 'logout');
     if (!session) throw new InvalidSessionError(UNKNOWN_REFRESH_TOKEN);
     await recordAuditEvent(tx, userActor(session.userId, requestId), {
       action: 'logout',

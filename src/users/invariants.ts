@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { liveSession, sessionsAsT } from '../sessions/live.js';
-import type { Executor } from './client.js';
+import type { Executor } from '../db/client.js';
 
 /**
  * The audit actions that make each change, as their "success" events name them. An action added

@@ -1,9 +1,9 @@
 import { defaultAuthSettings, type AuthSettings } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { createOutboxMailer, type Mailer } from './mailer.js';
-import { createTokenKeys, type TokenKeys } from './tokens.js';
-import { databaseSessionStates, type AccessTokenVerifier, type SessionStateSource } from './verify.js';
+import { createOutboxMailer, type Mailer } from '../mail/mailer.js';
+import { createTokenKeys, type TokenKeys } from '../tokens/tokens.js';
+import { databaseSessionStates, type AccessTokenVerifier, type SessionStateSource } from '../tokens/verify.js';
 
 /** What the sign-in services need, built once per app instance. */
 export interface AuthDeps {

@@ -1,0 +1,47 @@
+import { Cache, type CacheOptions } from '../changefeed/cache.js';
+import type { RevocationFeed } from '../changefeed/feed.js';
+import type { Executor } from '../db/client.js';
+import type { AdminKeyRow } from '../db/schema.js';
+import { findActiveKeyBySecret, hashSecret, touchAdminKey } from './keys.js';
+
+/**
+ * Active admin keys by the SHA-256 of their secret, from memory while the feed is live: a revoked
+ * key or a changed role reaches every instance as a notification, so revocation stays immediate.
+ * Unknown secrets are never kept (and failed checks are rate-limited elsewhere).
+ */
+export class CachedAdminKeys {
+  private readonly cache: Cache<string, AdminKeyRow>;
+
+  constructor(
+    private readonly db: Executor,
+    feed: RevocationFeed,
+    options: CacheOptions = {},
+  ) {
+    this.cache = new Cache(feed, options.maxEntries ?? 1_000, options.maxAgeMs ?? 60_000);
+    feed.subscribe({
+      userChanged: () => {},
+      // There are few keys: any change to one drops them all.
+      keyChanged: () => this.cache.clear(),
+      reset: () => this.cache.clear(),
+    });
+  }
+
+  async findActiveKeyBySecret(secret: string): Promise<AdminKeyRow | null> {
+    const hash = hashSecret(secret).toString('hex');
+    const cached = this.cache.get(hash);
+    if (cached) return cached;
+    const generation = this.cache.generation;
+    const key = await findActiveKeyBySecret(this.db, secret);
+    if (key) this.cache.set(hash, key, generation);
+    return key;
+  }
+
+  /** Records the key's use at most once a minute, as touchAdminKey does, without a write per request. */
+  async touch(key: AdminKeyRow): Promise<void> {
+    if (key.lastUsedAt && Date.now() - key.lastUsedAt.getTime() < 60_000) return;
+    const before = key.lastUsedAt;
+    // The cached row is this same object: later requests see the new time and skip the write.
+    key.lastUsedAt = new Date();
+    await touchAdminKey(this.db, { ...key, lastUsedAt: before });
+  }
+}

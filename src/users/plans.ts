@@ -1,0 +1,63 @@
+// The admin actions on users as plans of set-based statements: lock the users in id order, revoke
+// the live sessions of those the action applies to, make the change. The single-user mutations run
+// a plan on one id and the bulk ones on many, so disableUser(id) and disableUsers([id]) send the
+// same statements and cannot drift apart.
+import type { Executor } from '../db/client.js';
+import type { RevokeReason, UserRow, UserStatus } from '../db/schema.js';
+import { revokeLiveSessions } from '../sessions/repository.js';
+import { deleteUserRows, lockUsers, setStatusOfUsers } from './repository.js';
+import { actionChanges, effectOf, type UserAction } from './rules.js';
+
+export type PlannedAction = Extract<UserAction, 'disable' | 'enable' | 'delete' | 'revokeSessions'>;
+
+interface ActionPlan {
+  /** Why the sessions of the users it applies to are revoked; null: they are left alone. */
+  revokeReason: RevokeReason | null;
+  /** The change itself, after the sessions have been revoked. */
+  change(tx: Executor, users: readonly UserRow[]): Promise<void>;
+}
+
+const changing = (action: PlannedAction, users: readonly UserRow[]) =>
+  users.filter((u) => actionChanges(action, u.status)).map((u) => u.id);
+
+const plans: Record<PlannedAction, ActionPlan> = {
+  // Confirmed users become disabled, disabled ones stay so; both lose every session.
+  disable: { revokeReason: 'user_disabled', change: (tx, users) => setStatusOfUsers(tx, changing('disable', users), 'disabled') },
+  // No session comes back.
+  enable: { revokeReason: null, change: (tx, users) => setStatusOfUsers(tx, changing('enable', users), 'confirmed') },
+  delete: { revokeReason: 'user_deleted', change: (tx, users) => deleteUserRows(tx, users.map((u) => u.id)) },
+  revokeSessions: { revokeReason: 'admin_revoked', change: async () => {} },
+};
+
+/** Whether the action applies to a user of this status; the others are refused (see rules.ts). */
+export const appliesTo = (action: PlannedAction, status: UserStatus): boolean => effectOf(action, status) !== 'refused';
+
+export const revokeReasonOf = (action: PlannedAction): RevokeReason | null => plans[action].revokeReason;
+
+export interface PlanRun {
+  /** The users found, as they were before the change, by id. */
+  found: Map<string, UserRow>;
+  /** How many live sessions each user lost; users that lost none are absent. */
+  revoked: Map<string, number>;
+}
+
+/**
+ * Runs the action on the users of `userIds` (checked, lower-cased UUIDs) in the caller's
+ * transaction, with a fixed handful of statements whatever their number. `beforeChange` runs between
+ * the revocation and the change, on the users the action applies to, when there are any.
+ */
+export async function runPlan(
+  tx: Executor,
+  action: PlannedAction,
+  userIds: readonly string[],
+  beforeChange?: (users: readonly UserRow[]) => Promise<void>,
+): Promise<PlanRun> {
+  const plan = plans[action];
+  const found = new Map((await lockUsers(tx, userIds)).map((u) => [u.id, u]));
+  const targets = [...found.values()].filter((u) => appliesTo(action, u.status));
+  const ids = targets.map((u) => u.id);
+  const revoked = plan.revokeReason ? await revokeLiveSessions(tx, ids, plan.revokeReason) : new Map<string, number>();
+  if (beforeChange && targets.length > 0) await beforeChange(targets);
+  await plan.change(tx, targets);
+  return { found, revoked };
+}
