@@ -97,13 +97,12 @@ describe('the other settings of issue 11', () => {
   });
 
   it('the HTTP server limits default far above normal load and are checked', () => {
-    expect(loadConfig({}).http).toEqual({ maxConnections: 1000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
-    expect(loadConfig({ MAX_CONNECTIONS: '50', HEADERS_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '5000' }).http).toEqual({
-      maxConnections: 50,
-      headersTimeoutMs: 2000,
-      requestTimeoutMs: 5000,
-    });
+    expect(loadConfig({}).http).toEqual({ maxConnections: 1000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 });
+    expect(
+      loadConfig({ MAX_CONNECTIONS: '50', HEADERS_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '5000', KEEP_ALIVE_TIMEOUT_MS: '3000' }).http,
+    ).toEqual({ maxConnections: 50, headersTimeoutMs: 2000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 3000 });
     expect(() => loadConfig({ MAX_CONNECTIONS: '0' })).toThrow(/MAX_CONNECTIONS must be a whole number/);
+    expect(() => loadConfig({ KEEP_ALIVE_TIMEOUT_MS: '10' })).toThrow(/KEEP_ALIVE_TIMEOUT_MS must be a whole number/);
     expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '40000' })).toThrow(/HEADERS_TIMEOUT_MS .* must not be more than REQUEST_TIMEOUT_MS/);
   });
 });
