@@ -93,7 +93,7 @@ async function race(email: string, mutation: string, spreadMs: number): Promise<
   return { issued, refused };
 }
 
-describe('refreshes racing the operator (test 5)', () => {
+describe("refreshes racing the operator: every token handed out during the race is dead once the operator's action is done", () => {
   it(`disableUser: ${ROUNDS} rounds of ${REFRESHES} concurrent refreshes over ${SESSIONS} sessions`, async () => {
     app = realmApp(t);
     const email = await registerConfirmed(t, app);
