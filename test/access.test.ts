@@ -45,7 +45,7 @@ describe('the admin API is never open', () => {
     expect(res.status).toBe(200);
     expect(res.body.data.users.totalCount).toBe(0);
     // The last use is recorded after the answer: wait until it is there.
-    await waitFor(async () => (await findActiveKeyBySecret(t.database.db, secret))?.lastUsedAt instanceof Date, { what: 'lastUsedAt' });
+    await waitFor(async () => (await findActiveKeyBySecret(t.database.db, secret))?.lastUsedAt, 'lastUsedAt');
     const key = await findActiveKeyBySecret(t.database.db, secret);
     expect(key!.lastUsedAt).toBeInstanceOf(Date);
   });

@@ -77,7 +77,7 @@ describe('admin keys from GraphQL', () => {
       return adminKeys.find((k) => k.id === createAdminKey.key.id)!.lastUsedAt;
     };
     // The last use is recorded after the answer: wait until it is there.
-    await waitFor(async () => (await lastUsedAt()) !== null, { what: 'lastUsedAt' });
+    await waitFor(lastUsedAt, 'lastUsedAt');
     const listed = await t.client.request<{ adminKeys: { id: string; lastUsedAt: string | null }[] }>('{ adminKeys { id lastUsedAt } }');
     expect(listed.adminKeys.find((k) => k.id === createAdminKey.key.id)!.lastUsedAt).not.toBeNull();
 

@@ -10,10 +10,22 @@ export async function pollUntil(check: () => boolean | Promise<boolean>, timeout
   return check();
 }
 
-/** Polls `condition` until it holds; throws, naming `what`, if it still does not after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  { timeoutMs = 5_000, intervalMs = 20, what = 'the condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<void> {
-  if (!(await pollUntil(condition, timeoutMs, intervalMs))) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+/** Polls `probe` every `everyMs` until it returns something truthy, and returns that; throws, naming
+ * `what`, if it has not after `timeoutMs`. */
+export async function waitFor<T>(
+  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  what: string,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
 }
+
+/** A fixed pause: only for timing that is itself under test (an attack's pace, a load's phases), never to wait for a state. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
