@@ -4,6 +4,7 @@ import { ensureStartupKey, findActiveKeyBySecret } from '../src/admin/keys.js';
 import { adminKeys } from '../src/db/schema.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/database.js';
+import { waitFor } from './helpers/wait.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -43,7 +44,8 @@ describe('the admin API is never open', () => {
     const res = await postGraphQL(t, QUERY, { authorization: `Bearer ${secret}` });
     expect(res.status).toBe(200);
     expect(res.body.data.users.totalCount).toBe(0);
-    await new Promise((r) => setTimeout(r, 100));
+    // The last use is recorded after the answer: wait until it is there.
+    await waitFor(async () => (await findActiveKeyBySecret(t.database.db, secret))?.lastUsedAt, 'lastUsedAt');
     const key = await findActiveKeyBySecret(t.database.db, secret);
     expect(key!.lastUsedAt).toBeInstanceOf(Date);
   });

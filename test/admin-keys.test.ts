@@ -14,6 +14,7 @@ import { createLogger } from '../src/logger.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { onPostgres } from './helpers/database.js';
 import { projectRoot } from './helpers/process.js';
+import { waitFor } from './helpers/wait.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -71,7 +72,12 @@ describe('admin keys from GraphQL', () => {
     const { createAdminKey } = await t.client.request<Created>(CREATE, { name: 'soon gone', role: 'OPERATOR' });
     const before = await postGraphQL(t, { query: '{ users { totalCount } }' }, asKey(createAdminKey.secret));
     expect(before.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 100));
+    const lastUsedAt = async () => {
+      const { adminKeys } = await t.client.request<{ adminKeys: { id: string; lastUsedAt: string | null }[] }>('{ adminKeys { id lastUsedAt } }');
+      return adminKeys.find((k) => k.id === createAdminKey.key.id)!.lastUsedAt;
+    };
+    // The last use is recorded after the answer: wait until it is there.
+    await waitFor(lastUsedAt, 'lastUsedAt');
     const listed = await t.client.request<{ adminKeys: { id: string; lastUsedAt: string | null }[] }>('{ adminKeys { id lastUsedAt } }');
     expect(listed.adminKeys.find((k) => k.id === createAdminKey.key.id)!.lastUsedAt).not.toBeNull();
 

@@ -18,6 +18,8 @@ import {
   registerConfirmed,
   userById,
 } from './helpers/realm.js';
+// Fixed pauses here (sleep) are the race itself: they spread the refreshes and the operator's action over time.
+import { sleep } from './helpers/wait.js';
 
 const ROUNDS = 5;
 const SESSIONS = 5;
@@ -38,8 +40,6 @@ interface RoundResult {
   issued: string[];
   refused: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Logs the user in SESSIONS times, then fires REFRESHES refreshes over those sessions (one of them
@@ -93,7 +93,7 @@ async function race(email: string, mutation: string, spreadMs: number): Promise<
   return { issued, refused };
 }
 
-describe('refreshes racing the operator (test 5)', () => {
+describe("refreshes racing the operator: every token handed out during the race is dead once the operator's action is done", () => {
   it(`disableUser: ${ROUNDS} rounds of ${REFRESHES} concurrent refreshes over ${SESSIONS} sessions`, async () => {
     app = realmApp(t);
     const email = await registerConfirmed(t, app);

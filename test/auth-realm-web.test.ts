@@ -43,7 +43,7 @@ async function logIn(email: string): Promise<Realm.User> {
   return app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
 }
 
-describe('sign-up (test 1)', () => {
+describe('signing up through realm-web', () => {
   it('registers a pending user that the operator sees, cannot disable, and can delete', async () => {
     app = realmApp(t);
     const email = uniqueEmail('pending');
@@ -136,7 +136,7 @@ describe('sign-up (test 1)', () => {
   });
 });
 
-describe('revoking sessions (test 2)', () => {
+describe("revoking a realm-web user's sessions", () => {
   it('ends every token of the user at once; the SDK ends up logged out; logging in again works', async () => {
     app = realmApp(t);
     const email = await registerConfirmed(t, app);
@@ -181,7 +181,7 @@ describe('revoking sessions (test 2)', () => {
   });
 });
 
-describe('disabling (test 3)', () => {
+describe('disabling a realm-web user, and enabling it again', () => {
   it('ends every session, refuses login while disabled, and enabling brings none of the old sessions back', async () => {
     app = realmApp(t);
     const email = await registerConfirmed(t, app);
@@ -223,7 +223,7 @@ describe('disabling (test 3)', () => {
   });
 });
 
-describe('deleting (test 4)', () => {
+describe('deleting a realm-web user', () => {
   it('ends every token, refuses login, and the user is in no list any more', async () => {
     app = realmApp(t);
     const email = await registerConfirmed(t, app);
@@ -272,6 +272,7 @@ describe('the users list follows logins and logouts', () => {
     expect(afterOne.activeSessionCount).toBe(1);
     expect(Date.parse(afterOne.lastAuthenticatedAt)).toBeGreaterThan(Date.now() - 60_000);
 
+    // A fixed pause, not a wait for a state: the clock must move so the second login's instant is later.
     await new Promise((r) => setTimeout(r, 20));
     const second = await logIn(email);
     const [afterTwo] = await listed('CONFIRMED', email);

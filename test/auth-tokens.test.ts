@@ -1,4 +1,4 @@
-// Access and refresh tokens (test 6 and around it): what a token must be to be accepted, the
+// Access and refresh tokens: what a token must be to be accepted, the
 // signing key, verifyAccessToken in-process, /introspect, and a second instance on the same database.
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -67,7 +67,7 @@ async function expectRefused(token: string, reason?: string): Promise<void> {
   if (reason) expect(error.reason).toBe(reason);
 }
 
-describe('access tokens (test 6)', () => {
+describe('access tokens: what they carry, and which ones are refused', () => {
   it('carry what realm-web decodes: sub, sid, user_data, baas_device_id, numeric iat and exp, 30 minutes', async () => {
     const user = await signedInUser();
     const token = user.accessToken!;

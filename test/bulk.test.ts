@@ -3,7 +3,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { gql } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, refreshTokens, userIdentities, users } from '../src/db/schema.js';
-import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
+import { graphql, postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { onPostgres } from './helpers/database.js';
 import { liveSessionCount, seedSessions, seedUsers } from './helpers/seed.js';
 
@@ -23,8 +23,6 @@ const DISABLE = gql`mutation ($ids: [ID!]!) { disableUsers(ids: $ids) { ${RESULT
 const DELETE = gql`mutation ($ids: [ID!]!) { deleteUsers(ids: $ids) { ${RESULT} } }`;
 const REVOKE = gql`mutation ($ids: [ID!]!) { revokeSessionsOfUsers(ids: $ids) { ${RESULT} } }`;
 
-const req = <T = any>(query: string, variables: Record<string, unknown>, client = t.client) =>
-  client.request<T>(query, variables);
 
 async function statusOf(id: string) {
   const [row] = await t.database.db.select({ status: users.status, disabledAt: users.disabledAt }).from(users).where(eq(users.id, id));
@@ -56,7 +54,7 @@ describe('disableUsers', () => {
     const unknown = randomUUID();
 
     const ids = [a!.id, 'not-a-uuid', pending!.id, unknown, b!.id.toUpperCase(), already!.id, a!.id];
-    const r = (await req(DISABLE, { ids })).disableUsers;
+    const r = (await graphql(t, DISABLE, { ids })).disableUsers;
     expect(r).toMatchObject({
       requestedCount: 6,
       doneCount: 3,
@@ -111,7 +109,7 @@ describe('disableUsers', () => {
   });
 
   it('takes an empty list and changes nothing', async () => {
-    expect((await req(DISABLE, { ids: [] })).disableUsers).toMatchObject({ requestedCount: 0, doneCount: 0, outcomes: [] });
+    expect((await graphql(t, DISABLE, { ids: [] })).disableUsers).toMatchObject({ requestedCount: 0, doneCount: 0, outcomes: [] });
   });
 
   it('refuses more than 10,000 ids whole, with BAD_USER_INPUT, before changing anything', async () => {
@@ -158,10 +156,10 @@ describe('disableUsers', () => {
     await seedSessionsOf(ids, 2);
     const shuffled = [...ids].sort(() => Math.random() - 0.5);
     const results = await Promise.all([
-      req(DISABLE, { ids }),
-      req(REVOKE, { ids: shuffled }),
-      req(DISABLE, { ids: [...ids].reverse() }),
-      req(REVOKE, { ids: shuffled.slice(0, 100) }),
+      graphql(t, DISABLE, { ids }),
+      graphql(t, REVOKE, { ids: shuffled }),
+      graphql(t, DISABLE, { ids: [...ids].reverse() }),
+      graphql(t, REVOKE, { ids: shuffled.slice(0, 100) }),
     ]);
     expect(results[0].disableUsers.doneCount).toBe(200);
     expect(results[2].disableUsers.doneCount).toBe(200);
@@ -179,7 +177,7 @@ describe('disableUsers', () => {
       const seeded = await seedUsers(t.database.db, n);
       await seedSessionsOf(seeded.map((u) => u.id), 1);
       statements = [];
-      const r = await req(DISABLE, { ids: seeded.map((u) => u.id) });
+      const r = await graphql(t, DISABLE, { ids: seeded.map((u) => u.id) });
       expect(r.disableUsers.doneCount).toBe(n);
       // Not counted: the admin key check, and BEGIN/COMMIT (which only node-postgres reports).
       return statements.filter((s) => !/admin_keys|^\s*(begin|commit)\b/i.test(s)).length;
@@ -199,7 +197,7 @@ describe('disableUsers', () => {
       await seedSessionsOf(ids, 2);
 
       const started = performance.now();
-      const r = (await req(DISABLE, { ids })).disableUsers;
+      const r = (await graphql(t, DISABLE, { ids })).disableUsers;
       const seconds = (performance.now() - started) / 1000;
       console.log(`disableUsers of 10,000 users (20,000 sessions) on ${onPostgres ? 'PostgreSQL' : 'PGlite'}: ${seconds.toFixed(2)} s`);
 
@@ -236,7 +234,7 @@ describe('deleteUsers', () => {
     const [pending] = await seedUsers(t.database.db, 1, { status: 'pending' });
     await seedSessions(t.database.db, a!.id, { live: 2, revoked: 1 });
     const unknown = randomUUID();
-    const r = (await req(DELETE, { ids: [a!.id, pending!.id, unknown] })).deleteUsers;
+    const r = (await graphql(t, DELETE, { ids: [a!.id, pending!.id, unknown] })).deleteUsers;
     expect(r).toMatchObject({ requestedCount: 3, doneCount: 2, notFoundCount: 1, pendingCount: 0, revokedSessionCount: 2 });
     expect(r.outcomes.map((o: any) => o.status)).toEqual(['DONE', 'DONE', 'NOT_FOUND']);
     for (const id of [a!.id, pending!.id]) {
@@ -249,7 +247,7 @@ describe('deleteUsers', () => {
     expect(events.map((e) => e.outcome).sort()).toEqual(['refused', 'success', 'success']);
 
     // Deleting again: not found.
-    expect((await req(DELETE, { ids: [a!.id] })).deleteUsers.notFoundCount).toBe(1);
+    expect((await graphql(t, DELETE, { ids: [a!.id] })).deleteUsers.notFoundCount).toBe(1);
   });
 });
 
@@ -258,7 +256,7 @@ describe('revokeSessionsOfUsers', () => {
     const [a, b] = await seedUsers(t.database.db, 2);
     await seedSessions(t.database.db, a!.id, { live: 2, expired: 1 });
     await seedSessions(t.database.db, b!.id, { live: 1 });
-    const r = (await req(REVOKE, { ids: [a!.id, b!.id, 'x'] })).revokeSessionsOfUsers;
+    const r = (await graphql(t, REVOKE, { ids: [a!.id, b!.id, 'x'] })).revokeSessionsOfUsers;
     expect(r).toMatchObject({ doneCount: 2, malformedCount: 1, revokedSessionCount: 3 });
     expect(r.outcomes.map((o: any) => o.revokedSessionCount)).toEqual([2, 1, 0]);
     expect((await statusOf(a!.id))!.status).toBe('confirmed');
@@ -274,20 +272,20 @@ describe('revokeSessionsOfUsers', () => {
 describe('roles', () => {
   it('lets operators disable and revoke in bulk, and only owners delete', async () => {
     const [a, b] = await seedUsers(t.database.db, 2);
-    const viewer = t.clientWithKey(await t.createKey('viewer'));
-    const operator = t.clientWithKey(await t.createKey('operator'));
-    for (const [client, query] of [
+    const viewer = await t.createKey('viewer');
+    const operator = await t.createKey('operator');
+    for (const [key, query] of [
       [viewer, DISABLE],
       [viewer, REVOKE],
       [operator, DELETE],
     ] as const) {
-      await expect(req(query, { ids: [a!.id] }, client)).rejects.toMatchObject({
+      await expect(graphql(t, query, { ids: [a!.id] }, { key })).rejects.toMatchObject({
         response: { errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })] },
       });
     }
     expect((await statusOf(a!.id))!.status).toBe('confirmed');
-    expect((await req(REVOKE, { ids: [a!.id] }, operator)).revokeSessionsOfUsers.doneCount).toBe(1);
-    expect((await req(DISABLE, { ids: [a!.id] }, operator)).disableUsers.doneCount).toBe(1);
-    expect((await req(DELETE, { ids: [b!.id] })).deleteUsers.doneCount).toBe(1);
+    expect((await graphql(t, REVOKE, { ids: [a!.id] }, { key: operator })).revokeSessionsOfUsers.doneCount).toBe(1);
+    expect((await graphql(t, DISABLE, { ids: [a!.id] }, { key: operator })).disableUsers.doneCount).toBe(1);
+    expect((await graphql(t, DELETE, { ids: [b!.id] })).deleteUsers.doneCount).toBe(1);
   });
 });

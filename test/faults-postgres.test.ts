@@ -118,6 +118,7 @@ describe('PostgreSQL restarts under load', () => {
     };
     const loops = [loop(), loop(), loop(), loop(), healthLoop()];
 
+    // Fixed pauses: the phases of the load (before, during and after the outage) are what is measured.
     await sleep(500);
     const stopping = Date.now();
     await server.stop('fast');

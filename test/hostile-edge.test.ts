@@ -306,6 +306,7 @@ describe('slow clients (part 1): the HTTP server production runs cuts them', () 
     void s.closed.then(() => (open = false));
     for (let i = 0; open && i < 50; i++) {
       s.socket.write(`X-Slow-${i}: x\r\n`);
+      // A fixed pause: the attack is the slow pace of the headers.
       await new Promise((r) => setTimeout(r, 100));
     }
     const closedAfter = await Promise.race([s.closed, new Promise<number>((r) => setTimeout(() => r(-1), 1_000))]);
@@ -323,6 +324,7 @@ describe('slow clients (part 1): the HTTP server production runs cuts them', () 
     void s.closed.then(() => (open = false));
     for (let i = 0; open && i < 80; i++) {
       s.socket.write('1\r\n \r\n');
+      // A fixed pause: the attack is the slow pace of the body.
       await new Promise((r) => setTimeout(r, 100));
     }
     const closedAfter = await Promise.race([s.closed, new Promise<number>((r) => setTimeout(() => r(-1), 1_000))]);

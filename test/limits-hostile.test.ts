@@ -8,6 +8,7 @@ import { mailOutbox, users } from '../src/db/schema.js';
 import { passwordHashes } from '../src/metrics.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { PASSWORD, Realm, call, confirmationFromOutbox, forgetRealmUsers, realmApp, uniqueEmail } from './helpers/realm.js';
+import { pollUntil } from './helpers/wait.js';
 
 const minute = 60_000;
 const base = '/api/client/v2.0/app/app-users-gateway';
@@ -128,7 +129,8 @@ describe('a burst of bad admin keys from one address (part 2)', () => {
     const burst = Promise.all(
       Array.from({ length: 60 }, (_, i) => postGraphQL(t, QUERY, { authorization: `Bearer agk_guess_${i}` })),
     );
-    // Nothing on the server tells when all 60 have arrived: give them a generous second.
+    // Nothing on the server tells when all 60 have arrived: give them a generous second (a fixed pause,
+    // as there is no state to poll for while the table is locked).
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     release();
     await holder;
@@ -210,8 +212,7 @@ describe('the sign-up routes (part 4)', () => {
       post(t, `${userpass}/register`, { email: uniqueEmail('flood'), password: PASSWORD }, `10.11.${Math.floor(i / 250)}.${(i % 250) + 1}`),
     );
     // The login starts once the flood is in: the first sign-ups are hashing.
-    const deadline = Date.now() + 10_000;
-    while ((await hashesSoFar('new')) === hashedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await pollUntil(async () => (await hashesSoFar('new')) !== hashedBefore, 10_000, 5);
     const login = await post(t, `${userpass}/login`, { username: email, password: PASSWORD }, '192.0.2.200');
     const results = await Promise.all(flood);
     const statuses = tally(results.map((r) => r.status));

@@ -12,6 +12,7 @@ import { deleteUsers, disableUsers, revokeSessionsOfUsers, type BulkActionResult
 import { deleteUser, disableUser, revokeUserSessions } from '../src/users/service.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { seedSessions, seedUsers } from './helpers/seed.js';
+import { pollUntil } from './helpers/wait.js';
 
 let database: TestDatabase;
 let feed: RevocationFeed;
@@ -22,7 +23,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   feed = startRevocationFeed(database, createLogger());
   feed.subscribe({ userChanged: (id) => notified.push(`u:${id}`), keyChanged: (id) => notified.push(`k:${id}`), reset: () => {} });
-  for (let i = 0; i < 200 && !feed.live; i++) await new Promise((r) => setTimeout(r, 25));
+  await pollUntil(() => feed.live, 5_000, 25);
   expect(feed.live).toBe(true);
 });
 afterAll(async () => {
@@ -30,7 +31,8 @@ afterAll(async () => {
   await database?.close();
 });
 
-/** Notifications reach the other connections within milliseconds on PostgreSQL; PGlite calls back at once. */
+/** Notifications reach the other connections within milliseconds on PostgreSQL; PGlite calls back at once.
+ * A fixed pause, not a poll: which notifications come is what is compared, so there is no state to wait for. */
 const settle = () => new Promise((r) => setTimeout(r, onPostgres ? 250 : 0));
 
 /** What the action left of the user, with its ids and instants replaced by what they mean. */

@@ -3,7 +3,7 @@ import { eq, sql } from 'drizzle-orm';
 import { gql } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, refreshTokens, userIdentities, users } from '../src/db/schema.js';
-import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
+import { graphql, postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { liveSessionCount, seedSessions, seedUsers } from './helpers/seed.js';
 
 let t: TestApp;
@@ -61,7 +61,6 @@ const CREATE = gql`
   }
 `;
 
-const req = <T = any>(query: string, variables: Record<string, unknown>) => t.client.request<T>(query, variables);
 const UNKNOWN = '00000000-0000-4000-8000-00000000abcd';
 
 async function events(userId: string) {
@@ -74,7 +73,7 @@ async function events(userId: string) {
 
 describe('createUser', () => {
   it('creates a confirmed email/password user with a hashed password', async () => {
-    const r = await req(CREATE, { email: 'New.Person@Example.com', password: 'hunter22' });
+    const r = await graphql(t, CREATE, { email: 'New.Person@Example.com', password: 'hunter22' });
     expect(r.createUser.__typename).toBe('CreateUserSuccess');
     expect(r.createUser.user).toMatchObject({
       email: 'New.Person@Example.com',
@@ -90,22 +89,22 @@ describe('createUser', () => {
   });
 
   it('refuses a taken email, compared case-insensitively, even when two race', async () => {
-    const taken = await req(CREATE, { email: 'NEW.PERSON@example.COM', password: 'hunter22' });
+    const taken = await graphql(t, CREATE, { email: 'NEW.PERSON@example.COM', password: 'hunter22' });
     expect(taken.createUser).toMatchObject({ __typename: 'EmailTakenError', email: 'NEW.PERSON@example.COM' });
 
     const racers = await Promise.all(
-      Array.from({ length: 5 }, () => req(CREATE, { email: 'race@example.com', password: 'secret1' })),
+      Array.from({ length: 5 }, () => graphql(t, CREATE, { email: 'race@example.com', password: 'secret1' })),
     );
     const kinds = racers.map((r) => r.createUser.__typename).sort();
     expect(kinds).toEqual(['CreateUserSuccess', 'EmailTakenError', 'EmailTakenError', 'EmailTakenError', 'EmailTakenError']);
   });
 
   it('reports malformed emails and short passwords as InvalidInputError', async () => {
-    expect((await req(CREATE, { email: 'not-an-email', password: 'secret1' })).createUser).toMatchObject({
+    expect((await graphql(t, CREATE, { email: 'not-an-email', password: 'secret1' })).createUser).toMatchObject({
       __typename: 'InvalidInputError',
       field: 'email',
     });
-    expect((await req(CREATE, { email: 'ok@example.com', password: '12345' })).createUser).toMatchObject({
+    expect((await graphql(t, CREATE, { email: 'ok@example.com', password: '12345' })).createUser).toMatchObject({
       __typename: 'InvalidInputError',
       field: 'password',
     });
@@ -116,7 +115,7 @@ describe('disableUser', () => {
   it('disables a confirmed user and revokes every live session in one go', async () => {
     const [u] = await seedUsers(t.database.db, 1);
     await seedSessions(t.database.db, u!.id, { live: 3, revoked: 1, expired: 1 });
-    const r = await req(DISABLE, { id: u!.id });
+    const r = await graphql(t, DISABLE, { id: u!.id });
     expect(r.disableUser).toMatchObject({
       __typename: 'DisableUserSuccess',
       revokedSessionCount: 3,
@@ -130,7 +129,7 @@ describe('disableUser', () => {
     expect(reasons.map((x) => x.reason).sort()).toEqual(['logout', null, 'user_disabled', 'user_disabled', 'user_disabled']);
 
     // Idempotent: disabling again succeeds and revokes nothing.
-    expect((await req(DISABLE, { id: u!.id })).disableUser).toMatchObject({ revokedSessionCount: 0 });
+    expect((await graphql(t, DISABLE, { id: u!.id })).disableUser).toMatchObject({ revokedSessionCount: 0 });
     expect(await events(u!.id)).toEqual([
       { action: 'disableUser', outcome: 'success', actorName: 'test-owner' },
       { action: 'disableUser', outcome: 'success', actorName: 'test-owner' },
@@ -139,17 +138,17 @@ describe('disableUser', () => {
 
   it('refuses pending users: they cannot be disabled, only deleted', async () => {
     const [p] = await seedUsers(t.database.db, 1, { status: 'pending' });
-    const r = await req(DISABLE, { id: p!.id });
+    const r = await graphql(t, DISABLE, { id: p!.id });
     expect(r.disableUser).toMatchObject({ __typename: 'PendingUserError', id: p!.id });
     expect(r.disableUser.message).toMatch(/pending/i);
     const [row] = await t.database.db.select().from(users).where(eq(users.id, p!.id));
     expect(row!.status).toBe('pending');
     expect(await events(p!.id)).toEqual([{ action: 'disableUser', outcome: 'refused', actorName: 'test-owner' }]);
-    expect((await req(DELETE, { id: p!.id })).deleteUser).toMatchObject({ __typename: 'DeleteUserSuccess' });
+    expect((await graphql(t, DELETE, { id: p!.id })).deleteUser).toMatchObject({ __typename: 'DeleteUserSuccess' });
   });
 
   it('answers UserNotFoundError for an unknown id and BAD_USER_INPUT for a malformed one', async () => {
-    expect((await req(DISABLE, { id: UNKNOWN })).disableUser).toMatchObject({
+    expect((await graphql(t, DISABLE, { id: UNKNOWN })).disableUser).toMatchObject({
       __typename: 'UserNotFoundError',
       id: UNKNOWN,
     });
@@ -189,7 +188,7 @@ describe('disableUser', () => {
   it('counts each session once when the same user is disabled many times at once', async () => {
     const [u] = await seedUsers(t.database.db, 1);
     await seedSessions(t.database.db, u!.id, { live: 25 });
-    const results = await Promise.all(Array.from({ length: 8 }, () => req(DISABLE, { id: u!.id })));
+    const results = await Promise.all(Array.from({ length: 8 }, () => graphql(t, DISABLE, { id: u!.id })));
     const total = results.reduce((sum, r) => sum + r.disableUser.revokedSessionCount, 0);
     expect(total).toBe(25);
   });
@@ -199,20 +198,20 @@ describe('enableUser', () => {
   it('brings a disabled user back to confirmed without bringing back any session', async () => {
     const [u] = await seedUsers(t.database.db, 1);
     await seedSessions(t.database.db, u!.id, { live: 2 });
-    await req(DISABLE, { id: u!.id });
-    const r = await req(ENABLE, { id: u!.id });
+    await graphql(t, DISABLE, { id: u!.id });
+    const r = await graphql(t, ENABLE, { id: u!.id });
     expect(r.enableUser).toMatchObject({
       __typename: 'EnableUserSuccess',
       user: { status: 'CONFIRMED', disabledAt: null, activeSessionCount: 0 },
     });
     // Enabling a confirmed user is a no-op that succeeds.
-    expect((await req(ENABLE, { id: u!.id })).enableUser.__typename).toBe('EnableUserSuccess');
+    expect((await graphql(t, ENABLE, { id: u!.id })).enableUser.__typename).toBe('EnableUserSuccess');
   });
 
   it('refuses pending users and unknown ids', async () => {
     const [p] = await seedUsers(t.database.db, 1, { status: 'pending' });
-    expect((await req(ENABLE, { id: p!.id })).enableUser.__typename).toBe('PendingUserError');
-    expect((await req(ENABLE, { id: UNKNOWN })).enableUser.__typename).toBe('UserNotFoundError');
+    expect((await graphql(t, ENABLE, { id: p!.id })).enableUser.__typename).toBe('PendingUserError');
+    expect((await graphql(t, ENABLE, { id: UNKNOWN })).enableUser.__typename).toBe('UserNotFoundError');
   });
 });
 
@@ -227,7 +226,7 @@ describe('deleteUser', () => {
       sql`INSERT INTO todo_items (owner_id, title) VALUES (${u!.id}, 'buy milk'), (${u!.id}, 'call mom'), (${other!.id}, 'other')`,
     );
 
-    const r = await req(DELETE, { id: u!.id });
+    const r = await graphql(t, DELETE, { id: u!.id });
     expect(r.deleteUser).toEqual({ __typename: 'DeleteUserSuccess', deletedUserId: u!.id, revokedSessionCount: 2 });
 
     expect(await t.database.db.select().from(users).where(eq(users.id, u!.id))).toEqual([]);
@@ -241,7 +240,7 @@ describe('deleteUser', () => {
     // The history outlives the user.
     expect(await events(u!.id)).toEqual([{ action: 'deleteUser', outcome: 'success', actorName: 'test-owner' }]);
 
-    expect((await req(DELETE, { id: u!.id })).deleteUser.__typename).toBe('UserNotFoundError');
+    expect((await graphql(t, DELETE, { id: u!.id })).deleteUser.__typename).toBe('UserNotFoundError');
   });
 });
 
@@ -249,13 +248,13 @@ describe('revokeUserSessions', () => {
   it('revokes every live session and keeps the user confirmed', async () => {
     const [u] = await seedUsers(t.database.db, 1);
     await seedSessions(t.database.db, u!.id, { live: 4, expired: 2 });
-    const r = await req(REVOKE, { id: u!.id });
+    const r = await graphql(t, REVOKE, { id: u!.id });
     expect(r.revokeUserSessions).toMatchObject({
       __typename: 'RevokeUserSessionsSuccess',
       revokedSessionCount: 4,
       user: { status: 'CONFIRMED', activeSessionCount: 0 },
     });
-    expect((await req(REVOKE, { id: u!.id })).revokeUserSessions.revokedSessionCount).toBe(0);
-    expect((await req(REVOKE, { id: randomUUID() })).revokeUserSessions.__typename).toBe('UserNotFoundError');
+    expect((await graphql(t, REVOKE, { id: u!.id })).revokeUserSessions.revokedSessionCount).toBe(0);
+    expect((await graphql(t, REVOKE, { id: randomUUID() })).revokeUserSessions.__typename).toBe('UserNotFoundError');
   });
 });

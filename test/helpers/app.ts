@@ -111,3 +111,14 @@ export async function postGraphQL(
   } catch {}
   return { status: res.status, body: parsed, headers: res.headers };
 }
+
+/** A GraphQL request over real HTTP as the owner key, or as `key`; resolves to the data, rejects with
+ * graphql-request's ClientError (its `response` holds the errors and status) when there are errors. */
+export function graphql<T = any>(
+  t: TestApp,
+  query: string,
+  variables: Record<string, unknown> = {},
+  { key }: { key?: string } = {},
+): Promise<T> {
+  return (key === undefined ? t.client : t.clientWithKey(key)).request<T>(query, variables);
+}

@@ -99,12 +99,5 @@ export function openRaw(port: number, read = true): Promise<RawSocket> {
   });
 }
 
-/** Polls `check` every `everyMs` until it is true or `timeoutMs` passes; returns whether it became true. */
-export async function pollUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return check();
-}
+/** Re-exported: the attacks poll for states with the tests' one waiting helper. */
+export { pollUntil } from './wait.js';

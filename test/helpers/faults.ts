@@ -79,22 +79,8 @@ export function succeeded(call: Call): boolean {
   return call.status === 200 && call.body?.data != null && !call.body?.errors;
 }
 
-export async function waitFor<T>(
-  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  what: string,
-  timeoutMs = 10_000,
-  everyMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Re-exported: the fault tests wait with the tests' one waiting helper. */
+export { sleep, waitFor } from './wait.js';
 
 /** The value of one sample of a Prometheus text exposition; 0 when absent. */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {

@@ -1,0 +1,31 @@
+// Waiting for a state by polling for it, instead of sleeping a fixed time and hoping it is reached.
+
+/** Polls `check` every `everyMs` until it is true or `timeoutMs` passes; returns whether it became true. */
+export async function pollUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return check();
+}
+
+/** Polls `probe` every `everyMs` until it returns something truthy, and returns that; throws, naming
+ * `what`, if it has not after `timeoutMs`. */
+export async function waitFor<T>(
+  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  what: string,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** A fixed pause: only for timing that is itself under test (an attack's pace, a load's phases), never to wait for a state. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
