@@ -19,7 +19,7 @@ import { createMetricsRoute } from './http/metrics-route.js';
 import { createProbes } from './http/probes.js';
 import { inRequestScope, type NodeServerContext } from './http/request-scope.js';
 import { createRouter } from './http/router.js';
-import { createLimiters, type FailureLimits } from './limits/index.js';
+import { createLimiters, type RateLimits } from './limits/index.js';
 import type { LinkedTable } from './linked-data/index.js';
 import type { Logger } from './logger.js';
 import * as metrics from './metrics.js';
@@ -36,7 +36,7 @@ export interface AppDeps {
   /** The app's own tables that point at users, checked against the catalog (see src/linked-data); none by default. */
   linkedData?: readonly LinkedTable[];
   /** Limits on failed admin-key checks and logins; unset ones take the defaults of src/limits. */
-  limits?: Partial<FailureLimits>;
+  limits?: Partial<RateLimits>;
   /** Serve GraphiQL to browsers at GET /graphql (GRAPHIQL); on unless false. */
   graphiql?: boolean;
   /**

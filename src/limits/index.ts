@@ -6,9 +6,6 @@ export { admit, AttemptLimiter, type AttemptLimit, type Reservation } from './at
 export { defaultRateLimits, type RateLimits } from './defaults.js';
 export { QueueFullError, WorkQueue, type WorkQueueOptions } from './work-queue.js';
 
-/** The name createApp's `limits` dependency has always used. */
-export type FailureLimits = RateLimits;
-
 /** How long an attempt waits for the attempts in flight that hold its key's allowance. */
 const ADMIT_OPTIONS: AdmitOptions = { maxWaitMs: 10_000, maxWaiting: 256 };
 

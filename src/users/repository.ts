@@ -120,11 +120,6 @@ export async function findUserById(ex: Executor, id: string): Promise<UserRow | 
   return row ?? null;
 }
 
-export async function findUsersByIds(ex: Executor, ids: readonly string[]): Promise<UserRow[]> {
-  if (ids.length === 0) return [];
-  return ex.select().from(users).where(inArray(users.id, [...ids]));
-}
-
 /** Inserts the user, or nothing (null) when another user already has the email, case-insensitively. */
 export async function insertUserUnlessEmailTaken(
   ex: Executor,
