@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps & OperationsDeps) {
         corsOrigins: deps.corsOrigins ?? [],
         graphiql: deps.graphiql,
       }),
-      clientApi: createClientApi(auth, limiters, authenticate),
+      clientApi: createClientApi(auth, limiters, authenticate, deps.linkedData ?? []),
       probes: createProbes(database, deps.isStopping),
       metrics: createMetricsRoute(deps.metricsRoute !== false, authenticate),
       console: createConsoleHandler(),

@@ -51,6 +51,10 @@ export interface AuthSettings {
   confirmationTokenTtlSeconds: number;
   /** The app's page that confirms a sign-up (CONFIRMATION_URL); null: <public URL>/confirm. */
   confirmationUrl: string | null;
+  /** How long a password reset link works (PASSWORD_RESET_TOKEN_TTL_SECONDS). */
+  passwordResetTokenTtlSeconds: number;
+  /** The app's page that resets a password (PASSWORD_RESET_URL); null: <public URL>/reset-password. */
+  passwordResetUrl: string | null;
   /** The anonymous provider (`anon-user`) is on (ANONYMOUS_AUTH); off, its login answers 401 AuthProviderNotFound. */
   anonymousAuth: boolean;
 }
@@ -64,6 +68,8 @@ export const defaultAuthSettings: AuthSettings = {
   refreshTokenTtlSeconds: 60 * 24 * 60 * 60,
   confirmationTokenTtlSeconds: 30 * 60,
   confirmationUrl: null,
+  passwordResetTokenTtlSeconds: 30 * 60,
+  passwordResetUrl: null,
   anonymousAuth: true,
 };
 
@@ -146,6 +152,14 @@ function authSettings(env: Env, port: number, servesLinks: boolean): AuthSetting
       30 * day,
     ),
     confirmationUrl: baseUrl(env, 'CONFIRMATION_URL'),
+    passwordResetTokenTtlSeconds: integer(
+      env,
+      'PASSWORD_RESET_TOKEN_TTL_SECONDS',
+      defaultAuthSettings.passwordResetTokenTtlSeconds,
+      60,
+      day,
+    ),
+    passwordResetUrl: baseUrl(env, 'PASSWORD_RESET_URL'),
     anonymousAuth: boolean(env, 'ANONYMOUS_AUTH', defaultAuthSettings.anonymousAuth),
   };
 }

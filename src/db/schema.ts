@@ -66,6 +66,7 @@ export const revokeReasons = [
   'user_disabled',
   'user_deleted',
   'rotated',
+  'password_reset',
 ] as const;
 export type RevokeReason = (typeof revokeReasons)[number];
 

@@ -3,7 +3,8 @@ import { mailOutbox } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 
 export interface Mail {
-  kind: 'confirm';
+  /** `confirm`: an email confirmation link; `reset`: a password reset link. */
+  kind: 'confirm' | 'reset';
   to: string;
   userId: string | null;
   subject: string;

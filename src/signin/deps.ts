@@ -2,6 +2,7 @@ import { defaultAuthSettings, type AuthSettings } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { createOutboxMailer, type Mailer } from '../mail/mailer.js';
+import { createRefreshTokenKeys, type RefreshTokenKeys } from '../tokens/refresh-tokens.js';
 import { createTokenKeys, type TokenKeys } from '../tokens/tokens.js';
 import { databaseSessionStates, type AccessTokenVerifier, type SessionStateSource } from '../tokens/verify.js';
 
@@ -11,6 +12,8 @@ export interface AuthDeps {
   logger: Logger;
   settings: AuthSettings;
   keys: TokenKeys;
+  /** The refresh tokens' own key, never the access tokens'. */
+  refreshKeys: RefreshTokenKeys;
   verifier: AccessTokenVerifier;
   mailer: Mailer;
 }
@@ -30,6 +33,7 @@ export function createAuthDeps(input: {
     logger: input.logger,
     settings,
     keys,
+    refreshKeys: createRefreshTokenKeys(input.db, settings),
     verifier: { keys, sessions: input.sessions ?? databaseSessionStates(input.db) },
     mailer: input.mailer ?? createOutboxMailer(input.db, input.logger),
   };
