@@ -1,7 +1,7 @@
 // User.availableActions: what an operator can do to a user now, from the user rules (users/rules.ts)
 // and the role each mutation is granted with (access.ts), so a console never decides either itself.
 import type { GraphQLResolveInfo } from 'graphql';
-import type { AdminRole } from '../db/schema.js';
+import type { AdminRole, UserRow } from '../db/schema.js';
 import { availableActions, type UserAction } from '../users/rules.js';
 import { requiredRole, roleRefusal } from './access.js';
 import { AdminRoleEnum } from './admin.js';
@@ -16,6 +16,7 @@ export const mutationOf: Record<UserAction, string> = {
   revokeSessions: 'revokeUserSessions',
   confirm: 'confirmUser',
   resendConfirmation: 'resendConfirmation',
+  sendPasswordReset: 'sendPasswordReset',
 };
 
 interface OfferedAction {
@@ -36,6 +37,10 @@ const UserActionKindEnum = builder.enumType('UserActionKind', {
     RESEND_CONFIRMATION: {
       value: 'resendConfirmation',
       description: 'Mail a pending user a new confirmation link (`resendConfirmation`).',
+    },
+    SEND_PASSWORD_RESET: {
+      value: 'sendPasswordReset',
+      description: 'Mail a confirmed user with an email address a password reset link (`sendPasswordReset`).',
     },
   } as const,
 });
@@ -63,9 +68,11 @@ const UserActionRef = builder.objectRef<OfferedAction>('UserAction').implement({
   }),
 });
 
-function offered(status: Parameters<typeof availableActions>[0], held: AdminRole, info: GraphQLResolveInfo): OfferedAction[] {
+function offered(user: UserRow, held: AdminRole, info: GraphQLResolveInfo): OfferedAction[] {
   const mutationType = info.schema.getMutationType()!;
-  return availableActions(status).map((kind) => {
+  // A user without an email address (anonymous) has no address to mail a reset link to.
+  const actions = availableActions(user.status).filter((kind) => kind !== 'sendPasswordReset' || user.email !== null);
+  return actions.map((kind) => {
     const mutation = mutationOf[kind];
     const role = requiredRole({ parentType: mutationType, fieldName: mutation });
     if (!role) throw new Error(`Mutation.${mutation} (the ${kind} action) has no access rule.`);
@@ -77,7 +84,7 @@ builder.objectField(User, 'availableActions', (t) =>
   t.field({
     type: [UserActionRef],
     description:
-      "The actions that would change the user now, in the order a console lists them: CONFIRMED → DISABLE, DELETE, REVOKE_SESSIONS; PENDING → DELETE, CONFIRM, RESEND_CONFIRMATION (pending users cannot be disabled); DISABLED → ENABLE, DELETE. Actions this admin key's role may not take are listed too, with `allowed: false` and the reason. Computed from the user's status: no extra query.",
-    resolve: (user, _args, ctx, info) => offered(user.status, ctx.adminKey.role, info),
+      "The actions that would change the user now, in the order a console lists them: CONFIRMED → DISABLE, DELETE, REVOKE_SESSIONS, SEND_PASSWORD_RESET (only with an email address); PENDING → DELETE, CONFIRM, RESEND_CONFIRMATION (pending users cannot be disabled); DISABLED → ENABLE, DELETE. Actions this admin key's role may not take are listed too, with `allowed: false` and the reason. Computed from the user's status: no extra query.",
+    resolve: (user, _args, ctx, info) => offered(user, ctx.adminKey.role, info),
   }),
 );

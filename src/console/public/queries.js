@@ -69,6 +69,7 @@ export const ENABLE_USER = userMutation('ConsoleEnableUser', 'enableUser', 'Enab
 export const REVOKE_USER_SESSIONS = userMutation('ConsoleRevokeUserSessions', 'revokeUserSessions', 'RevokeUserSessionsSuccess', `revokedSessionCount ${USER}`);
 export const CONFIRM_USER = userMutation('ConsoleConfirmUser', 'confirmUser', 'ConfirmUserSuccess', USER);
 export const RESEND_CONFIRMATION = userMutation('ConsoleResendConfirmation', 'resendConfirmation', 'ResendConfirmationSuccess', USER);
+export const SEND_PASSWORD_RESET = userMutation('ConsoleSendPasswordReset', 'sendPasswordReset', 'SendPasswordResetSuccess', USER);
 
 export const DELETE_USER = `mutation ConsoleDeleteUser($id: ID!, $purgeLinkedData: Boolean) {
   result: deleteUser(id: $id, purgeLinkedData: $purgeLinkedData) {
@@ -86,4 +87,5 @@ export const ACTION_MUTATIONS = {
   REVOKE_SESSIONS: REVOKE_USER_SESSIONS,
   CONFIRM: CONFIRM_USER,
   RESEND_CONFIRMATION: RESEND_CONFIRMATION,
+  SEND_PASSWORD_RESET: SEND_PASSWORD_RESET,
 };
