@@ -161,11 +161,14 @@ describe('access tokens: what they carry, and which ones are refused', () => {
 });
 
 describe('refresh tokens', () => {
-  it('are 256 random bits, stored only as their SHA-256, and live 60 days', async () => {
+  it('are JWTs holding 256 random bits, stored only as their SHA-256, and live 60 days', async () => {
     const user = await signedInUser();
     const token = user.refreshToken!;
-    expect(token).toMatch(/^[\w-]{43}$/);
-    expect(Buffer.from(token, 'base64url')).toHaveLength(32);
+    // A JWT, as realm-core requires (jwt.cpp), whose `jti` is the 256 random bits.
+    const [, payload] = token.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    expect(claims).toMatchObject({ typ: 'refresh', sub: user.id });
+    expect(Buffer.from(claims.jti, 'base64url')).toHaveLength(32);
     const rows = await t.database.db.select().from(refreshTokens).where(eq(refreshTokens.userId, user.id));
     expect(rows).toHaveLength(1);
     expect(Buffer.from(rows[0]!.tokenHash).equals(createHash('sha256').update(token).digest())).toBe(true);
@@ -195,7 +198,8 @@ describe('the signing key', () => {
   it('is generated once and kept in the database, so every instance signs and verifies alike', async () => {
     const user = await signedInUser();
     const rows = await t.database.db.select().from(gatewaySecrets);
-    expect(rows.map((r) => r.name)).toEqual(['access_token_signing_key']);
+    // The refresh tokens' key is a different one (src/tokens/refresh-tokens.ts).
+    expect(rows.map((r) => r.name).sort()).toEqual(['access_token_signing_key', 'refresh_token_signing_key']);
     expect(await storedKey()).toHaveLength(32);
 
     // A second instance of the gateway over the same database.
@@ -213,7 +217,7 @@ describe('the signing key', () => {
     );
     const { access_token: fromSecond } = (await session.json()) as { access_token: string };
     expect((await profile(t, fromSecond)).status).toBe(200);
-    expect((await t.database.db.select().from(gatewaySecrets)).length).toBe(1);
+    expect((await t.database.db.select().from(gatewaySecrets)).length).toBe(2);
 
     // Revoked through the first instance: refused by the second from the moment the mutation returns.
     await gql(t, `mutation ($id: ID!) { revokeUserSessions(id: $id) { __typename } }`, { id: user.id });
@@ -230,7 +234,8 @@ describe('the signing key', () => {
       const { jwtVerify } = await import('jose');
       const { payload } = await jwtVerify(user.accessToken!, new TextEncoder().encode(secret), { audience: 'secret-app' });
       expect(payload.sub).toBe(user.id);
-      expect(await other.database.db.select().from(gatewaySecrets)).toEqual([]);
+      // No access-token key is generated; only the refresh tokens' own key, never JWT_SECRET.
+      expect((await other.database.db.select().from(gatewaySecrets)).map((r) => r.name)).toEqual(['refresh_token_signing_key']);
       // Not valid at a gateway with another key.
       expect((await profile(t, user.accessToken!)).status).toBe(401);
       await forgetUsers(app);

@@ -229,4 +229,32 @@ describe('tokens and errors as the SDKs read them', () => {
       expect(res, path).toMatchObject({ status: 404, contentType: 'application/json', body: { error_code: code } });
     }
   });
+
+  it('answers 429 and a database fault (500/503) as exactly application/json with CORS too', async () => {
+    // A gateway of its own, so its limits and its closed database touch no other test.
+    const own = await startTestApp({ app: { limits: { anonLoginPerAddress: { limit: 1, windowMs: 60_000 } } } });
+    try {
+      const anonPath = `/api/client/v2.0/app/${DEFAULT_APP_ID}/auth/providers/anon-user/login`;
+      const post = () => fetch(`${own.baseUrl}${anonPath}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect((await post()).status).toBe(200);
+      const limited = await post();
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('content-type')).toBe('application/json');
+      expect(limited.headers.get('access-control-allow-origin')).toBe('*');
+      expect(await limited.json()).toMatchObject({ error_code: 'TooManyRequests' });
+
+      await own.database.close();
+      const fault = await fetch(`${own.baseUrl}${loginPath}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'someone@example.com', password: PASSWORD }),
+      });
+      expect([500, 503]).toContain(fault.status);
+      expect(fault.headers.get('content-type')).toBe('application/json');
+      expect(fault.headers.get('access-control-allow-origin')).toBe('*');
+      expect((await fault.json()).error_code).toMatch(/^(InternalServerError|ServiceUnavailable)$/);
+    } finally {
+      await own.close().catch(() => undefined);
+    }
+  });
 });
