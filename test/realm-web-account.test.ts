@@ -79,6 +79,11 @@ describe('linking through realm-web', () => {
     await call(t, 'POST', `${APP}/auth/providers/local-userpass/register`, { body: { email: pending, password: PASSWORD } });
     const unconfirmed = await call(t, 'POST', `${loginPath}?link=true`, { bearer: access_token, body: { username: pending, password: PASSWORD } });
     expect(unconfirmed).toMatchObject({ status: 401, body: { error_code: 'ConfirmationRequired' } });
+    const refusals = await t.database.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, 'linkIdentity'), eq(auditEvents.userId, user_id)));
+    expect(refusals).toEqual([expect.objectContaining({ outcome: 'refused', details: expect.objectContaining({ code: 'CONFIRMATION_REQUIRED' }) })]);
 
     const noToken = await call(t, 'POST', `${loginPath}?link=true`, { body: { username: email, password: PASSWORD } });
     expect(noToken).toMatchObject({ status: 401, body: { error_code: 'InvalidSession' } });

@@ -7,7 +7,9 @@ import { recordAuditEvent } from '../audit/log.js';
 import { findSessionState } from '../sessions/repository.js';
 import { whyNotLive } from '../sessions/live.js';
 import { InvalidSessionError } from '../tokens/errors.js';
-import { noAccessReason, verifyAccessToken } from '../tokens/verify.js';
+import { noAccessReason, verifyAccessToken, type VerifiedAccessToken } from '../tokens/verify.js';
+import type { UserRow } from '../db/schema.js';
+import { AppError } from '../errors.js';
 import * as users from '../users/repository.js';
 import { runPlan } from '../users/plans.js';
 import { accessRefusal } from '../users/rules.js';
@@ -39,7 +41,31 @@ export async function linkWithPassword(
 ): Promise<LinkResult> {
   const verified = await verifyAccessToken(accessToken, auth.verifier);
   const identity = await checkPasswordCredentials(auth, credentials, requestId);
-  const { user, deviceId } = await auth.db.transaction(async (tx) => {
+  const { user, deviceId } = await linkInTransaction(auth, verified, identity, requestId).catch(async (err) => {
+    if (err instanceof AppError) {
+      await recordAuditEvent(auth.db, { type: 'user', userId: verified.userId, requestId }, {
+        action: 'linkIdentity',
+        outcome: 'refused',
+        userId: verified.userId,
+        details: { provider: LOCAL_USERPASS, code: err.code, message: err.message },
+      });
+    }
+    throw err;
+  });
+  return {
+    userId: user.id,
+    accessToken: await signFor(auth, user, verified.sessionId, deviceId),
+    deviceId,
+  };
+}
+
+async function linkInTransaction(
+  auth: AuthDeps,
+  verified: VerifiedAccessToken,
+  identity: { userId: string },
+  requestId: string | null,
+): Promise<{ user: UserRow; deviceId: string }> {
+  return auth.db.transaction(async (tx) => {
     const found = new Map((await users.lockUsers(tx, [verified.userId, identity.userId])).map((u) => [u.id, u]));
     const linking = found.get(verified.userId);
     // The session must still be live now that the user is locked: a logout, revoke, disable or
@@ -78,9 +104,4 @@ export async function linkWithPassword(
     });
     return { user: linked, deviceId };
   });
-  return {
-    userId: user.id,
-    accessToken: await signFor(auth, user, verified.sessionId, deviceId),
-    deviceId,
-  };
 }

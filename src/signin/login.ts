@@ -216,7 +216,12 @@ export async function refreshAccessToken(auth: AuthDeps, refreshToken: string): 
 
 /** Logs one session out: its refresh token is revoked (reason `logout`), and every access token of it fails. */
 export async function logOut(auth: AuthDeps, refreshToken: string, requestId?: string | null): Promise<void> {
-  await checkRefreshToken(auth.refreshKeys, refreshToken, UNKNOWN_REFRESH_TOKEN);
+  try {
+    await checkRefreshToken(auth.refreshKeys, refreshToken, UNKNOWN_REFRESH_TOKEN);
+  } catch (err) {
+    // An expired session can still be logged out: the lookup by hash below decides.
+    if (!(err instanceof InvalidSessionError && err.reason === 'refresh token expired')) throw err;
+  }
   await auth.db.transaction(async (tx) => {
     const session = await sessions.revokeSessionByToken(tx, hashToken(refreshToken), 'logout');
     if (!session) throw new InvalidSessionError(UNKNOWN_REFRESH_TOKEN);
