@@ -80,6 +80,14 @@ export const refreshTokens = pgTable(
     // SHA-256 of the opaque token; the token itself is never stored.
     tokenHash: bytea('token_hash').notNull(),
     deviceId: text('device_id'),
+    // What the client reported about itself at login (`options.device`; src/signin/device.ts): for
+    // an operator choosing which session to end. Null when the client did not say.
+    sdk: text('sdk'),
+    sdkVersion: text('sdk_version'),
+    platform: text('platform'),
+    platformVersion: text('platform_version'),
+    deviceName: text('device_name'),
+    appVersion: text('app_version'),
     createdAt: instant('created_at').notNull().defaultNow(),
     expiresAt: instant('expires_at').notNull(),
     lastUsedAt: instant('last_used_at'),

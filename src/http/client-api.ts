@@ -87,10 +87,10 @@ function stringField(body: Record<string, unknown>, name: string): string {
   return value;
 }
 
-/** `options.device.deviceId` of a login body, if the SDK sent one. */
+/** `options.device` of a login body, if the SDK sent one (src/signin/device.ts reads it). */
 function deviceOf(body: Record<string, unknown>): unknown {
-  const options = body.options as { device?: { deviceId?: unknown } } | undefined;
-  return options && typeof options === 'object' ? options.device?.deviceId : undefined;
+  const options = body.options as { device?: unknown } | undefined;
+  return options && typeof options === 'object' ? options.device : undefined;
 }
 
 function bearerToken(request: Request): string | null {

@@ -6,7 +6,8 @@ import { availableActions, type UserAction } from '../users/rules.js';
 import { requiredRole, roleRefusal } from './access.js';
 import { AdminRoleEnum } from './admin.js';
 import { builder } from './builder.js';
-import { User } from './user.js';
+import { Session, User } from './user.js';
+import { whyNotLive } from '../sessions/live.js';
 
 /** The mutation that takes each action on one user (each takes the user's `id`). */
 export const mutationOf: Record<UserAction, string> = {
@@ -86,5 +87,45 @@ builder.objectField(User, 'availableActions', (t) =>
     description:
       "The actions that would change the user now, in the order a console lists them: CONFIRMED → DISABLE, DELETE, REVOKE_SESSIONS, SEND_PASSWORD_RESET (only with an email address); PENDING → DELETE, CONFIRM, RESEND_CONFIRMATION (pending users cannot be disabled); DISABLED → ENABLE, DELETE. Actions this admin key's role may not take are listed too, with `allowed: false` and the reason. Computed from the user's status: no extra query.",
     resolve: (user, _args, ctx, info) => offered(user, ctx.adminKey.role, info),
+  }),
+);
+
+interface OfferedSessionAction {
+  mutation: string;
+  requiredRole: AdminRole;
+  reason: string | null;
+}
+
+const SessionActionRef = builder.objectRef<OfferedSessionAction>('SessionAction').implement({
+  description: "Revoking one session (`revokeSession`), and whether this request's admin key may do it now.",
+  fields: (t) => ({
+    mutation: t.exposeString('mutation', { description: "The mutation that takes it: `revokeSession`, with the session's `id`." }),
+    requiredRole: t.expose('requiredRole', { type: AdminRoleEnum, description: 'The lowest admin role that may take it.' }),
+    allowed: t.boolean({
+      description: "Whether this request's admin key may take it now (it has the role, and the session is live).",
+      resolve: (action) => action.reason === null,
+    }),
+    reason: t.exposeString('reason', {
+      nullable: true,
+      description: 'Why it cannot be taken, in words meant for a person (the role it needs, or that the session is no longer live); null when allowed.',
+    }),
+  }),
+});
+
+builder.objectField(Session, 'revokeAction', (t) =>
+  t.field({
+    type: SessionActionRef,
+    description: 'Revoking this session: the mutation, the role it needs, and whether this admin key may take it. No extra query.',
+    resolve: (session, _args, ctx, info) => {
+      const mutation = 'revokeSession';
+      const role = requiredRole({ parentType: info.schema.getMutationType()!, fieldName: mutation });
+      if (!role) throw new Error(`Mutation.${mutation} has no access rule.`);
+      const notLive = whyNotLive(session);
+      return {
+        mutation,
+        requiredRole: role,
+        reason: roleRefusal(ctx.adminKey.role, role) ?? (notLive ? `This session is already ${notLive}.` : null),
+      };
+    },
   }),
 );

@@ -9,6 +9,7 @@ import * as users from '../users/repository.js';
 import { accessRefusal } from '../users/rules.js';
 import { ANON_USER, LOCAL_USERPASS, normalizeEmail } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
+import { readReportedDevice, storedDevice } from './device.js';
 import { ConfirmationRequiredError, InvalidCredentialsError, UserDisabledError } from './errors.js';
 import { InvalidSessionError } from '../tokens/errors.js';
 import { decoyPasswordHash, verifyPassword } from '../users/passwords.js';
@@ -27,7 +28,7 @@ export interface LoginResult {
 }
 
 export interface LoginInput {
-  /** The device id the SDK sent (`options.device.deviceId`), if any. */
+  /** `options.device` of the login body as the SDK sent it, if any (read by device.ts). */
   device?: unknown;
   requestId?: string | null;
 }
@@ -75,11 +76,13 @@ async function openSession(
   if (refusal === 'disabled') throw new UserDisabledError(user.id);
   // The key was loaded before the transaction (loadRefreshKey): signing here is only an HMAC.
   const refreshToken = await signRefreshToken(auth.refreshKeys, { sub: user.id, ttlSeconds: auth.settings.refreshTokenTtlSeconds });
-  const deviceId = deviceIdFrom(input.device);
+  const reported = readReportedDevice(input.device);
+  const deviceId = deviceIdFrom(reported.deviceId);
   const session = await sessions.insertSession(tx, {
     userId: user.id,
     tokenHash: hashToken(refreshToken),
     deviceId,
+    device: storedDevice(reported),
     ttlSeconds: auth.settings.refreshTokenTtlSeconds,
   });
   const authenticated = await users.recordAuthentication(tx, user.id);

@@ -30,7 +30,10 @@ ${USER_FIELDS}`;
 export const USER_DETAIL = `query ConsoleUser($id: ID!, $first: Int!) {
   user(id: $id) {
     ...ConsoleUserFields
-    sessions(first: $first) { edges { node { id deviceId createdAt lastUsedAt expiresAt } } pageInfo { hasNextPage } }
+    sessions(first: $first) {
+      edges { node { id deviceId device createdAt lastUsedAt expiresAt revokeAction { allowed reason } } }
+      pageInfo { hasNextPage }
+    }
   }
 }
 ${USER_FIELDS}`;
@@ -89,3 +92,12 @@ export const ACTION_MUTATIONS = {
   RESEND_CONFIRMATION: RESEND_CONFIRMATION,
   SEND_PASSWORD_RESET: SEND_PASSWORD_RESET,
 };
+
+/** Logs the user out of one session (one device): `$id` is the Session's id. */
+export const REVOKE_SESSION = `mutation ConsoleRevokeSession($id: ID!) {
+  result: revokeSession(id: $id) {
+    __typename
+    ... on RevokeSessionSuccess { session { id revokedAt } user { id activeSessionCount } }
+    ... on Error { message }
+  }
+}`;
