@@ -34,7 +34,7 @@ let verifier: AccessTokenVerifier;
 beforeAll(async () => {
   t = await startTestApp();
   // As the app's own back end would build it: over the same database, from its own key lookup.
-  verifier = createAccessTokenVerifier(t.database.db, { appId: DEFAULT_APP_ID, jwtSecret: null });
+  verifier = createAccessTokenVerifier(t.database.db, { appId: DEFAULT_APP_ID, publicUrl: t.baseUrl, jwtSecret: null });
 });
 afterAll(() => t?.close());
 afterEach(forgetRealmUsers);
@@ -92,7 +92,7 @@ describe('access tokens: what they carry, and which ones are refused', () => {
   it('refuses an expired token, though its session is live', async () => {
     const user = await signedInUser();
     const { sid } = decodeJwt(user.accessToken!) as { sid: string };
-    const keys = createTokenKeys(t.database.db, { appId: DEFAULT_APP_ID, jwtSecret: null });
+    const keys = createTokenKeys(t.database.db, { appId: DEFAULT_APP_ID, publicUrl: t.baseUrl, jwtSecret: null });
     const { token } = await signAccessToken(
       keys,
       { sub: user.id, sid, deviceId: user.deviceId!, userData: {} },
