@@ -174,7 +174,7 @@ describe('HS256', () => {
     } finally {
       await t.close();
     }
-  });
+  }, 120_000);
 
   it('an existing deployment keeps its generated HS256 secret (carried over by the migration), tokens from before included', async () => {
     const legacySecret = Buffer.alloc(32, 7).toString('base64url');
@@ -193,7 +193,7 @@ describe('HS256', () => {
     } finally {
       await t.close();
     }
-  });
+  }, 120_000);
 });
 
 describe('rotation', () => {
@@ -301,5 +301,5 @@ describe('private keys at rest', () => {
     } finally {
       await t.close();
     }
-  });
+  }, 120_000);
 });
