@@ -190,7 +190,7 @@ describe('the signing key', () => {
     expect(rows.map((r) => [r.algorithm, r.retiredAt])).toEqual([['EdDSA', null]]);
 
     // A second instance of the gateway over the same database.
-    const second = createApp({ database: t.database, logger: createLogger() });
+    const second = createApp({ database: t.database, logger: createLogger(), auth: { publicUrl: t.baseUrl } });
     const profileAt = (instance: typeof second, token: string) =>
       instance.fetch(
         new Request(`${t.baseUrl}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${token}` } }),
