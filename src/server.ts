@@ -10,6 +10,8 @@ import { createHttpServer } from './http-server.js';
 import { createMetricsApp } from './http/metrics-route.js';
 import { createLogger } from './logger.js';
 import { stopOnSignals } from './shutdown.js';
+import { SigningKeyUnreadableError } from './tokens/signing-keys.js';
+import { createTokenKeys } from './tokens/tokens.js';
 
 const logger = createLogger();
 
@@ -30,6 +32,13 @@ async function main() {
   for (const t of linkedData.filter((t) => !t.indexed)) {
     logger.warn(`LINKED_DATA_FILE: no index starts with ${t.name}.${t.column}; counting and purging scan the whole table`);
   }
+  // The signing key exists and opens (TOKEN_KEY_ENCRYPTION_SECRET) before any client is answered.
+  await createTokenKeys(database.db, config.auth)
+    .ready()
+    .catch(async (err) => {
+      await database.close();
+      throw err;
+    });
   const startupKey = await ensureStartupKey(database.db, config.adminApiKey);
 
   let shutdown: { isStopping: () => boolean } | undefined;
@@ -82,7 +91,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof SigningKeyUnreadableError) {
     process.stderr.write(`configuration error: ${err.message}\n`);
   } else {
     logger.error({ err }, 'the gateway could not start');

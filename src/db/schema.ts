@@ -172,6 +172,30 @@ export const gatewaySecrets = pgTable('gateway_secrets', {
   createdAt: instant('created_at').notNull().defaultNow(),
 });
 
+/**
+ * The keys that sign access tokens (src/tokens/signing-keys.ts). One is current (retired_at null)
+ * and signs; retired ones still verify the tokens they signed until those have expired. Private key
+ * material is sealed with TOKEN_KEY_ENCRYPTION_SECRET when it is set, and never leaves the gateway.
+ */
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    /** The `kid` of the tokens it signs. */
+    id: text('id').primaryKey(),
+    algorithm: text('algorithm').notNull(),
+    /** The public JWK as published at /.well-known/jwks.json; null for HS256 (never published). */
+    publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>(),
+    /** The private JWK (or HS256 secret), sealed: "plain:…" or "aes256gcm:…". */
+    privateKey: text('private_key').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    /** When it stopped signing; null while it is the current key. */
+    retiredAt: instant('retired_at'),
+  },
+  (t) => [uniqueIndex('signing_keys_one_current').on(sql`(true)`).where(sql`${t.retiredAt} IS NULL`)],
+);
+
+export type SigningKeyRow = typeof signingKeys.$inferSelect;
+
 /** Who did what to whom. No foreign key to users: the history outlives the user it is about. */
 export const auditEvents = pgTable(
   'audit_events',

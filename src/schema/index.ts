@@ -10,6 +10,7 @@ import './admin.js';
 import './linked-data.js';
 import './confirmations.js';
 import './password-reset.js';
+import './signing-keys.js';
 
 export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });
 

@@ -1,3 +1,4 @@
+import type { RevocationFeed } from '../changefeed/feed.js';
 import { defaultAuthSettings, type AuthSettings } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
@@ -25,9 +26,11 @@ export function createAuthDeps(input: {
   mailer?: Mailer;
   /** Where token checks read session state; by default straight from the database. */
   sessions?: SessionStateSource;
+  /** Tells the signing-key ring of rotations made on other instances. */
+  revocations?: RevocationFeed;
 }): AuthDeps {
   const settings = { ...defaultAuthSettings, ...input.settings };
-  const keys = createTokenKeys(input.db, settings);
+  const keys = createTokenKeys(input.db, settings, input.revocations);
   return {
     db: input.db,
     logger: input.logger,
