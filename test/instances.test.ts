@@ -90,7 +90,7 @@ describe.skipIf(!onPostgres)('two instances on one PostgreSQL database', () => {
     const logger = createLogger();
     const database = await openDatabase({ kind: 'postgres', url: a.database.url! }, { onQuery: (q) => statements.push(q) });
     const feed = startRevocationFeed(database, logger);
-    const server = createServer(createApp({ database, logger, production: true, revocations: feed }));
+    const server = createServer(createApp({ database, logger, production: true, revocations: feed, auth: { publicUrl: a.baseUrl } }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     await msUntil(async () => feed.live && (await listenerPids()).length === 2);
     const added = (await listenerPids()).filter((pid) => !before.includes(pid));

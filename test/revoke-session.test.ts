@@ -341,7 +341,8 @@ describe.skipIf(!onPostgres)('with a second instance on the same PostgreSQL data
     const logger = createLogger();
     const database = await openDatabase({ kind: 'postgres', url: t.database.url! }, { onQuery: (q) => statements.push(q) });
     const feed = startRevocationFeed(database, logger);
-    const server = createServer(createApp({ database, logger, production: true, revocations: feed }));
+    // Instances of one deployment share PUBLIC_URL, the tokens' issuer.
+    const server = createServer(createApp({ database, logger, production: true, revocations: feed, auth: { publicUrl: t.baseUrl } }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     expect(await pollUntil(() => feed.live, 10_000)).toBe(true);
     b = { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, database, feed, server, statements };
