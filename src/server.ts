@@ -47,6 +47,7 @@ async function main() {
     limits: config.limits,
     linkedData,
     revocations,
+    webhooks: config.webhooks,
     ...operations,
   });
   const server = createHttpServer(app, config.http);
@@ -59,6 +60,7 @@ async function main() {
   shutdown = stopOnSignals({
     servers: metricsServer ? [server, metricsServer] : [server],
     closeDatabase: async () => {
+      await app.stopBackgroundWork();
       await revocations.close();
       await database.close();
     },
