@@ -8,17 +8,9 @@ import { startTestApp, graphql, type TestApp } from './helpers/app.js';
 import { forgetRealmUsers, PASSWORD, Realm, realmApp, confirmationFromOutbox, uniqueEmail } from './helpers/realm.js';
 import { seedSessions, seedUsers } from './helpers/seed.js';
 import { waitFor } from './helpers/wait.js';
-import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
+import { CREATE_ENDPOINT, startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 import { isPrivateAddress } from '../src/webhooks/url-guard.js';
 
-export const CREATE_ENDPOINT = `mutation Create($url: String!, $events: [String!]!, $description: String) {
-  createWebhookEndpoint(url: $url, events: $events, description: $description) {
-    __typename
-    ... on CreateWebhookEndpointSuccess { secret endpoint { id url events enabled description } }
-    ... on WebhookUrlRefusedError { url message }
-    ... on InvalidInputError { field message }
-  }
-}`;
 
 const DELIVERIES = `query Deliveries($endpointId: ID!, $status: WebhookDeliveryStatus, $first: Int) {
   webhookDeliveries(endpointId: $endpointId, status: $status, first: $first) {

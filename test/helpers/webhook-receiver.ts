@@ -86,3 +86,13 @@ export async function startWebhookReceiver(options: { port?: number; path?: stri
   receiver.url = `http://127.0.0.1:${receiver.port}${path}`;
   return receiver;
 }
+
+/** createWebhookEndpoint with every member of its result. */
+export const CREATE_ENDPOINT = `mutation Create($url: String!, $events: [String!]!, $description: String) {
+  createWebhookEndpoint(url: $url, events: $events, description: $description) {
+    __typename
+    ... on CreateWebhookEndpointSuccess { secret endpoint { id url events enabled description } }
+    ... on WebhookUrlRefusedError { url message }
+    ... on InvalidInputError { field message }
+  }
+}`;
