@@ -84,7 +84,7 @@ it(`a receiver down while the gateway is SIGKILLed gets every committed event af
 
   const log = (m: string) => process.stderr.write(`[webhooks-process] ${new Date().toISOString()} ${m}\n`);
   const port = await freePort();
-  const first = await startGatewayProcess(env);
+  const first = await startGatewayProcess(env, 150_000);
   gateways.push(first);
   log('first up');
   const created = await graphql(first.baseUrl, CREATE_ENDPOINT, { url: `http://127.0.0.1:${port}/hook`, events: ['user.disabled', 'user.deleted'] }, { key: KEY });
@@ -123,7 +123,7 @@ it(`a receiver down while the gateway is SIGKILLed gets every committed event af
   // The receiver comes up, then the gateway again on the same data.
   const receiver = await startWebhookReceiver({ port, secret });
   receivers.push(receiver);
-  const second = await startGatewayProcess(env);
+  const second = await startGatewayProcess(env, 150_000);
   gateways.push(second);
   log('restarted');
   const committed = new Set([...(await successIds(second.baseUrl, 'disableUser')), ...(await successIds(second.baseUrl, 'deleteUsers'))]);
@@ -144,7 +144,7 @@ it(`a receiver down while the gateway is SIGKILLed gets every committed event af
 
   // And a clean stop (SIGTERM) stops the worker with the rest.
   expect(await second.stop('SIGTERM')).toBe(0);
-}, 300_000);
+}, 480_000);
 
 it.skipIf(!onPostgres)('two instances on one PostgreSQL database deliver each event exactly once between them', async () => {
   const webhooks = { allowPrivate: true, retryDelaysMs: [100, 100, 100], pollIntervalMs: 20, batchSize: 5 };

@@ -10,6 +10,7 @@ import { seedSessions, seedUsers } from './helpers/seed.js';
 import { waitFor } from './helpers/wait.js';
 import { CREATE_ENDPOINT, startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 import { isPrivateAddress } from '../src/webhooks/url-guard.js';
+import { checkInvariants } from '../src/users/invariants.js';
 
 
 const DELIVERIES = `query Deliveries($endpointId: ID!, $status: WebhookDeliveryStatus, $first: Int) {
@@ -318,5 +319,17 @@ describe('private addresses', () => {
     expect(isPrivateAddress('fe80::1')).toBe(true);
     expect(isPrivateAddress('93.184.215.14')).toBe(false);
     expect(isPrivateAddress('2606:2800:21f:cb07:6820:80da:af6b:8b2c')).toBe(false);
+  });
+});
+
+describe('npm run check-db', () => {
+  it('finds every committed action with its event, and reports one whose event is missing', async () => {
+    expect(await checkInvariants(t.database.db)).toEqual([]);
+    const [user] = await seedUsers(t.database.db, 1);
+    await graphql(t, 'mutation ($id: ID!) { disableUser(id: $id) { __typename } }', { id: user!.id });
+    // As if the action had committed without its event.
+    await t.database.db.execute(sql`DELETE FROM webhook_events WHERE user_id = ${user!.id}`);
+    const violations = await checkInvariants(t.database.db);
+    expect(violations.map((v) => [v.rule, v.count])).toEqual([['committed-action-without-webhook-event', 1]]);
   });
 });
