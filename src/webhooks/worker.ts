@@ -74,7 +74,8 @@ export class WebhookWorker {
       if (this.stopped) break;
       if (claimed < this.settings.batchSize) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.settings.pollIntervalMs);
+          // Unref'd: an idle worker never keeps a process alive on its own.
+          const timer = setTimeout(resolve, this.settings.pollIntervalMs).unref();
           this.wakeUp = () => {
             clearTimeout(timer);
             resolve();
