@@ -14,6 +14,7 @@ import { measureCalls, measureLoad, median, type Measurement } from './lib/load.
 import { projectRoot, startServer, type RunningServer, type ServerKind } from './lib/servers.js';
 import { ADMIN_KEY, APP_ID, JWT_SECRET, SCENARIO_NAMES, loadFixtures, variants, type ScenarioId, type Variant } from './scenarios.js';
 import { createPostGraphileFunctions, prepareDatabase, resetDatabase } from './seed.js';
+import { setWebhookEndpoint, startBenchReceiver } from './lib/webhook-receiver.js';
 
 const GATEWAY_PUBLIC_URL = 'http://127.0.0.1';
 const ALL: ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
@@ -32,6 +33,7 @@ function options() {
       'log-level': { type: 'string', default: 'info' },
       fresh: { type: 'boolean', default: false },
       readme: { type: 'boolean', default: false },
+      webhook: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -46,6 +48,7 @@ function options() {
   --algorithm A      the gateway's ACCESS_TOKEN_ALGORITHM: HS256 (default, with JWT_SECRET), EdDSA, ES256 or RS256
   --log-level L      the gateway's LOG_LEVEL (default info, as in production)
   --fresh            seed again even if a complete database of that size exists
+  --webhook          subscribe one webhook endpoint (a local receiver) to every event, to compare S5 with and without
   --readme           also write the results into README.md's Performance section
 Needs DATABASE_URL: a PostgreSQL server where the benchmark may create databases.`);
     process.exit(0);
@@ -71,6 +74,7 @@ Needs DATABASE_URL: a PostgreSQL server where the benchmark may create databases
     logLevel: values['log-level']!,
     fresh: values.fresh!,
     readme: values.readme!,
+    webhook: values.webhook!,
   };
 }
 
@@ -123,6 +127,7 @@ async function main() {
   const env: Record<ServerKind, Record<string, string>> = {
     gateway: {
       DATABASE_URL: seed.url,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
       ADMIN_API_KEY: ADMIN_KEY,
       ...(hs256 ? { JWT_SECRET } : {}),
       ACCESS_TOKEN_ALGORITHM: opts.algorithm,
@@ -134,6 +139,8 @@ async function main() {
     raw: { DATABASE_URL: seed.url, JWT_SECRET, APP_ID },
   };
 
+  const receiver = opts.webhook ? await startBenchReceiver() : null;
+  if (receiver) log(`--webhook: one endpoint subscribed to every event, POSTing to ${receiver.url}`);
   for (let round = 1; round <= opts.rounds; round++) {
     for (const kind of SERVER_ORDER) {
       const mine = lines.filter((l) => l.variant.server === kind);
@@ -141,6 +148,7 @@ async function main() {
       // Read-only scenarios first; the ones that change data last, then the database is put back.
       mine.sort((a, b) => Number(!!a.variant.mutates) - Number(!!b.variant.mutates));
       const server: RunningServer = await startServer(kind, env[kind]);
+      if (kind === 'gateway') await setWebhookEndpoint(seed.url, server.baseUrl, ADMIN_KEY, receiver);
       try {
         for (const line of mine) {
           const m = await measure(server, line.variant, opts);
@@ -156,6 +164,10 @@ async function main() {
     }
   }
 
+  if (receiver) {
+    log(`--webhook: the receiver got ${receiver.received()} signed POSTs`);
+    await receiver.close();
+  }
   const report = summarize(lines, opts, seed, await machine(seed.url), started, fixtures.bulkBatches[0]?.length ?? 0);
   console.log(report.table);
   mkdirSync(`${projectRoot}/bench/results`, { recursive: true });

@@ -24,6 +24,8 @@ import { createLimiters, type RateLimits } from './limits/index.js';
 import type { LinkedTable } from './linked-data/index.js';
 import type { Logger } from './logger.js';
 import * as metrics from './metrics.js';
+import { defaultWebhookSettings, type WebhookSettings } from './webhooks/settings.js';
+import { WebhookWorker } from './webhooks/worker.js';
 
 export interface AppDeps {
   database: DatabaseHandle;
@@ -55,6 +57,11 @@ export interface AppDeps {
    * without, every check reads the database.
    */
   revocations?: RevocationFeed;
+  /**
+   * Webhooks (src/webhooks/): URL rules, secret encryption, and the delivery worker's timing; unset
+   * ones take their defaults. The worker runs in every app unless `worker: false`.
+   */
+  webhooks?: Partial<WebhookSettings>;
 }
 
 /** The operations side of the app: where /metrics is served, and whether the server is stopping. */
@@ -75,6 +82,8 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   const limiters = createLimiters(deps.limits, deps.now);
   passwordHashing.configure(limiters.passwordHashing);
   const authenticate = createAdminKeyAuth({ db, adminKeys, limiter: limiters.adminKey, logger });
+  const webhooks: WebhookSettings = { ...defaultWebhookSettings, ...deps.webhooks };
+  const webhookWorker = webhooks.worker ? new WebhookWorker(db, webhooks, logger) : null;
 
   const router = createRouter(
     {
@@ -84,6 +93,7 @@ export function createApp(deps: AppDeps & OperationsDeps) {
         production: deps.production,
         auth,
         linkedData: deps.linkedData ?? [],
+        webhooks: { allowPrivate: webhooks.allowPrivate, secretKey: webhooks.secretKey },
         authenticate,
         corsOrigins: deps.corsOrigins ?? [],
         graphiql: deps.graphiql,
@@ -98,7 +108,14 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   );
 
   if (database.pool) metrics.observePool(database.pool);
-  return createServerAdapter<NodeServerContext>(inRequestScope(logger, deps.trustProxy, router));
+  webhookWorker?.start();
+  const adapter = createServerAdapter<NodeServerContext>(inRequestScope(logger, deps.trustProxy, router));
+  return Object.assign(adapter, {
+    /** Stops this instance's background work (the webhook worker); call before closing the database. */
+    stopBackgroundWork: async () => {
+      await webhookWorker?.stop();
+    },
+  });
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -30,6 +30,8 @@ export interface Config {
   linkedDataFile: string | null;
   /** Rate limits and password-hashing bounds (*_LIMIT, PASSWORD_HASH_*); see rateLimits() below. */
   limits: RateLimits;
+  /** WEBHOOK_ALLOW_PRIVATE, WEBHOOK_SECRET_KEY, WEBHOOK_TIMEOUT_MS: see src/webhooks/settings.ts. */
+  webhooks: { allowPrivate: boolean; secretKey: string | null; timeoutMs: number; retryDelaysMs?: number[] };
 }
 
 /** The app-facing sign-in API (the Realm client API v2.0). One app per deployment. */
@@ -311,6 +313,30 @@ function metricsPort(env: Env): number | null {
   return port;
 }
 
+function webhookSettings(env: Env): Config['webhooks'] {
+  const secretKey = env.WEBHOOK_SECRET_KEY?.trim() || null;
+  if (secretKey && secretKey.length < 32) {
+    throw new ConfigError('WEBHOOK_SECRET_KEY must be at least 32 characters long (e.g. `openssl rand -base64 32`).');
+  }
+  return {
+    allowPrivate: boolean(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+    secretKey,
+    timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    ...retryDelays(env),
+  };
+}
+
+/** WEBHOOK_RETRY_DELAYS_MS: the waits before each retry, comma-separated milliseconds; unset: ~5 s, 30 s, 2 min, … ~24 h. */
+function retryDelays(env: Env): { retryDelaysMs?: number[] } {
+  const raw = env.WEBHOOK_RETRY_DELAYS_MS?.trim();
+  if (!raw) return {};
+  const delays = raw.split(',').map((d) => Number(d.trim()));
+  if (delays.length > 50 || delays.some((d) => !Number.isInteger(d) || d < 0 || d > 7 * 86_400_000)) {
+    throw new ConfigError(`WEBHOOK_RETRY_DELAYS_MS must be up to 50 comma-separated milliseconds (each at most a week); got "${raw.slice(0, 80)}".`);
+  }
+  return { retryDelaysMs: delays };
+}
+
 /**
  * Reads and checks the environment once, at start; every message names the variable at fault.
  * `servesLinks: false` is for the command-line tools (keys, check-db), which build no link and
@@ -349,5 +375,6 @@ export function loadConfig(env: Env = process.env, options: { servesLinks?: bool
     auth: authSettings(env, port, options.servesLinks ?? true),
     linkedDataFile: env.LINKED_DATA_FILE?.trim() ? resolve(env.LINKED_DATA_FILE.trim()) : null,
     limits: rateLimits(env),
+    webhooks: webhookSettings(env),
   };
 }

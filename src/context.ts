@@ -3,6 +3,7 @@ import type { AuthDeps } from './signin/deps.js';
 import type { Database } from './db/client.js';
 import type { AdminKeyRow } from './db/schema.js';
 import type { LinkedTable } from './linked-data/index.js';
+import type { WebhookServiceSettings } from './webhooks/service.js';
 
 /** Built once per GraphQL request, after the admin key has been checked. */
 export interface Context {
@@ -18,6 +19,8 @@ export interface Context {
   publicUrl: string;
   /** The app's own tables that point at users (LINKED_DATA_FILE), as checked at start. */
   linkedData: readonly LinkedTable[];
+  /** Which endpoint URLs are allowed and how signing secrets are stored (WEBHOOK_ALLOW_PRIVATE, WEBHOOK_SECRET_KEY). */
+  webhooks: WebhookServiceSettings;
 }
 
 export function createContext(
@@ -26,6 +29,7 @@ export function createContext(
   requestId: string,
   signIn: { auth: AuthDeps; publicUrl: string },
   linkedData: readonly LinkedTable[] = [],
+  webhooks: WebhookServiceSettings = { allowPrivate: false, secretKey: null },
 ): Context {
   return {
     db,
@@ -35,5 +39,6 @@ export function createContext(
     auth: signIn.auth,
     publicUrl: signIn.publicUrl,
     linkedData,
+    webhooks,
   };
 }

@@ -82,6 +82,19 @@ export const requestsLimited = new Counter({
   registers,
 });
 
+export const webhookDeliveries = new Counter({
+  name: 'gateway_webhook_deliveries_total',
+  help: 'Webhook delivery attempts, by outcome: delivered (2xx), retry (failed, tried again later), failed (the last retry failed).',
+  labelNames: ['outcome'] as const,
+  registers,
+});
+
+export const webhookOldestPending = new Gauge({
+  name: 'gateway_webhook_oldest_pending_seconds',
+  help: 'Age of the oldest webhook delivery not yet delivered nor failed, as this instance last saw it (0: none).',
+  registers,
+});
+
 /** Call after the transaction that revoked the sessions has committed. */
 export function recordSessionsRevoked(reason: RevokeReason, count: number): void {
   if (count > 0) sessionsRevoked.inc({ reason }, count);

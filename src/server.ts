@@ -56,6 +56,7 @@ async function main() {
     limits: config.limits,
     linkedData,
     revocations,
+    webhooks: config.webhooks,
     ...operations,
   });
   const server = createHttpServer(app, config.http);
@@ -68,6 +69,7 @@ async function main() {
   shutdown = stopOnSignals({
     servers: metricsServer ? [server, metricsServer] : [server],
     closeDatabase: async () => {
+      await app.stopBackgroundWork();
       await revocations.close();
       await database.close();
     },

@@ -184,8 +184,8 @@ describe('disableUsers', () => {
     };
     const small = await count(10);
     const large = await count(1_000);
-    // lock, revoke, update, audit
-    expect(small).toBe(4);
+    // lock, revoke, update, webhook events (with their deliveries), audit
+    expect(small).toBe(5);
     expect(large).toBe(small);
   });
 

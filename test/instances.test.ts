@@ -85,12 +85,15 @@ describe.skipIf(!onPostgres)('two instances on one PostgreSQL database', () => {
     await msUntil(async () => (await listenerPids()).length === 1);
     const before = await listenerPids();
 
-    // Instance B: its own pool, its own listener, its own HTTP server; every SQL statement counted.
+    // Instance B: its own pool, its own listener, its own HTTP server; every SQL statement counted
+    // (so without the webhook worker, whose polling would be counted too).
     const statements: string[] = [];
     const logger = createLogger();
     const database = await openDatabase({ kind: 'postgres', url: a.database.url! }, { onQuery: (q) => statements.push(q) });
     const feed = startRevocationFeed(database, logger);
-    const server = createServer(createApp({ database, logger, production: true, revocations: feed, auth: { publicUrl: a.baseUrl } }));
+    const server = createServer(
+      createApp({ database, logger, production: true, revocations: feed, auth: { publicUrl: a.baseUrl }, webhooks: { worker: false } }),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     await msUntil(async () => feed.live && (await listenerPids()).length === 2);
     const added = (await listenerPids()).filter((pid) => !before.includes(pid));

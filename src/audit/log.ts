@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
@@ -11,6 +12,8 @@ export type Actor =
   | { type: 'system'; name: string; requestId?: string | null };
 
 export interface AuditEntry {
+  /** The event's id, when the caller needs it before the event is written (a webhook event names it); else a new one. */
+  id?: string;
   action: string;
   outcome: 'success' | 'refused' | 'failed';
   /** The user the action is about; kept even after that user is deleted. */
@@ -27,6 +30,7 @@ function storable(details: Record<string, unknown>): Record<string, unknown> {
 
 function auditRow(actor: Actor, entry: AuditEntry) {
   return {
+    id: entry.id ?? randomUUID(),
     action: entry.action,
     outcome: entry.outcome,
     userId: entry.userId && UUID_PATTERN.test(entry.userId) ? entry.userId.toLowerCase() : null,
@@ -37,8 +41,11 @@ function auditRow(actor: Actor, entry: AuditEntry) {
   };
 }
 
-export async function recordAuditEvent(ex: Executor, actor: Actor, entry: AuditEntry): Promise<void> {
-  await ex.insert(auditEvents).values(auditRow(actor, entry));
+/** Writes one event; returns its id. */
+export async function recordAuditEvent(ex: Executor, actor: Actor, entry: AuditEntry): Promise<string> {
+  const row = auditRow(actor, entry);
+  await ex.insert(auditEvents).values(row);
+  return row.id;
 }
 
 /**
@@ -50,6 +57,7 @@ export async function recordAuditEvents(ex: Executor, actor: Actor, entries: rea
   const rows = entries.map((entry) => {
     const row = auditRow(actor, entry);
     return {
+      id: row.id,
       action: row.action,
       outcome: row.outcome,
       user_id: row.userId,
@@ -60,28 +68,30 @@ export async function recordAuditEvents(ex: Executor, actor: Actor, entries: rea
     };
   });
   await ex.execute(sql`
-    INSERT INTO ${auditEvents} (action, outcome, user_id, actor_key_id, actor_name, request_id, details)
-    SELECT e.action, e.outcome, e.user_id, e.actor_key_id, e.actor_name, e.request_id, e.details
+    INSERT INTO ${auditEvents} (id, action, outcome, user_id, actor_key_id, actor_name, request_id, details)
+    SELECT e.id, e.action, e.outcome, e.user_id, e.actor_key_id, e.actor_name, e.request_id, e.details
     FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS e(action text, outcome text, user_id uuid, actor_key_id uuid, actor_name text, request_id text, details jsonb)`);
+      AS e(id uuid, action text, outcome text, user_id uuid, actor_key_id uuid, actor_name text, request_id text, details jsonb)`);
 }
 
 /**
  * Runs one state change as one transaction together with its "success" audit event. An expected
  * refusal (an AppError) rolls the change back whole and is recorded as "refused" on its own, so a
- * failed or rolled-back action never leaves a success behind.
+ * failed or rolled-back action never leaves a success behind. The change is told the id its success
+ * event will have (a webhook event written in the same transaction names it).
  */
 export async function audited<T>(
   db: Database,
   actor: Actor,
   action: { action: string; userId?: string | null },
-  change: (tx: Executor) => Promise<T>,
+  change: (tx: Executor, audit: { auditEventId: string }) => Promise<T>,
   describe: (result: T) => Pick<AuditEntry, 'userId' | 'details'> = () => ({}),
 ): Promise<T> {
   try {
     return await db.transaction(async (tx) => {
-      const result = await change(tx);
-      await recordAuditEvent(tx, actor, { ...action, ...describe(result), outcome: 'success' });
+      const auditEventId = randomUUID();
+      const result = await change(tx, { auditEventId });
+      await recordAuditEvent(tx, actor, { ...action, ...describe(result), id: auditEventId, outcome: 'success' });
       return result;
     });
   } catch (err) {

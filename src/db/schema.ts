@@ -1,7 +1,10 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
+  boolean,
   customType,
   index,
+  integer,
   jsonb,
   pgEnum,
   pgTable,
@@ -217,5 +220,85 @@ export const auditEvents = pgTable(
   ],
 );
 
+/** Where the gateway POSTs its signed webhooks (src/webhooks/); the signing secret is encrypted when WEBHOOK_SECRET_KEY is set. */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    url: text('url').notNull(),
+    description: text('description'),
+    events: text('events').array().notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    // "plain:whsec_…" or "aes256gcm:…" (src/webhooks/secrets.ts); never a hash: HMAC needs the secret.
+    secret: text('secret').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('webhook_endpoints_created_idx').on(t.createdAt, t.id)],
+);
+
+/**
+ * The transactional outbox: one row per event, written in the transaction of the change it tells
+ * of. `seq` orders the events of one user as their transactions committed (they hold the user's lock).
+ */
+export const webhookEvents = pgTable(
+  'webhook_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity().notNull().unique(),
+    type: text('type').notNull(),
+    // No foreign key: the event of a deleted user outlives the user.
+    userId: uuid('user_id'),
+    auditEventId: uuid('audit_event_id'),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('webhook_events_audit_idx').on(t.auditEventId), index('webhook_events_created_idx').on(t.createdAt)],
+);
+
+/** One event to one endpoint: its attempts, due time and outcome. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    eventId: uuid('event_id')
+      .notNull()
+      .references(() => webhookEvents.id, { onDelete: 'cascade' }),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventSeq: bigint('event_seq', { mode: 'number' }).notNull(),
+    userId: uuid('user_id'),
+    status: text('status').$type<'pending' | 'delivered' | 'failed'>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    // When pending: when it is due; while an instance sends it, the end of that instance's lease.
+    nextAttemptAt: instant('next_attempt_at').notNull().defaultNow(),
+    lastAttemptAt: instant('last_attempt_at'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    deliveredAt: instant('delivered_at'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_endpoint_event_key').on(t.endpointId, t.eventId),
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    index('webhook_deliveries_order_idx').on(t.endpointId, t.userId, t.eventSeq).where(sql`status = 'pending'`),
+    index('webhook_deliveries_list_idx').on(t.endpointId, t.createdAt, t.id),
+    index('webhook_deliveries_event_idx').on(t.eventId),
+  ],
+);
+
+/**
+ * When a capability began to write rows for every action, so `npm run check-db` expects them only
+ * from then on (e.g. `webhook_outbox`: the webhook events of audit events).
+ */
+export const gatewayMilestones = pgTable('gateway_milestones', {
+  name: text('name').primaryKey(),
+  at: instant('at').notNull().defaultNow(),
+});
+
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type WebhookEventRow = typeof webhookEvents.$inferSelect;
 export type UserTokenRow = typeof userTokens.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;

@@ -8,6 +8,7 @@ import type { Database } from '../db/client.js';
 import type { AdminKeyRow } from '../db/schema.js';
 import { refuseNulCharacters, requestLimitsPlugin } from '../limits/graphql.js';
 import type { LinkedTable } from '../linked-data/index.js';
+import type { WebhookServiceSettings } from '../webhooks/service.js';
 import type { Logger } from '../logger.js';
 import { publicUrlFor, type AuthDeps } from '../signin/deps.js';
 import { schema } from '../schema/index.js';
@@ -62,6 +63,8 @@ export interface GraphQLSurfaceDeps {
   production?: boolean;
   auth: AuthDeps;
   linkedData: readonly LinkedTable[];
+  /** Which endpoint URLs are allowed and how signing secrets are stored. */
+  webhooks: WebhookServiceSettings;
   authenticate: AuthenticateAdminKey;
   corsOrigins: readonly string[];
   /** Serve GraphiQL to browsers at GET /graphql; on unless false. */
@@ -76,7 +79,7 @@ export interface GraphQLSurface {
 }
 
 export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
-  const { db, logger, auth, linkedData, authenticate, corsOrigins } = deps;
+  const { db, logger, auth, linkedData, authenticate, corsOrigins, webhooks } = deps;
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -88,7 +91,7 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
       error: (...args) => logger.error({ args }, 'yoga'),
     },
     context: ({ adminKey, requestId, request }) =>
-      createContext(db, adminKey, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData),
+      createContext(db, adminKey, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData, webhooks),
     // GraphiQL and CORS are answered before Yoga (handle): a page built once, an allow-list.
     graphiql: false,
     cors: false,

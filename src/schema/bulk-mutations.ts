@@ -88,7 +88,7 @@ builder.mutationField('deleteUsers', (t) =>
     description:
       "Deletes many users at once, as deleteUser does each: identities and sessions go with them, the app's own data that points at them stays. One transaction.",
     args: { ids: t.arg.idList({ required: true, description: IDS_DESCRIPTION }) },
-    resolve: (_root, args, ctx) => bulk.deleteUsers(ctx.db, ctx.actor, args.ids),
+    resolve: (_root, args, ctx) => bulk.deleteUsers(ctx.db, ctx.actor, args.ids, ctx.linkedData),
   }),
 );
 

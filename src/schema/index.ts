@@ -11,6 +11,7 @@ import './linked-data.js';
 import './confirmations.js';
 import './password-reset.js';
 import './signing-keys.js';
+import './webhooks.js';
 
 export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });
 

@@ -1,6 +1,7 @@
 // Email confirmation of sign-ups: the token mailed at registration, its use, and the operator's
 // shortcuts (confirm a user outright, send the mail again).
 import { audited, type Actor } from '../audit/log.js';
+import { enqueueUserEvent } from '../webhooks/outbox.js';
 import type { Database, Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import type { UserRow, UserStatus } from '../db/schema.js';
@@ -70,10 +71,22 @@ export async function registerUser(
   return user;
 }
 
-/** Confirms the user in the transaction: a pending user becomes confirmed, other users stay as they are. */
-async function confirmLockedUser(tx: Executor, user: UserRow): Promise<UserRow> {
+/**
+ * Confirms the user in the transaction: a pending user becomes confirmed, other users stay as they
+ * are. Either way the action's `user.confirmed` webhook event says so (`changed`).
+ */
+async function confirmLockedUser(tx: Executor, user: UserRow, event: { actor: Actor; auditEventId: string; by: string }): Promise<UserRow> {
   await retireUserTokens(tx, user.id, 'confirm');
-  return canConfirm(user.status) ? ((await users.setUserStatusIfPending(tx, user.id, 'confirmed')) ?? user) : user;
+  const changed = canConfirm(user.status);
+  const after = changed ? ((await users.setUserStatusIfPending(tx, user.id, 'confirmed')) ?? user) : user;
+  await enqueueUserEvent(tx, {
+    type: 'user.confirmed',
+    userId: user.id,
+    actor: event.actor,
+    auditEventId: event.auditEventId,
+    data: { email: user.email, status: after.status, changed, by: event.by },
+  });
+  return after;
 }
 
 /** The client API's confirm: the token and tokenId of a confirmation link, usable once. */
@@ -87,7 +100,7 @@ export async function confirmWithToken(
     auth.db,
     actor,
     { action: 'confirmUser' },
-    async (tx) => {
+    async (tx, { auditEventId }) => {
       const userId = await consumeUserToken(tx, {
         id: input.tokenId.toLowerCase(),
         tokenHash: hashToken(input.token),
@@ -95,7 +108,7 @@ export async function confirmWithToken(
       });
       const [user] = userId ? await users.lockUsers(tx, [userId]) : [];
       if (!user) throw new InvalidUserTokenError();
-      return confirmLockedUser(tx, user);
+      return confirmLockedUser(tx, user, { actor, auditEventId, by: 'token' });
     },
     (user) => ({ userId: user.id, details: { status: user.status, by: 'token' } }),
   );
@@ -114,7 +127,7 @@ export async function confirmUser(db: Database, actor: Actor, id: string): Promi
     db,
     actor,
     { action: 'confirmUser', userId: id },
-    async (tx) => confirmLockedUser(tx, await lockUserById(tx, id)),
+    async (tx, { auditEventId }) => confirmLockedUser(tx, await lockUserById(tx, id), { actor, auditEventId, by: 'admin' }),
     (user) => ({ userId: user.id, details: { status: user.status } }),
   );
 }

@@ -1,6 +1,7 @@
 // Sessions of the app's users: login (email/password, anonymous), refresh, logout and the profile.
 // A session is one refresh_tokens row; access tokens name it in their `sid` claim.
 import { recordAuditEvent, type Actor } from '../audit/log.js';
+import { enqueueUserEvent } from '../webhooks/outbox.js';
 import type { Executor } from '../db/client.js';
 import type { IdentityRow, UserRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -183,11 +184,19 @@ export async function logInAnonymously(auth: AuthDeps, input: LoginInput = {}): 
   const opened = await auth.db.transaction(async (tx) => {
     const user = (await users.insertUserUnlessEmailTaken(tx, { email: null, status: 'confirmed' }))!;
     await users.insertIdentity(tx, { userId: user.id, providerType: ANON_USER, providerId: user.id });
-    await recordAuditEvent(tx, userActor(user.id, input.requestId), {
+    const actor = userActor(user.id, input.requestId);
+    const auditEventId = await recordAuditEvent(tx, actor, {
       action: 'register',
       outcome: 'success',
       userId: user.id,
       details: { provider: ANON_USER },
+    });
+    await enqueueUserEvent(tx, {
+      type: 'user.created',
+      userId: user.id,
+      actor,
+      auditEventId,
+      data: { email: null, status: user.status, provider: ANON_USER },
     });
     return openSession(auth, tx, user, ANON_USER, input);
   });
@@ -228,11 +237,19 @@ export async function logOut(auth: AuthDeps, refreshToken: string, requestId?: s
   await auth.db.transaction(async (tx) => {
     const session = await sessions.revokeSessionByToken(tx, hashToken(refreshToken), 'logout');
     if (!session) throw new InvalidSessionError(UNKNOWN_REFRESH_TOKEN);
-    await recordAuditEvent(tx, userActor(session.userId, requestId), {
+    const actor = userActor(session.userId, requestId);
+    const auditEventId = await recordAuditEvent(tx, actor, {
       action: 'logout',
       outcome: 'success',
       userId: session.userId,
       details: { sessionId: session.id },
+    });
+    await enqueueUserEvent(tx, {
+      type: 'user.sessions_revoked',
+      userId: session.userId,
+      actor,
+      auditEventId,
+      data: { revokedSessionCount: 1, reason: 'logout', sessionId: session.id },
     });
   });
   recordSessionsRevoked('logout', 1);

@@ -2,6 +2,7 @@
 // API's `reset/send`, or by an operator), and its use (`reset`), which sets the new password and
 // revokes every session of the user.
 import { audited, type Actor } from '../audit/log.js';
+import { enqueueUserEvents } from '../webhooks/outbox.js';
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import type { UserRow } from '../db/schema.js';
@@ -129,7 +130,7 @@ export async function resetPassword(
     auth.db,
     actor,
     { action: 'resetPassword' },
-    async (tx) => {
+    async (tx, { auditEventId }) => {
       const userId = await consumeUserToken(tx, {
         id: input.tokenId.toLowerCase(),
         tokenHash: hashToken(input.token),
@@ -140,7 +141,12 @@ export async function resetPassword(
       if (!(await users.setPasswordHash(tx, user.id, LOCAL_USERPASS, passwordHash))) throw new InvalidUserTokenError();
       await retireUserTokens(tx, user.id, 'reset');
       const revoked = await revokeLiveSessions(tx, [user.id], 'password_reset');
-      return { userId: user.id, revokedSessionCount: revoked.get(user.id) ?? 0 };
+      const revokedSessionCount = revoked.get(user.id) ?? 0;
+      await enqueueUserEvents(tx, [
+        { type: 'user.password_reset', userId: user.id, actor, auditEventId, data: { email: user.email } },
+        { type: 'user.sessions_revoked', userId: user.id, actor, auditEventId, data: { revokedSessionCount, reason: 'password_reset' } },
+      ]);
+      return { userId: user.id, revokedSessionCount };
     },
     (r) => ({ userId: r.userId, details: { revokedSessionCount: r.revokedSessionCount } }),
   );

@@ -1,9 +1,11 @@
 // Bulk actions: one transaction and a fixed handful of set-based statements, whatever the number of
 // users, with an outcome for every id so that one unknown or pending user never hides the rest.
+import { randomUUID } from 'node:crypto';
 import { recordAuditEvent, recordAuditEvents, type Actor, type AuditEntry } from '../audit/log.js';
 import type { Database } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import { InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
+import { countLinkedRows, type LinkedDataCount, type LinkedTable } from '../linked-data/index.js';
 import { recordSessionsRevoked } from '../metrics.js';
 import { appliesTo, revokeReasonOf, runPlan, type PlannedAction } from './plans.js';
 
@@ -94,6 +96,7 @@ export async function runBulkAction(
   actor: Actor,
   action: BulkAction,
   ids: readonly string[],
+  options: { linkedData?: readonly LinkedTable[] } = {},
 ): Promise<BulkActionResult> {
   if (ids.length > MAX_BULK_IDS) {
     const error = new InvalidInputError(
@@ -111,8 +114,28 @@ export async function runBulkAction(
   const requested = distinctIds(ids);
   const userIds = requested.flatMap((r) => (r.userId ? [r.userId] : []));
 
+  // Each user's audit event id is known before it is written: its webhook event names it.
+  const auditEventIds = new Map(userIds.map((id) => [id, randomUUID()]));
+  const linkedData = options.linkedData ?? [];
+
   const outcomes = await db.transaction(async (tx) => {
-    const { found, revoked } = await runPlan(tx, planned, userIds);
+    // A deletion's events say what of the app's own data each user leaves behind (never purged in bulk).
+    let linked = new Map<string, LinkedDataCount[]>();
+    const { found, revoked } = await runPlan(
+      tx,
+      planned,
+      userIds,
+      planned === 'delete' && linkedData.length > 0
+        ? async (users) => {
+            linked = await countLinkedRows(tx, linkedData, users.map((u) => u.id));
+          }
+        : undefined,
+      {
+        actor,
+        auditEventIdOf: (userId) => auditEventIds.get(userId)!,
+        dataOf: planned === 'delete' ? (userId) => ({ linkedData: linked.get(userId) ?? [], linkedDataPurged: false }) : undefined,
+      },
+    );
 
     const outcomes = requested.map((r): BulkUserOutcome => {
       if (!r.userId) return refusal(r, 'malformed');
@@ -134,7 +157,13 @@ export async function runBulkAction(
       outcomes.map(
         (o): AuditEntry =>
           o.status === 'done'
-            ? { action, outcome: 'success', userId: o.id, details: { revokedSessionCount: o.revokedSessionCount } }
+            ? {
+                id: auditEventIds.get(o.id.toLowerCase()),
+                action,
+                outcome: 'success',
+                userId: o.id,
+                details: { revokedSessionCount: o.revokedSessionCount },
+              }
             : { action, outcome: 'refused', userId: o.id, details: { code: o.code, message: o.message } },
       ),
     );
@@ -153,7 +182,7 @@ export async function runBulkAction(
 
 export const disableUsers = (db: Database, actor: Actor, ids: readonly string[]) =>
   runBulkAction(db, actor, 'disableUsers', ids);
-export const deleteUsers = (db: Database, actor: Actor, ids: readonly string[]) =>
-  runBulkAction(db, actor, 'deleteUsers', ids);
+export const deleteUsers = (db: Database, actor: Actor, ids: readonly string[], linkedData: readonly LinkedTable[] = []) =>
+  runBulkAction(db, actor, 'deleteUsers', ids, { linkedData });
 export const revokeSessionsOfUsers = (db: Database, actor: Actor, ids: readonly string[]) =>
   runBulkAction(db, actor, 'revokeSessionsOfUsers', ids);

@@ -10,6 +10,26 @@ export const DISABLE_ACTIONS = ['disableUser', 'disableUsers'] as const;
 export const REVOKE_ACTIONS = ['revokeUserSessions', 'revokeSessionsOfUsers'] as const;
 export const DELETE_ACTIONS = ['deleteUser', 'deleteUsers'] as const;
 
+/**
+ * The audit actions whose every success writes a webhook event naming it (src/webhooks/outbox.ts).
+ * An action added later that enqueues user events (password reset, imports, …) belongs here too.
+ */
+export const WEBHOOK_EVENT_ACTIONS = [
+  'register',
+  'createUser',
+  'confirmUser',
+  'logout',
+  'disableUser',
+  'enableUser',
+  'deleteUser',
+  'revokeUserSessions',
+  'disableUsers',
+  'deleteUsers',
+  'revokeSessionsOfUsers',
+  'revokeSession',
+  'resetPassword',
+] as const;
+
 export interface Violation {
   rule: string;
   description: string;
@@ -24,6 +44,7 @@ const disabling = list(DISABLE_ACTIONS);
 const revoking = list(REVOKE_ACTIONS);
 const deleting = list(DELETE_ACTIONS);
 const live = liveSession(sessionsAsT);
+const eventful = list(WEBHOOK_EVENT_ACTIONS);
 
 // Why equal timestamps: a change and its audit event are written in one transaction, and every
 // now() of a transaction is the same instant, so users.disabled_at, refresh_tokens.revoked_at and
@@ -107,6 +128,15 @@ const rules: { rule: string; description: string; ids: SQL }[] = [
         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.user_id)
         AND NOT EXISTS (SELECT 1 FROM audit_events d
           WHERE d.user_id = e.user_id AND d.outcome = 'success' AND d.action IN (${deleting}))`,
+  },
+  {
+    rule: 'committed-action-without-webhook-event',
+    description:
+      'a successful action (audit event) since the webhook outbox was installed has no webhook event naming it: a committed change that endpoints would never hear of',
+    ids: sql`SELECT e.id::text AS id FROM audit_events e
+      WHERE e.outcome = 'success' AND e.action IN (${eventful})
+        AND e.at >= (SELECT m.at FROM gateway_milestones m WHERE m.name = 'webhook_outbox')
+        AND NOT EXISTS (SELECT 1 FROM webhook_events w WHERE w.audit_event_id = e.id)`,
   },
 ];
 

@@ -2,11 +2,13 @@
 // the live sessions of those the action applies to, make the change. The single-user mutations run
 // a plan on one id and the bulk ones on many, so disableUser(id) and disableUsers([id]) send the
 // same statements and cannot drift apart.
+import type { Actor } from '../audit/log.js';
 import type { Executor } from '../db/client.js';
 import type { RefreshTokenRow, RevokeReason, UserRow, UserStatus } from '../db/schema.js';
 import { findSessionUserId, revokeLiveSessionById, revokeLiveSessions } from '../sessions/repository.js';
 import { deleteUserRows, lockUsers, setStatusOfUsers } from './repository.js';
 import { actionChanges, effectOf, type UserAction } from './rules.js';
+import { enqueueUserEvents, type UserEventType } from '../webhooks/outbox.js';
 
 export type PlannedAction = Extract<UserAction, 'disable' | 'enable' | 'delete' | 'revokeSessions'>;
 
@@ -29,6 +31,23 @@ const plans: Record<PlannedAction, ActionPlan> = {
   revokeSessions: { revokeReason: 'admin_revoked', change: async () => {} },
 };
 
+/** The webhook event each action writes for every user it applies to (src/webhooks/outbox.ts). */
+const eventTypes: Record<PlannedAction, UserEventType> = {
+  disable: 'user.disabled',
+  enable: 'user.enabled',
+  delete: 'user.deleted',
+  revokeSessions: 'user.sessions_revoked',
+};
+
+/** Who runs the action, and what its webhook events say besides the user, the actor and the audit event. */
+export interface PlanEvents {
+  actor: Actor;
+  /** The id of the audit event that records the action for this user. */
+  auditEventIdOf(userId: string): string;
+  /** More of the event's `data` for this user (e.g. the linked-data counts of a deletion). */
+  dataOf?(userId: string): Record<string, unknown>;
+}
+
 /** Whether the action applies to a user of this status; the others are refused (see rules.ts). */
 export const appliesTo = (action: PlannedAction, status: UserStatus): boolean => effectOf(action, status) !== 'refused';
 
@@ -44,13 +63,16 @@ export interface PlanRun {
 /**
  * Runs the action on the users of `userIds` (checked, lower-cased UUIDs) in the caller's
  * transaction, with a fixed handful of statements whatever their number. `beforeChange` runs between
- * the revocation and the change, on the users the action applies to, when there are any.
+ * the revocation and the change, on the users the action applies to, when there are any. With
+ * `events`, one webhook event per user it applies to is written in the same transaction, after the
+ * users' locks are held (so each user's events are in commit order).
  */
 export async function runPlan(
   tx: Executor,
   action: PlannedAction,
   userIds: readonly string[],
   beforeChange?: (users: readonly UserRow[]) => Promise<void>,
+  events?: PlanEvents,
 ): Promise<PlanRun> {
   const plan = plans[action];
   const found = new Map((await lockUsers(tx, userIds)).map((u) => [u.id, u]));
@@ -59,6 +81,23 @@ export async function runPlan(
   const revoked = plan.revokeReason ? await revokeLiveSessions(tx, ids, plan.revokeReason) : new Map<string, number>();
   if (beforeChange && targets.length > 0) await beforeChange(targets);
   await plan.change(tx, targets);
+  if (events) {
+    await enqueueUserEvents(
+      tx,
+      targets.map((u) => ({
+        type: eventTypes[action],
+        userId: u.id,
+        actor: events.actor,
+        auditEventId: events.auditEventIdOf(u.id),
+        data: {
+          email: u.email ?? null,
+          ...(action === 'enable' ? {} : { revokedSessionCount: revoked.get(u.id) ?? 0 }),
+          ...(action === 'disable' || action === 'enable' ? { changed: actionChanges(action, u.status) } : {}),
+          ...events.dataOf?.(u.id),
+        },
+      })),
+    );
+  }
   return { found, revoked };
 }
 

@@ -9,8 +9,9 @@ import { countLinkedRows, purgeLinkedRows, PurgeNotAllowedError, type LinkedData
 import { recordSessionsRevoked } from '../metrics.js';
 import type { RevokeReason } from '../db/schema.js';
 import * as repo from './repository.js';
-import { appliesTo, revokeOneSession, runPlan, type PlannedAction, type SessionRevocation } from './plans.js';
+import { appliesTo, revokeOneSession, runPlan, type PlanEvents, type PlannedAction, type SessionRevocation } from './plans.js';
 import { actionChanges } from './rules.js';
+import { enqueueUserEvent } from '../webhooks/outbox.js';
 
 export const LOCAL_USERPASS = 'local-userpass';
 export const ANON_USER = 'anon-user';
@@ -85,7 +86,7 @@ export async function createEmailPasswordUser(
     db,
     actor,
     { action },
-    async (tx) => {
+    async (tx, { auditEventId }) => {
       // The unique index on lower(email) decides, so of two racing sign-ups only one gets a row.
       const user = await repo.insertUserUnlessEmailTaken(tx, { email, status: input.status });
       if (!user) throw new EmailTakenError(email);
@@ -98,6 +99,13 @@ export async function createEmailPasswordUser(
         passwordHash,
       });
       if (!identity) throw new EmailTakenError(email);
+      await enqueueUserEvent(tx, {
+        type: 'user.created',
+        userId: user.id,
+        actor,
+        auditEventId,
+        data: { email: user.email, status: user.status, provider: LOCAL_USERPASS },
+      });
       return user;
     },
     (user) => ({ userId: user.id, details: { email: user.email, status: user.status } }),
@@ -113,11 +121,16 @@ async function runOnOneUser(
   tx: Executor,
   action: PlannedAction,
   id: string,
-  options: { refusal?: (userId: string) => string; beforeChange?: (user: UserRow) => Promise<void> } = {},
+  options: {
+    refusal?: (userId: string) => string;
+    beforeChange?: (user: UserRow) => Promise<void>;
+    /** The webhook event's actor and audit event (and more data): see runPlan. */
+    events?: PlanEvents;
+  } = {},
 ): Promise<{ user: UserRow; revokedSessionCount: number }> {
   const userId = checkUserId(id);
   const { beforeChange } = options;
-  const { found, revoked } = await runPlan(tx, action, [userId], beforeChange && (([user]) => beforeChange(user!)));
+  const { found, revoked } = await runPlan(tx, action, [userId], beforeChange && (([user]) => beforeChange(user!)), options.events);
   const user = found.get(userId);
   if (!user) throw new UserNotFoundError(id);
   if (!appliesTo(action, user.status)) throw new PendingUserError(user.id, options.refusal?.(user.id));
@@ -150,8 +163,8 @@ export async function disableUser(db: Database, actor: Actor, id: string): Promi
     db,
     actor,
     { action: 'disableUser', userId: id },
-    async (tx) => {
-      const { user, revokedSessionCount } = await runOnOneUser(tx, 'disable', id);
+    async (tx, { auditEventId }) => {
+      const { user, revokedSessionCount } = await runOnOneUser(tx, 'disable', id, { events: { actor, auditEventIdOf: () => auditEventId } });
       return { user: await afterAction(tx, 'disable', user), revokedSessionCount };
     },
     revokedCount,
@@ -160,8 +173,9 @@ export async function disableUser(db: Database, actor: Actor, id: string): Promi
 
 /** Turns a disabled user back to confirmed; no session comes back. Enabling a confirmed user is a no-op. */
 export async function enableUser(db: Database, actor: Actor, id: string): Promise<UserRow> {
-  return audited(db, actor, { action: 'enableUser', userId: id }, async (tx) => {
+  return audited(db, actor, { action: 'enableUser', userId: id }, async (tx, { auditEventId }) => {
     const { user } = await runOnOneUser(tx, 'enable', id, {
+      events: { actor, auditEventIdOf: () => auditEventId },
       refusal: (userId) => `User ${userId} is pending confirmation, not disabled: confirm it instead.`,
     });
     return afterAction(tx, 'enable', user);
@@ -201,7 +215,7 @@ export async function deleteUser(
     db,
     actor,
     { action: 'deleteUser', userId: id },
-    async (tx) => {
+    async (tx, { auditEventId }) => {
       if (purgeLinkedData && options.role !== 'owner') throw new PurgeNotAllowedError(options.role);
       let linked: LinkedDataCount[] = [];
       const { user, revokedSessionCount } = await runOnOneUser(tx, 'delete', id, {
@@ -211,6 +225,7 @@ export async function deleteUser(
             ? await purgeLinkedRows(tx, linkedData, user.id)
             : (await countLinkedRows(tx, linkedData, [user.id])).get(user.id)!;
         },
+        events: { actor, auditEventIdOf: () => auditEventId, dataOf: () => ({ linkedData: linked, linkedDataPurged: purgeLinkedData }) },
       });
       return { deletedUserId: user.id, revokedSessionCount, linkedData: linked, linkedDataPurged: purgeLinkedData };
     },
@@ -252,8 +267,8 @@ export async function revokeUserSessions(db: Database, actor: Actor, id: string)
     db,
     actor,
     { action: 'revokeUserSessions', userId: id },
-    async (tx) => {
-      return runOnOneUser(tx, 'revokeSessions', id);
+    async (tx, { auditEventId }) => {
+      return runOnOneUser(tx, 'revokeSessions', id, { events: { actor, auditEventIdOf: () => auditEventId } });
     },
     revokedCount,
   ).then(countRevoked('admin_revoked'));
@@ -276,10 +291,16 @@ export async function revokeSession(db: Database, actor: Actor, id: string): Pro
     db,
     actor,
     { action: 'revokeSession' },
-    async (tx) => {
+    async (tx, { auditEventId }) => {
       const revoked = await revokeOneSession(tx, sessionId);
       if (!revoked) throw new SessionNotFoundError(id);
-      // The webhook event `user.sessions_revoked` (count 1, revoked.session.id) belongs here, in this transaction.
+      await enqueueUserEvent(tx, {
+        type: 'user.sessions_revoked',
+        userId: revoked.user.id,
+        actor,
+        auditEventId,
+        data: { revokedSessionCount: 1, reason: 'admin_revoked', sessionId: revoked.session.id },
+      });
       return revoked;
     },
     ({ user, session }) => ({
