@@ -43,6 +43,16 @@ const EXPECTED: Record<string, AdminRole> = {
   'Mutation.deleteUsers': 'owner',
   'Mutation.createAdminKey': 'owner',
   'Mutation.revokeAdminKey': 'owner',
+  'Mutation.sendPasswordReset': 'operator',
+  'Mutation.rotateSigningKey': 'owner',
+  'Query.webhookEndpoints': 'owner',
+  'Query.webhookDeliveries': 'viewer',
+  'Mutation.createWebhookEndpoint': 'owner',
+  'Mutation.updateWebhookEndpoint': 'owner',
+  'Mutation.disableWebhookEndpoint': 'owner',
+  'Mutation.deleteWebhookEndpoint': 'owner',
+  'Mutation.redeliverWebhook': 'owner',
+  'Mutation.sendTestWebhook': 'owner',
 };
 
 const ROLES: AdminRole[] = ['viewer', 'operator', 'owner'];
