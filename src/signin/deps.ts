@@ -1,7 +1,7 @@
 import { defaultAuthSettings, type AuthSettings } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { createOutboxMailer, type Mailer } from '../mail/mailer.js';
+import { defaultMailTemplates, type MailTemplates } from '../mail/templates.js';
 import { createTokenKeys, type TokenKeys } from '../tokens/tokens.js';
 import { databaseSessionStates, type AccessTokenVerifier, type SessionStateSource } from '../tokens/verify.js';
 
@@ -12,14 +12,15 @@ export interface AuthDeps {
   settings: AuthSettings;
   keys: TokenKeys;
   verifier: AccessTokenVerifier;
-  mailer: Mailer;
+  /** What each kind of mail says (MAIL_TEMPLATES_DIR, or the defaults). */
+  mailTemplates: MailTemplates;
 }
 
 export function createAuthDeps(input: {
   db: Database;
   logger: Logger;
   settings?: Partial<AuthSettings>;
-  mailer?: Mailer;
+  mailTemplates?: MailTemplates;
   /** Where token checks read session state; by default straight from the database. */
   sessions?: SessionStateSource;
 }): AuthDeps {
@@ -31,7 +32,7 @@ export function createAuthDeps(input: {
     settings,
     keys,
     verifier: { keys, sessions: input.sessions ?? databaseSessionStates(input.db) },
-    mailer: input.mailer ?? createOutboxMailer(input.db, input.logger),
+    mailTemplates: input.mailTemplates ?? defaultMailTemplates,
   };
 }
 

@@ -77,6 +77,8 @@ export async function createEmailPasswordUser(
   actor: Actor,
   input: { email: string; password: string; status: 'confirmed' | 'pending' },
   action = 'createUser',
+  /** More of the same change, in its transaction (a sign-up's confirmation token and mail). */
+  alsoInTransaction?: (tx: Executor, user: UserRow) => Promise<void>,
 ): Promise<UserRow> {
   const email = checkEmail(input.email);
   checkPassword(input.password);
@@ -98,6 +100,7 @@ export async function createEmailPasswordUser(
         passwordHash,
       });
       if (!identity) throw new EmailTakenError(email);
+      await alsoInTransaction?.(tx, user);
       return user;
     },
     (user) => ({ userId: user.id, details: { email: user.email, status: user.status } }),
