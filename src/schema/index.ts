@@ -9,6 +9,7 @@ import './bulk-mutations.js';
 import './admin.js';
 import './linked-data.js';
 import './confirmations.js';
+import './mail.js';
 
 export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });
 
