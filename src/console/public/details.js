@@ -97,23 +97,26 @@ function renderMails(user) {
       'table',
       { class: 'mini mails' },
       h('caption', { class: 'visually-hidden', text: 'Mails to the user, newest first' }),
-      h('thead', {}, h('tr', {}, ['Queued', 'Kind', 'To', 'Status', 'Attempts', 'Sent', 'Last error'].map((t) => h('th', { scope: 'col', text: t })))),
+      h('thead', {}, h('tr', {}, ['Queued', 'Kind', 'To', 'Status', 'Attempts', 'Sent'].map((t) => h('th', { scope: 'col', text: t })))),
       h(
         'tbody',
         {},
-        user.mails.map((m) =>
+        user.mails.map((m) => [
           h(
             'tr',
             { class: `mail-${m.status.toLowerCase()}` },
             h('td', { 'data-label': 'Queued' }, timeElement(m.createdAt)),
             h('td', { 'data-label': 'Kind', text: MAIL_KINDS[m.kind] ?? m.kind }),
-            h('td', { 'data-label': 'To', text: m.recipient }),
+            h('td', { 'data-label': 'To', class: 'details', text: m.recipient }),
             h('td', { 'data-label': 'Status', class: 'mail-status', text: MAIL_STATUSES[m.status] ?? m.status }),
             h('td', { 'data-label': 'Attempts', text: String(m.attempts) }),
             h('td', { 'data-label': 'Sent' }, timeElement(m.sentAt, { never: 'not sent' })),
-            h('td', { 'data-label': 'Last error', class: 'details', text: m.lastError ?? '—' }),
           ),
-        ),
+          // The mail server's answer gets a line of its own: it is often longer than the rest of the row.
+          ...(m.lastError
+            ? [h('tr', { class: `mail-error mail-${m.status.toLowerCase()}` }, h('td', { colspan: '6', 'data-label': 'Last error', class: 'details', text: m.lastError }))]
+            : []),
+        ]),
       ),
     ),
   );
