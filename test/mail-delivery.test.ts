@@ -149,13 +149,13 @@ describe('a sign-up gets its confirmation mail, and the link in it confirms', ()
   it('a flood of sign-ups: every one is mailed exactly once', async () => {
     const emails = Array.from({ length: 25 }, () => uniqueEmail('flood'));
     await Promise.all(emails.map((email) => register(t.baseUrl, email)));
-    await waitFor(() => emails.every((e) => smtp.received.some((m) => m.to === e)), 'a mail to every sign-up', 60_000);
+    await waitFor(() => emails.every((e) => smtp.received.some((m) => m.to === e)), 'a mail to every sign-up', 180_000);
     for (const email of emails) expect(smtp.received.filter((m) => m.to === email)).toHaveLength(1);
     const counts = (await t.database.db.execute(
       sql`SELECT status, count(*)::int AS n FROM mail_outbox WHERE to_email LIKE 'flood.%' GROUP BY status`,
     )) as unknown as { rows: { status: string; n: number }[] };
     expect(counts.rows).toEqual([{ status: 'sent', n: 25 }]);
-  }, 90_000);
+  }, 300_000);
 });
 
 describe('a mail server that is down delays mail and loses none; a 5xx fails it for good', () => {
@@ -234,7 +234,7 @@ describe('several instances and restarts', () => {
     try {
       const emails = Array.from({ length: 30 }, (_, i) => uniqueEmail(`twice${i}`));
       await Promise.all(emails.map((email, i) => register(i % 2 ? other.baseUrl : t.baseUrl, email)));
-      await waitFor(() => emails.every((e) => smtp.received.some((m) => m.to === e)), 'a mail to every sign-up', 60_000);
+      await waitFor(() => emails.every((e) => smtp.received.some((m) => m.to === e)), 'a mail to every sign-up', 180_000);
       // Then: nothing left for either worker, and no mail twice.
       await waitFor(async () => {
         const [{ n }] = ((await t.database.db.execute(sql`SELECT count(*)::int AS n FROM mail_outbox WHERE status <> 'sent'`)) as unknown as {
@@ -247,7 +247,7 @@ describe('several instances and restarts', () => {
       await other.stop();
       if (second !== t.database) await second.close();
     }
-  }, 90_000);
+  }, 300_000);
 
 });
 
