@@ -20,6 +20,7 @@ import {
   recordMailFailed,
   recordMailRetry,
   recordMailSent,
+  releaseMailClaim,
   type ClaimedMail,
 } from './outbox.js';
 
@@ -111,8 +112,12 @@ export function startMailDelivery(database: DatabaseHandle, logger: Logger, opti
     if (transport) {
       for (;;) {
         const claimed = await claimDueMails(db, batchSize, leaseMs);
-        for (const mail of claimed) {
-          if (stopping) return; // the lease brings the rest back to whoever runs next
+        for (const [i, mail] of claimed.entries()) {
+          if (stopping) {
+            // Stopping: the mails not tried yet are due again at once, for another instance or the restart.
+            for (const left of claimed.slice(i)) await releaseMailClaim(db, left);
+            return;
+          }
           await deliver(mail);
         }
         if (claimed.length < batchSize || stopping) break;

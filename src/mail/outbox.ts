@@ -104,6 +104,14 @@ export async function recordMailFailed(ex: Executor, mail: ClaimedMail, error: s
     .where(stillClaimed(mail));
 }
 
+/** Gives back a claim that was not attempted (the worker is stopping): due at once, its attempt uncounted. */
+export async function releaseMailClaim(ex: Executor, mail: ClaimedMail): Promise<void> {
+  await ex
+    .update(mailOutbox)
+    .set({ attempts: sql`${mailOutbox.attempts} - 1`, nextAttemptAt: sql`now()` })
+    .where(stillClaimed(mail));
+}
+
 /** When the oldest mail not yet sent (and not failed) was queued; null when there is none. */
 export async function oldestUnsentMailAt(ex: Executor): Promise<Date | null> {
   const result = (await ex.execute(sql`SELECT min(created_at) AS at FROM mail_outbox WHERE status = 'pending'`)) as unknown as {
