@@ -8,12 +8,14 @@ import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
 import pg from 'pg';
 import { createTokenKeys } from '../src/tokens/tokens.js';
-import type { Executor } from '../src/db/client.js';
+import { openDatabase } from '../src/db/client.js';
+import { runMigrations } from '../src/db/migrate.js';
 import { measureCalls, measureLoad, median, type Measurement } from './lib/load.js';
 import { projectRoot, startServer, type RunningServer, type ServerKind } from './lib/servers.js';
 import { ADMIN_KEY, APP_ID, JWT_SECRET, SCENARIO_NAMES, loadFixtures, variants, type ScenarioId, type Variant } from './scenarios.js';
 import { createPostGraphileFunctions, prepareDatabase, resetDatabase } from './seed.js';
 
+const GATEWAY_PUBLIC_URL = 'http://127.0.0.1';
 const ALL: ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
 const SERVER_ORDER: ServerKind[] = ['gateway', 'postgraphile', 'raw'];
 
@@ -26,6 +28,7 @@ function options() {
       rounds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '2' },
       scenarios: { type: 'string', default: ALL.join(',') },
+      algorithm: { type: 'string', default: 'HS256' },
       'log-level': { type: 'string', default: 'info' },
       fresh: { type: 'boolean', default: false },
       readme: { type: 'boolean', default: false },
@@ -40,6 +43,7 @@ function options() {
   --rounds R         rounds of gateway, PostGraphile, raw (default 3; the median is quoted)
   --warmup S         seconds of unmeasured load before each measurement (default 2)
   --scenarios LIST   e.g. S1,S2,S3 (default all: ${ALL.join(',')})
+  --algorithm A      the gateway's ACCESS_TOKEN_ALGORITHM: HS256 (default, with JWT_SECRET), EdDSA, ES256 or RS256
   --log-level L      the gateway's LOG_LEVEL (default info, as in production)
   --fresh            seed again even if a complete database of that size exists
   --readme           also write the results into README.md's Performance section
@@ -60,6 +64,10 @@ Needs DATABASE_URL: a PostgreSQL server where the benchmark may create databases
     rounds: int('rounds', values.rounds!, 1),
     warmup: int('warmup', values.warmup!, 0),
     scenarios,
+    algorithm: ((a) => {
+      if (!['HS256', 'EdDSA', 'ES256', 'RS256'].includes(a)) throw new Error(`--algorithm must be HS256, EdDSA, ES256 or RS256; got "${a}"`);
+      return a as 'HS256' | 'EdDSA' | 'ES256' | 'RS256';
+    })(values.algorithm!),
     logLevel: values['log-level']!,
     fresh: values.fresh!,
     readme: values.readme!,
@@ -101,12 +109,27 @@ async function main() {
   const reset = await resetDatabase(seed.url);
   if (reset.users + reset.sessions > 0) log(`put back ${reset.users} users and ${reset.sessions} sessions changed by an earlier run`);
 
-  const keys = createTokenKeys(null as unknown as Executor, { appId: APP_ID, jwtSecret: JWT_SECRET });
-  const fixtures = await loadFixtures(seed.url, opts.users, keys);
-  const selected = variants(fixtures).filter((v) => opts.scenarios.includes(v.scenario));
+  // The fixtures' tokens are signed as the gateway signs them: with JWT_SECRET (HS256), or with the
+  // deployment's current key from signing_keys (made to exist here, of --algorithm).
+  const hs256 = opts.algorithm === 'HS256';
+  const signingDatabase = await openDatabase({ kind: 'postgres', url: seed.url }, {});
+  await runMigrations(signingDatabase);
+  const auth = { appId: APP_ID, publicUrl: GATEWAY_PUBLIC_URL, jwtSecret: hs256 ? JWT_SECRET : null, accessTokenAlgorithm: opts.algorithm };
+  const keys = createTokenKeys(signingDatabase.db, auth);
+  const fixtures = await loadFixtures(seed.url, opts.users, keys).finally(() => signingDatabase.close());
+  // The raw baseline verifies HS256 with JWT_SECRET only: with another algorithm, the gateway alone runs.
+  const selected = variants(fixtures).filter((v) => opts.scenarios.includes(v.scenario) && (hs256 || v.server === 'gateway'));
   const lines: Line[] = selected.map((variant) => ({ variant, rounds: [] }));
   const env: Record<ServerKind, Record<string, string>> = {
-    gateway: { DATABASE_URL: seed.url, ADMIN_API_KEY: ADMIN_KEY, JWT_SECRET, APP_ID, LOG_LEVEL: opts.logLevel, PUBLIC_URL: 'http://127.0.0.1' },
+    gateway: {
+      DATABASE_URL: seed.url,
+      ADMIN_API_KEY: ADMIN_KEY,
+      ...(hs256 ? { JWT_SECRET } : {}),
+      ACCESS_TOKEN_ALGORITHM: opts.algorithm,
+      APP_ID,
+      LOG_LEVEL: opts.logLevel,
+      PUBLIC_URL: GATEWAY_PUBLIC_URL,
+    },
     postgraphile: { DATABASE_URL: seed.url },
     raw: { DATABASE_URL: seed.url, JWT_SECRET, APP_ID },
   };

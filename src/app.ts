@@ -19,6 +19,7 @@ import { createMetricsRoute } from './http/metrics-route.js';
 import { createProbes } from './http/probes.js';
 import { inRequestScope, type NodeServerContext } from './http/request-scope.js';
 import { createRouter } from './http/router.js';
+import { createWellKnown } from './http/well-known.js';
 import { createLimiters, type RateLimits } from './limits/index.js';
 import type { LinkedTable } from './linked-data/index.js';
 import type { Logger } from './logger.js';
@@ -74,7 +75,7 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   const db = database.db;
   const sessions = deps.revocations ? new CachedSessionStates(databaseSessionStates(db), deps.revocations) : undefined;
   const adminKeys = deps.revocations ? new CachedAdminKeys(db, deps.revocations) : null;
-  const auth = createAuthDeps({ db, logger, settings: deps.auth, mailTemplates: deps.mailTemplates, sessions });
+  const auth = createAuthDeps({ db, logger, settings: deps.auth, mailTemplates: deps.mailTemplates, sessions, revocations: deps.revocations });
   const limiters = createLimiters(deps.limits, deps.now);
   passwordHashing.configure(limiters.passwordHashing);
   const authenticate = createAdminKeyAuth({ db, adminKeys, limiter: limiters.adminKey, logger });
@@ -91,10 +92,11 @@ export function createApp(deps: AppDeps & OperationsDeps) {
         corsOrigins: deps.corsOrigins ?? [],
         graphiql: deps.graphiql,
       }),
-      clientApi: createClientApi(auth, limiters, authenticate),
+      clientApi: createClientApi(auth, limiters, authenticate, deps.linkedData ?? []),
       probes: createProbes(database, deps.isStopping),
       metrics: createMetricsRoute(deps.metricsRoute !== false, authenticate),
       console: createConsoleHandler(),
+      wellKnown: createWellKnown(auth.keys, auth.settings.publicUrl),
     },
     logger,
   );

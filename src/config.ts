@@ -55,13 +55,28 @@ export interface AuthSettings {
   publicUrl: string;
   /** New sign-ups are confirmed at once instead of pending (AUTO_CONFIRM). */
   autoConfirm: boolean;
-  /** The access-token signing secret (JWT_SECRET); null: one is generated once and kept in the database. */
+  /** The HS256 access-token signing secret (JWT_SECRET), for back ends that verify with it; implies HS256. */
   jwtSecret: string | null;
+  /**
+   * How access tokens are signed (ACCESS_TOKEN_ALGORITHM). null: as the deployment's current key
+   * is (HS256 for a deployment from before signing keys, or with JWT_SECRET), EdDSA for a new one.
+   */
+  accessTokenAlgorithm: AccessTokenAlgorithm | null;
+  /** The `aud` of access tokens (ACCESS_TOKEN_AUDIENCE); null: the app id. */
+  accessTokenAudience: readonly string[] | null;
+  /** The `iss` of access tokens (ACCESS_TOKEN_ISSUER); null: the public URL. */
+  accessTokenIssuer: string | null;
+  /** Seals the private signing keys stored in the database (TOKEN_KEY_ENCRYPTION_SECRET); null: stored as they are. */
+  tokenKeyEncryptionSecret: string | null;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   confirmationTokenTtlSeconds: number;
   /** The app's page that confirms a sign-up (CONFIRMATION_URL); null: <public URL>/confirm. */
   confirmationUrl: string | null;
+  /** How long a password reset link works (PASSWORD_RESET_TOKEN_TTL_SECONDS). */
+  passwordResetTokenTtlSeconds: number;
+  /** The app's page that resets a password (PASSWORD_RESET_URL); null: <public URL>/reset-password. */
+  passwordResetUrl: string | null;
   /** The anonymous provider (`anon-user`) is on (ANONYMOUS_AUTH); off, its login answers 401 AuthProviderNotFound. */
   anonymousAuth: boolean;
 }
@@ -71,12 +86,22 @@ export const defaultAuthSettings: AuthSettings = {
   publicUrl: 'http://localhost:4000',
   autoConfirm: false,
   jwtSecret: null,
+  accessTokenAlgorithm: null,
+  accessTokenAudience: null,
+  accessTokenIssuer: null,
+  tokenKeyEncryptionSecret: null,
   accessTokenTtlSeconds: 30 * 60,
   refreshTokenTtlSeconds: 60 * 24 * 60 * 60,
   confirmationTokenTtlSeconds: 30 * 60,
   confirmationUrl: null,
+  passwordResetTokenTtlSeconds: 30 * 60,
+  passwordResetUrl: null,
   anonymousAuth: true,
 };
+
+/** The algorithms access tokens may be signed with (ACCESS_TOKEN_ALGORITHM). */
+export const ACCESS_TOKEN_ALGORITHMS = ['EdDSA', 'ES256', 'RS256', 'HS256'] as const;
+export type AccessTokenAlgorithm = (typeof ACCESS_TOKEN_ALGORITHMS)[number];
 
 export class ConfigError extends Error {}
 
@@ -141,12 +166,42 @@ function authSettings(env: Env, port: number, servesLinks: boolean): AuthSetting
   if (jwtSecret && jwtSecret.length < 32) {
     throw new ConfigError('JWT_SECRET must be at least 32 characters long (it signs every access token); or leave it unset to have one generated.');
   }
+  const algorithmName = env.ACCESS_TOKEN_ALGORITHM?.trim();
+  const accessTokenAlgorithm = algorithmName
+    ? ACCESS_TOKEN_ALGORITHMS.find((a) => a.toLowerCase() === algorithmName.toLowerCase())
+    : jwtSecret
+      ? 'HS256'
+      : null;
+  if (accessTokenAlgorithm === undefined) {
+    throw new ConfigError(`ACCESS_TOKEN_ALGORITHM must be one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}; got "${algorithmName!.slice(0, 40)}".`);
+  }
+  if (jwtSecret && accessTokenAlgorithm !== 'HS256') {
+    throw new ConfigError(
+      `JWT_SECRET is the HS256 signing secret, but ACCESS_TOKEN_ALGORITHM is ${accessTokenAlgorithm}: unset JWT_SECRET (the gateway generates its ${accessTokenAlgorithm} key) or set ACCESS_TOKEN_ALGORITHM=HS256.`,
+    );
+  }
+  const audience = env.ACCESS_TOKEN_AUDIENCE?.split(',').map((a) => a.trim()).filter(Boolean) ?? [];
+  for (const aud of audience) {
+    if (aud.length > 256 || /\s/.test(aud)) throw new ConfigError(`ACCESS_TOKEN_AUDIENCE holds comma-separated values of at most 256 characters, without spaces; got "${aud.slice(0, 40)}".`);
+  }
+  const issuer = env.ACCESS_TOKEN_ISSUER?.trim() || null;
+  if (issuer && (issuer.length > 512 || /\s/.test(issuer))) {
+    throw new ConfigError(`ACCESS_TOKEN_ISSUER must be at most 512 characters without spaces, such as https://users.example.com; got "${issuer.slice(0, 40)}".`);
+  }
+  const tokenKeyEncryptionSecret = env.TOKEN_KEY_ENCRYPTION_SECRET?.trim() || null;
+  if (tokenKeyEncryptionSecret && tokenKeyEncryptionSecret.length < 32) {
+    throw new ConfigError('TOKEN_KEY_ENCRYPTION_SECRET must be at least 32 characters long (it seals the private signing keys kept in the database).');
+  }
   const day = 24 * 60 * 60;
   return {
     appId,
     publicUrl: publicUrl(env, port, servesLinks),
     autoConfirm: boolean(env, 'AUTO_CONFIRM', defaultAuthSettings.autoConfirm),
     jwtSecret,
+    accessTokenAlgorithm,
+    accessTokenAudience: audience.length > 0 ? audience : null,
+    accessTokenIssuer: issuer,
+    tokenKeyEncryptionSecret,
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', defaultAuthSettings.accessTokenTtlSeconds, 60, day),
     refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL_SECONDS', defaultAuthSettings.refreshTokenTtlSeconds, 3600, 365 * day),
     confirmationTokenTtlSeconds: integer(
@@ -157,6 +212,14 @@ function authSettings(env: Env, port: number, servesLinks: boolean): AuthSetting
       30 * day,
     ),
     confirmationUrl: baseUrl(env, 'CONFIRMATION_URL'),
+    passwordResetTokenTtlSeconds: integer(
+      env,
+      'PASSWORD_RESET_TOKEN_TTL_SECONDS',
+      defaultAuthSettings.passwordResetTokenTtlSeconds,
+      60,
+      day,
+    ),
+    passwordResetUrl: baseUrl(env, 'PASSWORD_RESET_URL'),
     anonymousAuth: boolean(env, 'ANONYMOUS_AUTH', defaultAuthSettings.anonymousAuth),
   };
 }

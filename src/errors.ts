@@ -62,3 +62,11 @@ export class LastOwnerKeyError extends AppError {
     super(`Admin key ${id} is the last active owner key: create another owner key before revoking it.`);
   }
 }
+
+/** No live session has this id: it never existed, was revoked or logged out, expired, or its user was deleted. */
+export class SessionNotFoundError extends AppError {
+  readonly code = 'SESSION_NOT_FOUND';
+  constructor(readonly id: string) {
+    super(`No live session with id ${id}: it does not exist, was already revoked or logged out, or has expired.`);
+  }
+}

@@ -13,6 +13,8 @@ import { startMailDelivery } from './mail/delivery-worker.js';
 import { createSmtpTransport } from './mail/mailer.js';
 import { loadMailTemplates, MailTemplateError } from './mail/templates.js';
 import { stopOnSignals } from './shutdown.js';
+import { SigningKeyUnreadableError } from './tokens/signing-keys.js';
+import { createTokenKeys } from './tokens/tokens.js';
 
 const logger = createLogger();
 
@@ -33,6 +35,13 @@ async function main() {
   for (const t of linkedData.filter((t) => !t.indexed)) {
     logger.warn(`LINKED_DATA_FILE: no index starts with ${t.name}.${t.column}; counting and purging scan the whole table`);
   }
+  // The signing key exists and opens (TOKEN_KEY_ENCRYPTION_SECRET) before any client is answered.
+  await createTokenKeys(database.db, config.auth)
+    .ready()
+    .catch(async (err) => {
+      await database.close();
+      throw err;
+    });
   const mailTemplates = await loadMailTemplates(config.mail.templatesDir).catch(async (err) => {
     await database.close();
     throw err instanceof MailTemplateError ? new ConfigError(err.message) : err;
@@ -97,7 +106,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof SigningKeyUnreadableError) {
     process.stderr.write(`configuration error: ${err.message}\n`);
   } else {
     logger.error({ err }, 'the gateway could not start');

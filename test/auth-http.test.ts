@@ -48,9 +48,10 @@ describe('the client API over HTTP', () => {
       body: { error_code: 'AppNotFound' },
     });
     expect(await call(t, 'GET', '/api/client/v2.0/app/nope/location')).toMatchObject({ status: 404 });
+    // A provider not served: the error code realm-core turns into AuthProviderNotFound.
     expect(await call(t, 'POST', `${base}/auth/providers/oauth2-google/login`, { body: {} })).toMatchObject({
       status: 404,
-      body: { error_code: 'NotFound' },
+      body: { error_code: 'AuthProviderNotFound' },
     });
     expect(await call(t, 'POST', `${base}/functions/call`, { body: { name: 'x', arguments: [] } })).toMatchObject({
       status: 404,

@@ -31,7 +31,7 @@ let verifier: AccessTokenVerifier;
 
 beforeAll(async () => {
   t = await startTestApp();
-  verifier = createAccessTokenVerifier(t.database.db, { appId: DEFAULT_APP_ID, jwtSecret: null });
+  verifier = createAccessTokenVerifier(t.database.db, { appId: DEFAULT_APP_ID, publicUrl: t.baseUrl, jwtSecret: null });
 });
 afterAll(() => t?.close());
 afterEach(forgetRealmUsers);

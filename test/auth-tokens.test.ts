@@ -9,7 +9,7 @@ import { InvalidSessionError } from '../src/tokens/errors.js';
 import { createTokenKeys, signAccessToken } from '../src/tokens/tokens.js';
 import { createAccessTokenVerifier, verifyAccessToken, type AccessTokenVerifier } from '../src/tokens/verify.js';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { gatewaySecrets, refreshTokens } from '../src/db/schema.js';
+import { gatewaySecrets, refreshTokens, signingKeys } from '../src/db/schema.js';
 import { createLogger } from '../src/logger.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import {
@@ -34,7 +34,7 @@ let verifier: AccessTokenVerifier;
 beforeAll(async () => {
   t = await startTestApp();
   // As the app's own back end would build it: over the same database, from its own key lookup.
-  verifier = createAccessTokenVerifier(t.database.db, { appId: DEFAULT_APP_ID, jwtSecret: null });
+  verifier = createAccessTokenVerifier(t.database.db, { appId: DEFAULT_APP_ID, publicUrl: t.baseUrl, jwtSecret: null });
 });
 afterAll(() => t?.close());
 afterEach(forgetRealmUsers);
@@ -43,14 +43,6 @@ async function signedInUser(): Promise<Realm.User> {
   app = realmApp(t);
   const email = await registerConfirmed(t, app);
   return app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
-}
-
-async function storedKey(): Promise<Uint8Array> {
-  const [row] = await t.database.db
-    .select()
-    .from(gatewaySecrets)
-    .where(eq(gatewaySecrets.name, 'access_token_signing_key'));
-  return Buffer.from(row!.value, 'base64url');
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -71,7 +63,7 @@ describe('access tokens: what they carry, and which ones are refused', () => {
   it('carry what realm-web decodes: sub, sid, user_data, baas_device_id, numeric iat and exp, 30 minutes', async () => {
     const user = await signedInUser();
     const token = user.accessToken!;
-    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'EdDSA', kid: expect.any(String), typ: 'JWT' });
     const claims = decodeJwt(token);
     const [session] = await t.database.db.select().from(refreshTokens).where(eq(refreshTokens.userId, user.id));
     expect(claims).toMatchObject({
@@ -92,7 +84,7 @@ describe('access tokens: what they carry, and which ones are refused', () => {
   it('refuses an expired token, though its session is live', async () => {
     const user = await signedInUser();
     const { sid } = decodeJwt(user.accessToken!) as { sid: string };
-    const keys = createTokenKeys(t.database.db, { appId: DEFAULT_APP_ID, jwtSecret: null });
+    const keys = createTokenKeys(t.database.db, { appId: DEFAULT_APP_ID, publicUrl: t.baseUrl, jwtSecret: null });
     const { token } = await signAccessToken(
       keys,
       { sub: user.id, sid, deviceId: user.deviceId!, userData: {} },
@@ -125,16 +117,16 @@ describe('access tokens: what they carry, and which ones are refused', () => {
     await expectRefused(`${noneHeader}.${payload}`);
     await expectRefused(`${b64({ alg: 'None' })}.${payload}.`);
 
-    const key = await storedKey();
-    const sign = (alg: string, signingKey: Uint8Array, extra: Record<string, unknown> = {}) =>
-      new SignJWT({ ...claims, ...extra }).setProtectedHeader({ alg, typ: 'JWT' }).sign(signingKey);
-    // The real key is accepted when everything else is right; HS512 with it is not.
-    expect((await profile(t, await sign('HS256', key))).status).toBe(200);
-    await expectRefused(await sign('HS512', key));
+    // The deployment's current key (EdDSA, a new deployment's default), as the gateway holds it.
+    const { kid, key } = await createTokenKeys(t.database.db, { appId: DEFAULT_APP_ID, publicUrl: t.baseUrl }).signingKey();
+    const sign = (alg: string, signingKey: Parameters<SignJWT['sign']>[0], extra: Record<string, unknown> = {}) =>
+      new SignJWT({ ...claims, ...extra }).setProtectedHeader({ alg, kid, typ: 'JWT' }).sign(signingKey);
+    // The real key is accepted when everything else is right; HS256 under its kid is not.
+    expect((await profile(t, await sign('EdDSA', key))).status).toBe(200);
     await expectRefused(await sign('HS256', new TextEncoder().encode('some other key, long enough for HS256!')));
-    await expectRefused(await sign('HS256', key, { aud: 'another-app' }));
-    await expectRefused(await sign('HS256', key, { typ: 'refresh' }));
-    await expectRefused(await sign('HS256', key, { sid: '00000000-0000-4000-8000-000000000000' }), 'session not found');
+    await expectRefused(await sign('EdDSA', key, { aud: 'another-app' }));
+    await expectRefused(await sign('EdDSA', key, { typ: 'refresh' }));
+    await expectRefused(await sign('EdDSA', key, { sid: '00000000-0000-4000-8000-000000000000' }), 'session not found');
 
     for (const junk of ['', 'null', 'not.a.jwt', good.slice(0, -1), `${good}.x`, user.refreshToken!]) {
       if (junk) await expectRefused(junk);
@@ -161,11 +153,14 @@ describe('access tokens: what they carry, and which ones are refused', () => {
 });
 
 describe('refresh tokens', () => {
-  it('are 256 random bits, stored only as their SHA-256, and live 60 days', async () => {
+  it('are JWTs holding 256 random bits, stored only as their SHA-256, and live 60 days', async () => {
     const user = await signedInUser();
     const token = user.refreshToken!;
-    expect(token).toMatch(/^[\w-]{43}$/);
-    expect(Buffer.from(token, 'base64url')).toHaveLength(32);
+    // A JWT, as realm-core requires (jwt.cpp), whose `jti` is the 256 random bits.
+    const [, payload] = token.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    expect(claims).toMatchObject({ typ: 'refresh', sub: user.id });
+    expect(Buffer.from(claims.jti, 'base64url')).toHaveLength(32);
     const rows = await t.database.db.select().from(refreshTokens).where(eq(refreshTokens.userId, user.id));
     expect(rows).toHaveLength(1);
     expect(Buffer.from(rows[0]!.tokenHash).equals(createHash('sha256').update(token).digest())).toBe(true);
@@ -194,12 +189,14 @@ describe('refresh tokens', () => {
 describe('the signing key', () => {
   it('is generated once and kept in the database, so every instance signs and verifies alike', async () => {
     const user = await signedInUser();
-    const rows = await t.database.db.select().from(gatewaySecrets);
-    expect(rows.map((r) => r.name)).toEqual(['access_token_signing_key']);
-    expect(await storedKey()).toHaveLength(32);
+    const rows = await t.database.db.select().from(signingKeys);
+    expect(rows.map((r) => [r.algorithm, r.retiredAt])).toEqual([['EdDSA', null]]);
+    // The refresh tokens' key is another one, never published (src/tokens/refresh-tokens.ts).
+    const secrets = await t.database.db.select().from(gatewaySecrets);
+    expect(secrets.map((r) => r.name)).toEqual(['refresh_token_signing_key']);
 
     // A second instance of the gateway over the same database.
-    const second = createApp({ database: t.database, logger: createLogger() });
+    const second = createApp({ database: t.database, logger: createLogger(), auth: { publicUrl: t.baseUrl } });
     const profileAt = (instance: typeof second, token: string) =>
       instance.fetch(
         new Request(`${t.baseUrl}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${token}` } }),
@@ -213,6 +210,7 @@ describe('the signing key', () => {
     );
     const { access_token: fromSecond } = (await session.json()) as { access_token: string };
     expect((await profile(t, fromSecond)).status).toBe(200);
+    expect((await t.database.db.select().from(signingKeys)).length).toBe(1);
     expect((await t.database.db.select().from(gatewaySecrets)).length).toBe(1);
 
     // Revoked through the first instance: refused by the second from the moment the mutation returns.
@@ -230,14 +228,15 @@ describe('the signing key', () => {
       const { jwtVerify } = await import('jose');
       const { payload } = await jwtVerify(user.accessToken!, new TextEncoder().encode(secret), { audience: 'secret-app' });
       expect(payload.sub).toBe(user.id);
-      expect(await other.database.db.select().from(gatewaySecrets)).toEqual([]);
+      // No access-token key is generated; only the refresh tokens' own key, never JWT_SECRET.
+      expect((await other.database.db.select().from(gatewaySecrets)).map((r) => r.name)).toEqual(['refresh_token_signing_key']);
       // Not valid at a gateway with another key.
       expect((await profile(t, user.accessToken!)).status).toBe(401);
       await forgetUsers(app);
     } finally {
       await other.close();
     }
-  });
+  }, 120_000);
 });
 
 describe('POST /introspect', () => {

@@ -34,6 +34,7 @@ const OFFERED = {
     ['DISABLE', 'disableUser', 'OPERATOR'],
     ['DELETE', 'deleteUser', 'OWNER'],
     ['REVOKE_SESSIONS', 'revokeUserSessions', 'OPERATOR'],
+    ['SEND_PASSWORD_RESET', 'sendPasswordReset', 'OPERATOR'],
   ],
   PENDING: [
     ['DELETE', 'deleteUser', 'OWNER'],

@@ -23,7 +23,7 @@ describe('the console documents', () => {
     expect(documents.map(([name]) => name).sort()).toEqual(
       [
         'AUDIT_EVENTS', 'CONFIRM_USER', 'COUNTS', 'CURRENT_KEY', 'DELETE_PREVIEW', 'DELETE_USER', 'DISABLE_USER',
-        'ENABLE_USER', 'RESEND_CONFIRMATION', 'REVOKE_USER_SESSIONS', 'USERS_PAGE', 'USER_DETAIL',
+        'ENABLE_USER', 'RESEND_CONFIRMATION', 'REVOKE_SESSION', 'REVOKE_USER_SESSIONS', 'USERS_PAGE', 'USER_DETAIL',
       ].sort(),
     );
   });

@@ -251,7 +251,7 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     const p = await signIn();
     await expect.poll(() => row(p, id).locator('.cell-sessions').textContent()).toBe('2');
     const menu = await menuOf(p, id);
-    expect(menu.map((m) => m.label)).toEqual(['Disable User', 'Delete User', 'Revoke all sessions']);
+    expect(menu.map((m) => m.label)).toEqual(['Disable User', 'Delete User', 'Revoke all sessions', 'Send password reset']);
     expect(menu.every((m) => !m.disabled)).toBe(true);
     await menu.find((m) => m.label === 'Disable User')!.item.click();
 
@@ -340,6 +340,7 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     await p.keyboard.press('ArrowDown');
     await expect.poll(() => p.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('menuitem');
     await p.keyboard.press('End');
+    await p.keyboard.press('ArrowUp');
     await expect.poll(() => p.evaluate(() => document.activeElement?.textContent)).toBe('Revoke all sessions');
     await p.keyboard.press('Enter');
 
@@ -360,7 +361,7 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     const p = await signIn(viewer);
     await expect.poll(() => p.locator('#key-summary').textContent()).toMatch(/^Viewer key/);
     const menu = await menuOf(p, target.id);
-    expect(menu.map((m) => m.label)).toEqual(['Disable User', 'Delete User', 'Revoke all sessions']);
+    expect(menu.map((m) => m.label)).toEqual(['Disable User', 'Delete User', 'Revoke all sessions', 'Send password reset']);
     for (const entry of menu) {
       expect(entry.disabled).toBe(true);
       expect(entry.reason).toMatch(/this is a viewer key/);
@@ -376,6 +377,24 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     await p.getByRole('button', { name: 'Forget key' }).click();
     await expect.poll(() => p.locator('#sign-in').isVisible()).toBe(true);
     expect(await p.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it('5b. sends a confirmed user a password reset link from its menu', async () => {
+    const email = uniqueEmail('reset');
+    const created = await t.client.request<any>(
+      'mutation ($email: String!, $password: String!) { createUser(email: $email, password: $password) { ... on CreateUserSuccess { user { id } } } }',
+      { email, password: PASSWORD },
+    );
+    const id: string = created.createUser.user.id;
+    const p = await signIn();
+    await tab(p, 'Confirmed');
+    const menu = await menuOf(p, id);
+    await menu.find((m) => m.label === 'Send password reset')!.item.click();
+    expect(await notice(p)).toBe(`A password reset link is on its way to ${email}.`);
+    const mails = await t.database.db.execute(sql`SELECT kind, link FROM mail_outbox WHERE user_id = ${id}`);
+    expect((mails as unknown as { rows: { kind: string; link: string }[] }).rows).toEqual([
+      { kind: 'password_reset', link: expect.stringMatching(/\/reset-password\?token=[\w-]{43}&tokenId=[0-9a-f-]{36}$/) },
+    ]);
   });
 
   it('6. GraphiQL loads with no request leaving the machine, runs the example query and shows the data', async () => {

@@ -34,6 +34,7 @@ const EXPECTED: Record<string, AdminRole> = {
   'Mutation.disableUser': 'operator',
   'Mutation.enableUser': 'operator',
   'Mutation.revokeUserSessions': 'operator',
+  'Mutation.revokeSession': 'operator',
   'Mutation.confirmUser': 'operator',
   'Mutation.resendConfirmation': 'operator',
   'Mutation.disableUsers': 'operator',

@@ -45,7 +45,7 @@ describe('the user rules', () => {
   });
 
   it('offers per status exactly the actions that change the user, in the console order', () => {
-    expect(availableActions('confirmed')).toEqual(['disable', 'delete', 'revokeSessions']);
+    expect(availableActions('confirmed')).toEqual(['disable', 'delete', 'revokeSessions', 'sendPasswordReset']);
     expect(availableActions('pending')).toEqual(['delete', 'confirm', 'resendConfirmation']);
     expect(availableActions('disabled')).toEqual(['enable', 'delete']);
     // Every action is offered for some status.

@@ -2,7 +2,9 @@
 // cache.ts) are told, kept exact by the database itself.
 //
 // Triggers (migrations/0001_revocation_notify.sql) publish every change that can make a cached
-// answer wrong on the channel gateway_revocations, in the transaction that makes it. Each instance:
+// answer wrong on the channel gateway_revocations, in the transaction that makes it (and
+// migrations/0003_signing_keys_notify.sql publishes "s:<kid>" when the signing keys change: a
+// rotation, which every instance's key ring reloads on). Each instance:
 //   - LISTENs on a dedicated connection: changes made by other instances arrive within milliseconds;
 //   - also LISTENs on each pooled connection it uses: PostgreSQL hands a session its own
 //     transaction's notifications before that COMMIT returns, so a change made by this instance is
@@ -24,6 +26,8 @@ export interface RevocationSubscriber {
   userChanged(userId: string): void;
   /** This admin key was revoked, deleted or given another role. */
   keyChanged(keyId: string): void;
+  /** An access-token signing key was created, retired or deleted (a rotation): reload the key ring. */
+  signingKeysChanged?(keyId: string): void;
   /** Notifications may have been missed: forget everything. */
   reset(): void;
 }
@@ -47,6 +51,7 @@ function dispatch(subscribers: RevocationSubscriber[], payload: string | undefin
   const id = payload.slice(2);
   if (payload.startsWith('u:')) for (const s of subscribers) s.userChanged(id);
   else if (payload.startsWith('k:')) for (const s of subscribers) s.keyChanged(id);
+  else if (payload.startsWith('s:')) for (const s of subscribers) s.signingKeysChanged?.(id);
   else for (const s of subscribers) s.reset();
 }
 

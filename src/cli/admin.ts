@@ -10,11 +10,14 @@ import { openDatabase } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import type { AdminKeyRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { SigningKeyUnreadableError } from '../tokens/signing-keys.js';
+import { createTokenKeys } from '../tokens/tokens.js';
 
 const USAGE = `Usage:
   npm run admin -- keys create --name <name> --role <viewer|operator|owner> [--json]
   npm run admin -- keys list [--json]
   npm run admin -- keys revoke <key id> [--json]
+  npm run admin -- keys rotate-signing [--json]    (the access-token signing key)
 `;
 
 class UsageError extends Error {}
@@ -44,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [group, command, ...rest] = positionals;
-  if (values.help || group !== 'keys' || !command) throw new UsageError(values.help ? '' : 'Expected "keys create", "keys list" or "keys revoke".');
+  if (values.help || group !== 'keys' || !command) throw new UsageError(values.help ? '' : 'Expected "keys create", "keys list", "keys revoke" or "keys rotate-signing".');
 
   const config = loadConfig(process.env, { servesLinks: false });
   const database = await openDatabase(config.database, config.db);
@@ -76,6 +79,15 @@ async function main(argv: string[]): Promise<number> {
         out(`Revoked the ${key.role} key "${key.name}" (id ${key.id}).\n`, row(key));
         return 0;
       }
+      case 'rotate-signing': {
+        // Running instances are told by the change feed (the trigger on signing_keys), and switch at once.
+        const rotated = await createTokenKeys(db, config.auth).rotate(actor);
+        out(
+          `New access tokens are signed with ${rotated.algorithm} key ${rotated.kid}. ${rotated.previousKid ? `Tokens of ${rotated.previousKid} keep verifying until they expire.` : ''}\n`,
+          rotated,
+        );
+        return 0;
+      }
       default:
         throw new UsageError(`Unknown command "keys ${command}".`);
     }
@@ -91,7 +103,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`${err.message ? `${err.message}\n\n` : ''}${USAGE}`);
       process.exit(2);
     }
-    if (err instanceof ConfigError || err instanceof AppError) {
+    if (err instanceof ConfigError || err instanceof AppError || err instanceof SigningKeyUnreadableError) {
       process.stderr.write(`error: ${err.message}\n`);
       process.exit(1);
     }

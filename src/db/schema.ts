@@ -67,6 +67,7 @@ export const revokeReasons = [
   'user_disabled',
   'user_deleted',
   'rotated',
+  'password_reset',
 ] as const;
 export type RevokeReason = (typeof revokeReasons)[number];
 
@@ -80,6 +81,14 @@ export const refreshTokens = pgTable(
     // SHA-256 of the opaque token; the token itself is never stored.
     tokenHash: bytea('token_hash').notNull(),
     deviceId: text('device_id'),
+    // What the client reported about itself at login (`options.device`; src/signin/device.ts): for
+    // an operator choosing which session to end. Null when the client did not say.
+    sdk: text('sdk'),
+    sdkVersion: text('sdk_version'),
+    platform: text('platform'),
+    platformVersion: text('platform_version'),
+    deviceName: text('device_name'),
+    appVersion: text('app_version'),
     createdAt: instant('created_at').notNull().defaultNow(),
     expiresAt: instant('expires_at').notNull(),
     lastUsedAt: instant('last_used_at'),
@@ -184,6 +193,30 @@ export const gatewaySecrets = pgTable('gateway_secrets', {
   value: text('value').notNull(),
   createdAt: instant('created_at').notNull().defaultNow(),
 });
+
+/**
+ * The keys that sign access tokens (src/tokens/signing-keys.ts). One is current (retired_at null)
+ * and signs; retired ones still verify the tokens they signed until those have expired. Private key
+ * material is sealed with TOKEN_KEY_ENCRYPTION_SECRET when it is set, and never leaves the gateway.
+ */
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    /** The `kid` of the tokens it signs. */
+    id: text('id').primaryKey(),
+    algorithm: text('algorithm').notNull(),
+    /** The public JWK as published at /.well-known/jwks.json; null for HS256 (never published). */
+    publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>(),
+    /** The private JWK (or HS256 secret), sealed: "plain:…" or "aes256gcm:…". */
+    privateKey: text('private_key').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    /** When it stopped signing; null while it is the current key. */
+    retiredAt: instant('retired_at'),
+  },
+  (t) => [uniqueIndex('signing_keys_one_current').on(sql`(true)`).where(sql`${t.retiredAt} IS NULL`)],
+);
+
+export type SigningKeyRow = typeof signingKeys.$inferSelect;
 
 /** Who did what to whom. No foreign key to users: the history outlives the user it is about. */
 export const auditEvents = pgTable(

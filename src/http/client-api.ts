@@ -9,7 +9,12 @@ import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
 import { confirmWithToken, registerUser, resendConfirmationByEmail } from '../signin/confirmation.js';
 import { publicUrlFor, type AuthDeps } from '../signin/deps.js';
 import { InvalidCredentialsError } from '../signin/errors.js';
+import { linkWithPassword } from '../signin/linking.js';
 import { logInAnonymously, logInWithPassword, logOut, profileOf, refreshAccessToken } from '../signin/login.js';
+import { resetPassword, sendPasswordResetByEmail } from '../signin/password-reset.js';
+import type { LinkedTable } from '../linked-data/index.js';
+import type { Logger } from '../logger.js';
+import { deleteUser } from '../users/service.js';
 import { InvalidSessionError } from '../tokens/errors.js';
 import { verifyAccessToken } from '../tokens/verify.js';
 import type { AuthenticateAdminKey } from './admin-key-auth.js';
@@ -21,6 +26,7 @@ import {
   refusalResponse,
   signInErrorResponse,
   signInFailureResponse,
+  thrownErrorResponse,
 } from './errors.js';
 import { json, SIGN_IN_HEADERS } from './json.js';
 
@@ -41,7 +47,7 @@ function noContent(): Response {
 // header, never in cookies, so any origin may call.
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+  'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
   'access-control-allow-headers': 'authorization, content-type, accept',
   'access-control-max-age': '600',
 };
@@ -81,10 +87,10 @@ function stringField(body: Record<string, unknown>, name: string): string {
   return value;
 }
 
-/** `options.device.deviceId` of a login body, if the SDK sent one. */
+/** `options.device` of a login body, if the SDK sent one (src/signin/device.ts reads it). */
 function deviceOf(body: Record<string, unknown>): unknown {
-  const options = body.options as { device?: { deviceId?: unknown } } | undefined;
-  return options && typeof options === 'object' ? options.device?.deviceId : undefined;
+  const options = body.options as { device?: unknown } | undefined;
+  return options && typeof options === 'object' ? options.device : undefined;
 }
 
 function bearerToken(request: Request): string | null {
@@ -114,6 +120,38 @@ function profileBody(appId: string, user: UserRow, identities: IdentityRow[]) {
   };
 }
 
+/** Whether a login asks to link (`?link=true`), as realm-web and realm-core send it. */
+function isLinking(request: Request): boolean {
+  return new URL(request.url).searchParams.get('link') === 'true';
+}
+
+// What the SDKs call that the gateway does not serve, by the error code core turns into a clear
+// exception (realm-core's ErrorCodes), so an app learns what is missing, never from an HTML page.
+const NOT_SERVED: ReadonlyArray<[RegExp, string, string]> = [
+  [/^app\/[^/]+\/functions\//, 'FunctionNotFound', 'Atlas Functions are not served by this gateway'],
+  [/^app\/[^/]+\/push\//, 'ServiceNotFound', 'push notifications are not served by this gateway'],
+  [/^app\/[^/]+\/services?\//, 'ServiceNotFound', 'services are not served by this gateway'],
+  [/^app\/[^/]+\/auth\/providers\/local-userpass\/(confirm|reset)\/call$/, 'NotCallable', 'custom confirmation and reset functions are not served by this gateway'],
+  [/^app\/[^/]+\/auth\/providers\/(?!local-userpass\/|anon-user\/)[^/]+/, 'AuthProviderNotFound', 'this authentication provider is not served by this gateway: only local-userpass and anon-user are'],
+  [/^auth\/api_keys/, 'NotFound', 'user API keys are not served by this gateway'],
+];
+
+/** A JSON 404 for a route the gateway does not serve, with the most telling error code it has. */
+function notServed(request: Request, path: string): Response {
+  const [, errorCode, why] = NOT_SERVED.find(([pattern]) => pattern.test(path)) ?? [null, 'NotFound', 'not supported by this gateway'];
+  return signInErrorResponse(404, errorCode, `${request.method} ${CLIENT_API_PREFIX}${path.slice(0, 200)}: ${why}`);
+}
+
+/**
+ * Every answer of this API with the headers its clients need: CORS, and for a JSON body exactly
+ * `application/json`, the only content type realm-core (app_utils.cpp) reads `{error, error_code}` from.
+ */
+function withClientApiHeaders(response: Response): Response {
+  if ((response.headers.get('content-type') ?? '').startsWith('application/json')) response.headers.set('content-type', 'application/json');
+  for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
+  return response;
+}
+
 export interface ClientApi {
   /** Answers a request whose path starts with CLIENT_API_PREFIX; `address` is the client's, for the login limits. */
   handle(request: Request, requestId: string, address: string): Promise<Response>;
@@ -125,8 +163,10 @@ export function createClientApi(
   auth: AuthDeps,
   limits: Partial<Pick<Limiters, 'login' | 'signUp'>>,
   authenticate: AuthenticateAdminKey,
+  linkedData: readonly LinkedTable[] = [],
 ): ClientApi {
   const { settings } = auth;
+  const logger: Logger = auth.logger;
   const methodNotAllowed = (allow: string) => signInErrorResponse(405, 'MethodNotAllowed', `use ${allow} here`, { allow });
 
   async function appRoute(request: Request, rest: string, requestId: string, address: string): Promise<Response> {
@@ -179,12 +219,27 @@ export function createClientApi(
         return post(async (body) => {
           const username = stringField(body, 'username');
           const password = stringField(body, 'password');
+          // The linking user's access token is checked before any password, so a guess needs a live session too.
+          const linking = isLinking(request) ? requireBearer(request) : null;
           // Failed logins are limited per address and per account (src/limits). The attempt is
           // counted before its password is checked and handed back if it was right, so concurrent
           // guesses cannot all be checked before the first failure counts; past the limit, the
           // password is not even checked.
           const attempt = limits.login ? await limits.login.attempt(address, username) : null;
           if (attempt && isRefusal(attempt)) return tooManyRequests('login', attempt.retryAfter, 'too many failed logins');
+          if (linking) {
+            let linked;
+            try {
+              linked = await linkWithPassword(auth, linking, { username, password }, requestId);
+            } catch (err) {
+              if (err instanceof InvalidCredentialsError) attempt?.failed();
+              else attempt?.abandoned();
+              throw err;
+            }
+            attempt?.succeeded();
+            // The linking user, with a new access token of its own session; its refresh token is unchanged.
+            return reply({ access_token: linked.accessToken, user_id: linked.userId, device_id: linked.deviceId });
+          }
           let session;
           try {
             session = await logInWithPassword(auth, { username, password }, { device: deviceOf(body), requestId });
@@ -202,6 +257,10 @@ export function createClientApi(
           });
         });
       case `auth/providers/${ANON_USER}/login`:
+        if (isLinking(request)) {
+          // What realm-core refuses on its side too (ClientUserAlreadyNamed): an anonymous identity adds nothing.
+          return signInErrorResponse(400, 'BadRequest', 'cannot link anonymous credentials to an existing user');
+        }
         if (!settings.anonymousAuth) {
           // What Atlas App Services answers for a provider that is not enabled.
           return signInErrorResponse(401, 'AuthProviderNotFound', `authentication via '${ANON_USER}' is unsupported`);
@@ -219,8 +278,32 @@ export function createClientApi(
             device_id: session.deviceId,
           });
         });
+      case `auth/providers/${LOCAL_USERPASS}/reset/send`:
+        // Counted as confirmation mails are: per address before the body is read, then per recipient.
+        if (request.method === 'POST' && limits.signUp && !limits.signUp.confirmSendPerAddress.count(address)) {
+          return tooManyRequests('confirmSendPerAddress', limits.signUp.confirmSendPerAddress.retryAfter(address), 'too many mails asked from this address');
+        }
+        return post(async (body) => {
+          const email = stringField(body, 'email');
+          const recipient = email.trim().toLowerCase();
+          if (limits.signUp && !limits.signUp.mailPerEmail.count(recipient)) {
+            return tooManyRequests('mailPerEmail', limits.signUp.mailPerEmail.retryAfter(recipient), 'too many mails asked for this email address');
+          }
+          // The same answer whether or not the address has an account that can reset.
+          await sendPasswordResetByEmail(auth, actor, email, publicUrlFor(settings, request));
+          return noContent();
+        });
+      case `auth/providers/${LOCAL_USERPASS}/reset`:
+        return post(async (body) => {
+          await resetPassword(auth, actor, {
+            password: stringField(body, 'password'),
+            token: stringField(body, 'token'),
+            tokenId: stringField(body, 'tokenId'),
+          });
+          return noContent();
+        });
       default:
-        return signInErrorResponse(404, 'NotFound', `${request.method} ${CLIENT_API_PREFIX}app/${settings.appId}/${rest} is not supported by this gateway`);
+        return notServed(request, `app/${settings.appId}/${rest}`);
     }
   }
 
@@ -244,6 +327,14 @@ export function createClientApi(
       const { user, identities } = await profileOf(auth, requireBearer(request));
       return reply(profileBody(settings.appId, user, identities));
     }
+    if (path === 'auth/delete') {
+      if (request.method !== 'DELETE') return methodNotAllowed('DELETE');
+      const verified = await verifyAccessToken(requireBearer(request), auth.verifier);
+      // The operator's deleteUser, with the user as the actor: same plan, same effects, the app's
+      // linked rows left as LINKED_DATA_FILE declares them (never purged from here).
+      await deleteUser(auth.db, { type: 'user', userId: verified.userId, requestId }, verified.userId, { linkedData });
+      return noContent();
+    }
     if (path === 'auth/session') {
       if (request.method === 'POST') {
         return reply(await refreshAccessToken(auth, requireBearer(request)).then((r) => ({ access_token: r.accessToken })), 201);
@@ -254,7 +345,7 @@ export function createClientApi(
       }
       return methodNotAllowed('POST, DELETE');
     }
-    return signInErrorResponse(404, 'NotFound', `${request.method} ${CLIENT_API_PREFIX}${path} is not supported by this gateway`);
+    return notServed(request, path);
   }
 
   /** POST /introspect, once the admin key is known: the token of the body, checked. */
@@ -299,7 +390,7 @@ export function createClientApi(
     async handle(incoming, requestId, address) {
       // The body is read first, bounded: every route here reads one, before anything else.
       const request = await withBoundedBody(incoming);
-      if (!request) return refusalResponse('payloadTooLarge', 'gateway', requestId);
+      if (!request) return withClientApiHeaders(refusalResponse('payloadTooLarge', 'gateway', requestId));
       let response: Response;
       if (request.method === 'OPTIONS') {
         response = new Response(null, { status: 204 });
@@ -307,11 +398,15 @@ export function createClientApi(
         try {
           response = await route(request, requestId, address);
         } catch (err) {
-          response = signInFailureResponse(err);
+          try {
+            response = signInFailureResponse(err);
+          } catch (unexpected) {
+            // A database fault (503) or a bug (500), answered here so it gets this API's headers too.
+            response = thrownErrorResponse(unexpected, new URL(request.url).pathname, requestId, logger);
+          }
         }
       }
-      for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
-      return response;
+      return withClientApiHeaders(response);
     },
 
     async introspect(incoming, requestId, address) {

@@ -15,6 +15,7 @@ import {
   ConfirmationRequiredError,
   InvalidCredentialsError,
   InvalidUserTokenError,
+  LinkRefusedError,
   UserDisabledError,
   UserNotPendingError,
 } from '../signin/errors.js';
@@ -165,6 +166,7 @@ const SIGN_IN_FAILURES: ReadonlyArray<[ErrorClass, (err: never) => [status: numb
   ],
   [UserNotFoundError, () => [404, 'UserNotFound', 'user not found']],
   [InvalidInputError, (err: InvalidInputError) => [400, 'BadRequest', err.message]],
+  [LinkRefusedError, (err: LinkRefusedError) => [409, 'AccountNameInUse', err.message]],
   [BadRequestError, (err: BadRequestError) => [400, 'BadRequest', err.message]],
 ];
 

@@ -7,6 +7,7 @@ import { notFoundResponse, thrownErrorResponse } from './errors.js';
 import type { GraphQLSurface } from './graphql.js';
 import { isProbePath, type createProbes } from './probes.js';
 import type { RequestScope, ScopedHandler } from './request-scope.js';
+import { isWellKnownPath } from './well-known.js';
 
 export interface Routes {
   graphql: GraphQLSurface;
@@ -14,6 +15,8 @@ export interface Routes {
   probes: ReturnType<typeof createProbes>;
   metrics: (request: Request, address: string, requestId: string) => Promise<Response>;
   console: (request: Request, pathname: string) => Promise<Response>;
+  /** The JWKS and OpenID configuration (./well-known.ts). */
+  wellKnown: (request: Request, pathname: string) => Promise<Response>;
 }
 
 export function createRouter(routes: Routes, logger: Logger): ScopedHandler {
@@ -25,6 +28,7 @@ export function createRouter(routes: Routes, logger: Logger): ScopedHandler {
     if (pathname === INTROSPECTION_PATH) return clientApi.introspect(request, requestId, address);
     if (isProbePath(pathname) && request.method === 'GET') return probes[pathname]();
     if (pathname === '/metrics' && request.method === 'GET') return routes.metrics(request, address, requestId);
+    if (isWellKnownPath(pathname)) return routes.wellKnown(request, pathname);
     if (isConsolePath(pathname)) return routes.console(request, pathname);
     if (graphql.graphiql && isGraphiQLAssetPath(pathname)) return graphql.graphiql.asset(request, pathname);
     return notFoundResponse(request, pathname);

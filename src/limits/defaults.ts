@@ -17,7 +17,7 @@ export interface RateLimits {
   anonLoginPerAddress: AttemptLimit;
   /** `local-userpass/confirm/send`, every attempt, per source address. */
   confirmSendPerAddress: AttemptLimit;
-  /** Mails asked for one recipient (`confirm/send` now; password-reset mails should count here too). */
+  /** Mails asked for one recipient (`confirm/send` and `reset/send`). */
   mailPerEmail: AttemptLimit;
   /** How many password hashes run at once, and how many may wait (src/users/passwords.ts). */
   passwordHashing: WorkQueueOptions;

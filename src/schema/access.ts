@@ -42,30 +42,35 @@ export function forbidden(ctx: Context, info: GraphQLResolveInfo): ForbiddenErro
   );
 }
 
+/** What a mutation's `id` argument names: a user (most), or a session (revokeSession). */
+type IdNames = 'user' | 'session';
+
 /** A refused mutation is recorded in the audit trail as refused, then reported as FORBIDDEN. */
-async function recordRefusal(
-  _parent: unknown,
-  args: Record<string, unknown>,
-  ctx: Context,
-  info: GraphQLResolveInfo,
-  error: Error,
-): Promise<never> {
-  await recordAuditEvent(ctx.db, ctx.actor, {
-    action: info.fieldName,
-    outcome: 'refused',
-    userId: typeof args.id === 'string' ? args.id : null,
-    details: { code: 'FORBIDDEN', message: error.message, role: ctx.adminKey.role },
-  });
-  throw error;
-}
+const recordRefusal =
+  (idNames: IdNames) =>
+  async (_parent: unknown, args: Record<string, unknown>, ctx: Context, info: GraphQLResolveInfo, error: Error): Promise<never> => {
+    const id = typeof args.id === 'string' ? args.id : null;
+    await recordAuditEvent(ctx.db, ctx.actor, {
+      action: info.fieldName,
+      outcome: 'refused',
+      userId: idNames === 'user' ? id : null,
+      details: {
+        code: 'FORBIDDEN',
+        message: error.message,
+        role: ctx.adminKey.role,
+        ...(idNames === 'session' && id !== null ? { sessionId: id.slice(0, 64) } : {}),
+      },
+    });
+    throw error;
+  };
 
 /** Field options that let keys of `role` and above use a root field. */
 export function grant(role: AdminRole) {
   return { skipTypeScopes: true, authScopes: { role } } as const;
 }
 
-/** grant() for a mutation: a refusal is also written to the audit trail. */
-export function grantMutation(role: AdminRole) {
+/** grant() for a mutation: a refusal is also written to the audit trail, about the user (or session) its `id` names. */
+export function grantMutation(role: AdminRole, options: { idNames?: IdNames } = {}) {
   // Typed loosely: Pothos infers each field's resolver type, and this one only ever throws.
-  return { ...grant(role), unauthorizedResolver: recordRefusal as never };
+  return { ...grant(role), unauthorizedResolver: recordRefusal(options.idNames ?? 'user') as never };
 }

@@ -1,4 +1,4 @@
-import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
+import { EmailTakenError, InvalidInputError, PendingUserError, SessionNotFoundError, UserNotFoundError } from '../errors.js';
 import { builder } from './builder.js';
 
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
@@ -41,5 +41,15 @@ builder.objectType(InvalidInputError, {
   interfaces: [ErrorInterface],
   fields: (t) => ({
     field: t.exposeString('field', { description: 'The name of the argument at fault.' }),
+  }),
+});
+
+builder.objectType(SessionNotFoundError, {
+  name: 'SessionNotFoundError',
+  description:
+    'No live session has the given id: it never existed, was already revoked or logged out, has expired, or its user was deleted.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The id that was asked for.' }),
   }),
 });

@@ -10,6 +10,8 @@ import './admin.js';
 import './linked-data.js';
 import './confirmations.js';
 import './mail.js';
+import './password-reset.js';
+import './signing-keys.js';
 
 export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });
 

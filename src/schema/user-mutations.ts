@@ -1,11 +1,11 @@
-import type { UserRow } from '../db/schema.js';
-import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
+import type { RefreshTokenRow, UserRow } from '../db/schema.js';
+import { EmailTakenError, InvalidInputError, PendingUserError, SessionNotFoundError, UserNotFoundError } from '../errors.js';
 import { LinkedDataPurgeError } from '../linked-data/index.js';
 import * as users from '../users/service.js';
 import { denyUnruled, grantMutation } from './access.js';
 import { builder } from './builder.js';
 import { LinkedDataCount } from './linked-data.js';
-import { User } from './user.js';
+import { Session, User } from './user.js';
 
 const CreateUserSuccess = builder.objectRef<{ user: UserRow }>('CreateUserSuccess').implement({
   description: 'The user was created, confirmed, with an email/password identity.',
@@ -53,6 +53,17 @@ const RevokeUserSessionsSuccess = builder
     fields: (t) => ({
       user: t.expose('user', { type: User, description: 'The user.' }),
       revokedSessionCount: t.exposeInt('revokedSessionCount', { description: 'How many live sessions were revoked.' }),
+    }),
+  });
+
+const RevokeSessionSuccess = builder
+  .objectRef<{ session: RefreshTokenRow; user: UserRow }>('RevokeSessionSuccess')
+  .implement({
+    description:
+      "The session is revoked: its refresh token and every access token issued from it stop working on every instance. The user's other sessions go on.",
+    fields: (t) => ({
+      session: t.expose('session', { type: Session, description: 'The session, now revoked (`revokedAt` is set).' }),
+      user: t.expose('user', { type: User, description: 'The user whose session it was.' }),
     }),
   });
 
@@ -141,5 +152,21 @@ builder.mutationField('revokeUserSessions', (t) =>
     args: { id: t.arg.id({ required: true, description: "The user's id." }) },
     errors: { types: [UserNotFoundError], directResult: true, union: { name: 'RevokeUserSessionsResult', description: 'The user with the count of revoked sessions, or why they could not be revoked.' } },
     resolve: (_root, args, ctx) => users.revokeUserSessions(ctx.db, ctx.actor, args.id),
+  }),
+);
+
+builder.mutationField('revokeSession', (t) =>
+  t.field({
+    ...grantMutation('operator', { idNames: 'session' }),
+    type: RevokeSessionSuccess,
+    description:
+      "Logs the user out of one session (one device), as from `User.sessions`: that session's refresh token and access tokens stop working at once, on every instance; the user's other sessions keep working.",
+    args: { id: t.arg.id({ required: true, description: 'The id of the session (`Session.id`).' }) },
+    errors: {
+      types: [SessionNotFoundError],
+      directResult: true,
+      union: { name: 'RevokeSessionResult', description: 'The revoked session and its user, or why no session was revoked.' },
+    },
+    resolve: (_root, args, ctx) => users.revokeSession(ctx.db, ctx.actor, args.id),
   }),
 );

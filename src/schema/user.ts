@@ -6,7 +6,7 @@ import { pageRequest, toPage } from '../db/keyset.js';
 import type { IdentityRow, RefreshTokenRow, UserRow } from '../db/schema.js';
 import { countLiveSessionsByUser, liveSessionPagesByUser } from '../sessions/repository.js';
 import { identitiesByUser, type UserRowWithCount } from '../users/repository.js';
-import { findUser, findUsers } from '../users/service.js';
+import { describeDevice, findUser, findUsers } from '../users/service.js';
 import { denyUnruled, grant } from './access.js';
 import { builder } from './builder.js';
 import { toConnection, type ConnectionShape } from './connections.js';
@@ -36,10 +36,11 @@ const UserIdentity = builder.objectRef<IdentityRow>('UserIdentity').implement({
   }),
 });
 
-const Session = builder.objectRef<RefreshTokenRow>('Session').implement({
-  description: 'A live login of the user: one refresh token that is neither revoked nor expired.',
+export const Session = builder.objectRef<RefreshTokenRow>('Session').implement({
+  description:
+    'A login of the user on one device: one refresh token and the access tokens issued from it. `User.sessions` lists the live ones (neither revoked nor expired).',
   fields: (t) => ({
-    id: t.exposeID('id', { description: 'The id of the session (not the token, which is never stored).' }),
+    id: t.exposeID('id', { description: 'The id of the session (not the token, which is never stored); `revokeSession` takes it.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the user logged in.' }),
     lastUsedAt: t.expose('lastUsedAt', {
       type: 'DateTime',
@@ -47,7 +48,42 @@ const Session = builder.objectRef<RefreshTokenRow>('Session').implement({
       description: 'When the refresh token was last used for a new access token; null if never.',
     }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', description: 'When the refresh token stops working.' }),
-    deviceId: t.exposeString('deviceId', { nullable: true, description: 'The device id the client SDK gave at login.' }),
+    revokedAt: t.expose('revokedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the session was revoked (by an operator, a logout or a disable); null while it is live.',
+    }),
+    deviceId: t.exposeString('deviceId', { nullable: true, description: 'The device id the client SDK gave at login (or the one the gateway gave it).' }),
+    sdk: t.exposeString('sdk', {
+      nullable: true,
+      description: "The SDK's name as the client reported it at login (`options.device.sdk`, sent by the native SDKs); null if not reported.",
+    }),
+    sdkVersion: t.exposeString('sdkVersion', {
+      nullable: true,
+      description: "The SDK's version as the client reported it at login (`options.device.sdkVersion`, e.g. realm-web's `2.0.1`); null if not reported.",
+    }),
+    platform: t.exposeString('platform', {
+      nullable: true,
+      description: 'The platform the client reported at login (`options.device.platform`: a browser, `node`, an OS); null if not reported.',
+    }),
+    platformVersion: t.exposeString('platformVersion', {
+      nullable: true,
+      description: "The platform's version the client reported at login (`options.device.platformVersion`); null if not reported.",
+    }),
+    deviceName: t.exposeString('deviceName', {
+      nullable: true,
+      description: 'The device name the client reported at login (`options.device.deviceName`, native SDKs); null if not reported.',
+    }),
+    appVersion: t.exposeString('appVersion', {
+      nullable: true,
+      description: "The app's own version the client reported at login (`options.device.appVersion`); null if not reported.",
+    }),
+    device: t.string({
+      nullable: true,
+      description:
+        'What the client reported about itself at login, in a few words for people (`SDK 2.0.1 on chrome 120`); null if it reported nothing. Each part is what the client chose to send: shown, never trusted.',
+      resolve: (session) => describeDevice(session),
+    }),
   }),
 });
 

@@ -33,7 +33,8 @@ export async function liveSessionPagesByUser(
     ? sql`AND (t.created_at, t.id) < (${page.after.createdAt.toISOString()}::timestamptz, ${page.after.id}::uuid)`
     : sql``;
   const result = (await ex.execute(sql`
-    SELECT t.id, t.user_id, t.device_id, t.created_at, t.expires_at, t.last_used_at
+    SELECT t.id, t.user_id, t.device_id, t.sdk, t.sdk_version, t.platform, t.platform_version, t.device_name,
+      t.app_version, t.created_at, t.expires_at, t.last_used_at
     FROM unnest(${sql.param(`{${userIds.join(',')}}`)}::uuid[]) AS u(id)
     CROSS JOIN LATERAL (
       SELECT * FROM refresh_tokens t
@@ -48,6 +49,12 @@ export async function liveSessionPagesByUser(
       userId: r.user_id as string,
       tokenHash: Buffer.alloc(0),
       deviceId: (r.device_id as string | null) ?? null,
+      sdk: (r.sdk as string | null) ?? null,
+      sdkVersion: (r.sdk_version as string | null) ?? null,
+      platform: (r.platform as string | null) ?? null,
+      platformVersion: (r.platform_version as string | null) ?? null,
+      deviceName: (r.device_name as string | null) ?? null,
+      appVersion: (r.app_version as string | null) ?? null,
       createdAt: new Date(r.created_at as string),
       expiresAt: new Date(r.expires_at as string),
       lastUsedAt: r.last_used_at == null ? null : new Date(r.last_used_at as string),
@@ -85,11 +92,12 @@ export async function revokeLiveSessions(
 
 export async function insertSession(
   ex: Executor,
-  values: { userId: string; tokenHash: Buffer; deviceId: string; ttlSeconds: number },
+  values: { userId: string; tokenHash: Buffer; deviceId: string; device?: Partial<ReportedDeviceColumns>; ttlSeconds: number },
 ): Promise<RefreshTokenRow> {
   const [row] = await ex
     .insert(refreshTokens)
     .values({
+      ...values.device,
       userId: values.userId,
       tokenHash: values.tokenHash,
       deviceId: values.deviceId,
@@ -97,6 +105,40 @@ export async function insertSession(
     })
     .returning();
   return row!;
+}
+
+/** The columns of what the client reported about itself at login (src/signin/device.ts). */
+export type ReportedDeviceColumns = Pick<
+  RefreshTokenRow,
+  'sdk' | 'sdkVersion' | 'platform' | 'platformVersion' | 'deviceName' | 'appVersion'
+>;
+
+/** Whose session this is (by its id), whatever its state; null when there is no such session. */
+export async function findSessionUserId(ex: Executor, sessionId: string): Promise<string | null> {
+  const [row] = await ex
+    .select({ userId: refreshTokens.userId })
+    .from(refreshTokens)
+    .where(eq(refreshTokens.id, sessionId));
+  return row?.userId ?? null;
+}
+
+/**
+ * Revokes one session of one user by its id, if it is live; returns it as revoked, or null when it
+ * is unknown, not that user's, already revoked or expired. The trigger on refresh_tokens publishes
+ * the change (`u:<user id>`) to every instance's session cache in the same transaction.
+ */
+export async function revokeLiveSessionById(
+  ex: Executor,
+  userId: string,
+  sessionId: string,
+  reason: RevokeReason,
+): Promise<RefreshTokenRow | null> {
+  const [row] = await ex
+    .update(refreshTokens)
+    .set({ revokedAt: sql`now()`, revokeReason: reason })
+    .where(and(eq(refreshTokens.id, sessionId), eq(refreshTokens.userId, userId), liveSession()))
+    .returning();
+  return row ?? null;
 }
 
 /** Whose refresh token this is, whatever its state; through refresh_tokens_token_hash_key. */

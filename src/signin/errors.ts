@@ -47,3 +47,25 @@ export class UserNotPendingError extends AppError {
     );
   }
 }
+
+/**
+ * Linking refused: the identity belongs to a user who has logged in (or to no one linkable), or the
+ * linking user has an email/password identity already. Nothing changed.
+ */
+export class LinkRefusedError extends AppError {
+  readonly code = 'LINK_REFUSED';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** A password reset was asked for a user who cannot reset: not confirmed, or without an email/password identity. */
+export class PasswordResetUnavailableError extends AppError {
+  readonly code = 'PASSWORD_RESET_UNAVAILABLE';
+  constructor(
+    readonly id: string,
+    reason: string,
+  ) {
+    super(`No password reset for user ${id}: ${reason}.`);
+  }
+}

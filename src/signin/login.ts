@@ -9,11 +9,13 @@ import * as users from '../users/repository.js';
 import { accessRefusal } from '../users/rules.js';
 import { ANON_USER, LOCAL_USERPASS, normalizeEmail } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
+import { readReportedDevice, storedDevice } from './device.js';
 import { ConfirmationRequiredError, InvalidCredentialsError, UserDisabledError } from './errors.js';
 import { InvalidSessionError } from '../tokens/errors.js';
 import { decoyPasswordHash, verifyPassword } from '../users/passwords.js';
 import { loginsFailed, recordSessionsRevoked } from '../metrics.js';
-import { deviceIdFrom, hashToken, newOpaqueToken, signAccessToken } from '../tokens/tokens.js';
+import { checkRefreshToken, signRefreshToken } from '../tokens/refresh-tokens.js';
+import { deviceIdFrom, hashToken, signAccessToken } from '../tokens/tokens.js';
 import { noAccessReason, verifyAccessToken } from '../tokens/verify.js';
 
 /** What a login hands the client. */
@@ -26,7 +28,7 @@ export interface LoginResult {
 }
 
 export interface LoginInput {
-  /** The device id the SDK sent (`options.device.deviceId`), if any. */
+  /** `options.device` of the login body as the SDK sent it, if any (read by device.ts). */
   device?: unknown;
   requestId?: string | null;
 }
@@ -36,7 +38,7 @@ export const UNKNOWN_REFRESH_TOKEN = 'failed to find refresh token';
 
 const userActor = (userId: string | null, requestId?: string | null): Actor => ({ type: 'user', userId, requestId });
 
-async function recordLoginFailure(
+export async function recordLoginFailure(
   auth: AuthDeps,
   userId: string | null,
   requestId: string | null | undefined,
@@ -72,12 +74,15 @@ async function openSession(
   const refusal = accessRefusal(user.status);
   if (refusal === 'unconfirmed') throw new ConfirmationRequiredError(user.id);
   if (refusal === 'disabled') throw new UserDisabledError(user.id);
-  const refreshToken = newOpaqueToken();
-  const deviceId = deviceIdFrom(input.device);
+  // The key was loaded before the transaction (loadRefreshKey): signing here is only an HMAC.
+  const refreshToken = await signRefreshToken(auth.refreshKeys, { sub: user.id, ttlSeconds: auth.settings.refreshTokenTtlSeconds });
+  const reported = readReportedDevice(input.device);
+  const deviceId = deviceIdFrom(reported.deviceId);
   const session = await sessions.insertSession(tx, {
     userId: user.id,
     tokenHash: hashToken(refreshToken),
     deviceId,
+    device: storedDevice(reported),
     ttlSeconds: auth.settings.refreshTokenTtlSeconds,
   });
   const authenticated = await users.recordAuthentication(tx, user.id);
@@ -90,11 +95,16 @@ async function openSession(
   return { user: authenticated, sessionId: session.id, deviceId, refreshToken };
 }
 
+/** Loads the refresh-token key before a transaction opens, so no query for it runs under a row lock. */
+async function loadRefreshKey(auth: AuthDeps): Promise<void> {
+  await auth.refreshKeys.key();
+}
+
 /**
  * Access tokens are signed once the session they name is committed, outside the transaction: no
  * crypto runs under the user's row lock, and a token never names a session that was rolled back.
  */
-async function signFor(auth: AuthDeps, user: UserRow, sessionId: string, deviceId: string): Promise<string> {
+export async function signFor(auth: AuthDeps, user: UserRow, sessionId: string, deviceId: string): Promise<string> {
   const { token } = await signAccessToken(
     auth.keys,
     { sub: user.id, sid: sessionId, deviceId, userData: user.customData },
@@ -113,25 +123,39 @@ async function loginResult(auth: AuthDeps, opened: OpenedSession): Promise<Login
   };
 }
 
-/** Email/password login. Unknown emails cost a password check too, so timing does not tell them apart. */
-export async function logInWithPassword(
+/**
+ * The email/password identity whose password this is, or InvalidCredentialsError (recorded as a
+ * failed login). Unknown emails cost a password check too, so timing does not tell them apart.
+ */
+export async function checkPasswordCredentials(
   auth: AuthDeps,
   credentials: { username: string; password: string },
-  input: LoginInput = {},
-): Promise<LoginResult> {
+  requestId?: string | null,
+): Promise<{ userId: string }> {
   // A NUL or a lone surrogate is bad input (400), not a wrong password; the address is looked up
   // in the one form it is stored in (normalizeEmail, emailKey).
   const username = normalizeEmail(credentials.username, 'username');
   const identity = username.length <= 254 ? await users.findIdentity(auth.db, LOCAL_USERPASS, users.emailKey(username)) : null;
   const matches = await verifyPassword(credentials.password, identity?.passwordHash ?? (await decoyPasswordHash()));
   if (!identity?.passwordHash || !matches) {
-    await recordLoginFailure(auth, identity?.userId ?? null, input.requestId, {
+    await recordLoginFailure(auth, identity?.userId ?? null, requestId, {
       provider: LOCAL_USERPASS,
       reason: identity ? 'wrong password' : 'unknown email',
       username: credentials.username.slice(0, 254),
     });
     throw new InvalidCredentialsError();
   }
+  return identity;
+}
+
+/** Email/password login. */
+export async function logInWithPassword(
+  auth: AuthDeps,
+  credentials: { username: string; password: string },
+  input: LoginInput = {},
+): Promise<LoginResult> {
+  const identity = await checkPasswordCredentials(auth, credentials, input.requestId);
+  await loadRefreshKey(auth);
   let opened: OpenedSession;
   try {
     opened = await auth.db.transaction(async (tx) => {
@@ -155,6 +179,7 @@ export async function logInWithPassword(
 
 /** Anonymous login: a new confirmed user without email, with an `anon-user` identity, and its session. */
 export async function logInAnonymously(auth: AuthDeps, input: LoginInput = {}): Promise<LoginResult> {
+  await loadRefreshKey(auth);
   const opened = await auth.db.transaction(async (tx) => {
     const user = (await users.insertUserUnlessEmailTaken(tx, { email: null, status: 'confirmed' }))!;
     await users.insertIdentity(tx, { userId: user.id, providerType: ANON_USER, providerId: user.id });
@@ -177,6 +202,7 @@ export async function logInAnonymously(auth: AuthDeps, input: LoginInput = {}): 
  * then revokes the session the new token names, so verifyAccessToken refuses that token from then on.
  */
 export async function refreshAccessToken(auth: AuthDeps, refreshToken: string): Promise<{ accessToken: string }> {
+  await checkRefreshToken(auth.refreshKeys, refreshToken, UNKNOWN_REFRESH_TOKEN);
   const tokenHash = hashToken(refreshToken);
   const { user, session } = await auth.db.transaction(async (tx) => {
     const ownerId = await sessions.findSessionOwner(tx, tokenHash);
@@ -193,6 +219,12 @@ export async function refreshAccessToken(auth: AuthDeps, refreshToken: string): 
 
 /** Logs one session out: its refresh token is revoked (reason `logout`), and every access token of it fails. */
 export async function logOut(auth: AuthDeps, refreshToken: string, requestId?: string | null): Promise<void> {
+  try {
+    await checkRefreshToken(auth.refreshKeys, refreshToken, UNKNOWN_REFRESH_TOKEN);
+  } catch (err) {
+    // An expired session can still be logged out: the lookup by hash below decides.
+    if (!(err instanceof InvalidSessionError && err.reason === 'refresh token expired')) throw err;
+  }
   await auth.db.transaction(async (tx) => {
     const session = await sessions.revokeSessionByToken(tx, hashToken(refreshToken), 'logout');
     if (!session) throw new InvalidSessionError(UNKNOWN_REFRESH_TOKEN);

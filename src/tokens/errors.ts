@@ -10,3 +10,11 @@ export class InvalidSessionError extends AppError {
     super(`invalid session: ${reason}`);
   }
 }
+
+/** rotateSigningKey with JWT_SECRET set: that key comes from the configuration, and is rotated by changing it. */
+export class SigningKeyFromConfigurationError extends AppError {
+  readonly code = 'SIGNING_KEY_FROM_CONFIGURATION';
+  constructor() {
+    super('Access tokens are signed with JWT_SECRET, which only a change of configuration rotates. Unset it (and set ACCESS_TOKEN_ALGORITHM) to have keys the gateway rotates.');
+  }
+}

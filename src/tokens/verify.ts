@@ -1,10 +1,11 @@
-import type { Executor } from '../db/client.js';
+import type { Database, Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import type { UserStatus } from '../db/schema.js';
 import { whyNotLive } from '../sessions/live.js';
 import { accessRefusal } from '../users/rules.js';
 import { InvalidSessionError } from './errors.js';
 import { findSessionState, type SessionRowState } from '../sessions/repository.js';
+import type { SigningSettings } from './signing-keys.js';
 import { createTokenKeys, readAccessToken, type TokenKeys } from './tokens.js';
 
 /** What an access token's validity depends on beyond its signature: its session and its user. */
@@ -30,13 +31,11 @@ export interface AccessTokenVerifier {
 }
 
 /**
- * A verifier over the gateway's database, for the app's own back end running in-process:
- * `verifyAccessToken(token, createAccessTokenVerifier(db, { appId, jwtSecret }))`.
+ * A verifier over the gateway's database, for the app's own back end running in-process, with the
+ * gateway's settings (at least the app id and PUBLIC_URL or ACCESS_TOKEN_ISSUER):
+ * `verifyAccessToken(token, createAccessTokenVerifier(db, config.auth))`. Every algorithm works.
  */
-export function createAccessTokenVerifier(
-  db: Executor,
-  settings: { appId: string; jwtSecret: string | null },
-): AccessTokenVerifier {
+export function createAccessTokenVerifier(db: Database, settings: SigningSettings): AccessTokenVerifier {
   return { keys: createTokenKeys(db, settings), sessions: databaseSessionStates(db) };
 }
 

@@ -3,8 +3,8 @@
 // a plan on one id and the bulk ones on many, so disableUser(id) and disableUsers([id]) send the
 // same statements and cannot drift apart.
 import type { Executor } from '../db/client.js';
-import type { RevokeReason, UserRow, UserStatus } from '../db/schema.js';
-import { revokeLiveSessions } from '../sessions/repository.js';
+import type { RefreshTokenRow, RevokeReason, UserRow, UserStatus } from '../db/schema.js';
+import { findSessionUserId, revokeLiveSessionById, revokeLiveSessions } from '../sessions/repository.js';
 import { deleteUserRows, lockUsers, setStatusOfUsers } from './repository.js';
 import { actionChanges, effectOf, type UserAction } from './rules.js';
 
@@ -60,4 +60,28 @@ export async function runPlan(
   if (beforeChange && targets.length > 0) await beforeChange(targets);
   await plan.change(tx, targets);
   return { found, revoked };
+}
+
+export interface SessionRevocation {
+  /** The user the session belonged to, locked, as it is (revoking a session does not change it). */
+  user: UserRow;
+  /** The session, now revoked. */
+  session: RefreshTokenRow;
+}
+
+/**
+ * Revokes one live session (`sessionId`, a checked, lower-cased UUID) in the caller's transaction,
+ * under its user's row lock, as revokeSessions does for all of them: a refresh or login of that user
+ * either committed first (and the session is revoked after it) or waits and then finds it revoked.
+ * Null when there is no such live session: unknown, already revoked, expired, or its user deleted.
+ * What the caller adds to the same transaction (audit event, webhook `user.sessions_revoked` with a
+ * count of 1 and the session id) is about the returned session.
+ */
+export async function revokeOneSession(tx: Executor, sessionId: string): Promise<SessionRevocation | null> {
+  const userId = await findSessionUserId(tx, sessionId);
+  if (!userId) return null;
+  const [user] = await lockUsers(tx, [userId]);
+  if (!user) return null;
+  const session = await revokeLiveSessionById(tx, user.id, sessionId, plans.revokeSessions.revokeReason!);
+  return session ? { user, session } : null;
 }

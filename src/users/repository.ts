@@ -255,3 +255,24 @@ export async function setUserStatusIfPending(ex: Executor, id: string, status: U
     .returning();
   return row ?? null;
 }
+
+/** Moves every identity of one user to another (account linking), in one statement. */
+export async function moveIdentities(ex: Executor, fromUserId: string, toUserId: string): Promise<void> {
+  await ex.update(userIdentities).set({ userId: toUserId }).where(eq(userIdentities.userId, fromUserId));
+}
+
+/** Sets a user's email (account linking gives an anonymous user the linked address). */
+export async function setUserEmail(ex: Executor, id: string, email: string | null): Promise<UserRow> {
+  const [row] = await ex.update(users).set({ email }).where(eq(users.id, id)).returning();
+  return row!;
+}
+
+/** Sets the password of a user's email/password identity; false when it has none. */
+export async function setPasswordHash(ex: Executor, userId: string, providerType: string, passwordHash: string): Promise<boolean> {
+  const rows = await ex
+    .update(userIdentities)
+    .set({ passwordHash })
+    .where(and(eq(userIdentities.userId, userId), eq(userIdentities.providerType, providerType)))
+    .returning({ id: userIdentities.id });
+  return rows.length > 0;
+}

@@ -4,7 +4,7 @@
 import type { UserStatus } from '../db/schema.js';
 
 /** The actions an operator can take on one user, in the order the console lists them. */
-export const userActions = ['disable', 'enable', 'delete', 'revokeSessions', 'confirm', 'resendConfirmation'] as const;
+export const userActions = ['disable', 'enable', 'delete', 'revokeSessions', 'confirm', 'resendConfirmation', 'sendPasswordReset'] as const;
 export type UserAction = (typeof userActions)[number];
 
 /**
@@ -23,6 +23,8 @@ const effects: Record<UserAction, Record<UserStatus, ActionEffect>> = {
   revokeSessions: { confirmed: 'changes', disabled: 'nothing', pending: 'nothing' },
   confirm: { confirmed: 'nothing', disabled: 'nothing', pending: 'changes' },
   resendConfirmation: { confirmed: 'refused', disabled: 'refused', pending: 'changes' },
+  // A reset link only for users who can log in with it once reset (and who have an email: see user-actions.ts).
+  sendPasswordReset: { confirmed: 'changes', disabled: 'refused', pending: 'refused' },
 };
 
 export function effectOf(action: UserAction, status: UserStatus): ActionEffect {

@@ -1,7 +1,7 @@
 import type { Database, Executor } from '../db/client.js';
 import { audited, type Actor } from '../audit/log.js';
-import type { AdminRole, UserRow } from '../db/schema.js';
-import { EmailTakenError, InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
+import type { AdminRole, RefreshTokenRow, UserRow } from '../db/schema.js';
+import { EmailTakenError, InvalidInputError, PendingUserError, SessionNotFoundError, UserNotFoundError } from '../errors.js';
 import { hashPassword } from './passwords.js';
 import { countLiveSessionsByUser } from '../sessions/repository.js';
 import { UUID_PATTERN, pageRequest, toPage, type Page } from '../db/keyset.js';
@@ -9,7 +9,7 @@ import { countLinkedRows, purgeLinkedRows, PurgeNotAllowedError, type LinkedData
 import { recordSessionsRevoked } from '../metrics.js';
 import type { RevokeReason } from '../db/schema.js';
 import * as repo from './repository.js';
-import { appliesTo, runPlan, type PlannedAction } from './plans.js';
+import { appliesTo, revokeOneSession, runPlan, type PlannedAction, type SessionRevocation } from './plans.js';
 import { actionChanges } from './rules.js';
 
 export const LOCAL_USERPASS = 'local-userpass';
@@ -260,6 +260,59 @@ export async function revokeUserSessions(db: Database, actor: Actor, id: string)
     },
     revokedCount,
   ).then(countRevoked('admin_revoked'));
+}
+
+/** Session ids are UUIDs too; anything else is the caller's mistake (BAD_USER_INPUT), never a database error. */
+export function checkSessionId(id: string, field = 'id'): string {
+  if (!UUID_PATTERN.test(id)) throw new InvalidInputError(field, `"${id.slice(0, 64)}" is not a valid session id.`);
+  return id.toLowerCase();
+}
+
+/**
+ * Logs the user out of one session (one device): its refresh token and every access token issued
+ * from it stop working on every instance once this returns; the user's other sessions go on.
+ * SessionNotFoundError when no live session has this id (nothing changes then).
+ */
+export async function revokeSession(db: Database, actor: Actor, id: string): Promise<SessionRevocation> {
+  const sessionId = checkSessionId(id);
+  return audited(
+    db,
+    actor,
+    { action: 'revokeSession' },
+    async (tx) => {
+      const revoked = await revokeOneSession(tx, sessionId);
+      if (!revoked) throw new SessionNotFoundError(id);
+      // The webhook event `user.sessions_revoked` (count 1, revoked.session.id) belongs here, in this transaction.
+      return revoked;
+    },
+    ({ user, session }) => ({
+      userId: user.id,
+      details: {
+        sessionId: session.id,
+        deviceId: session.deviceId,
+        device: describeDevice(session),
+        revokedSessionCount: 1,
+      },
+    }),
+  ).then((result) => {
+    recordSessionsRevoked('admin_revoked', 1);
+    return result;
+  });
+}
+
+/** What the client reported about itself at login, in a few words ("SDK 2.0.1 on chrome 120"); null if nothing. */
+export function describeDevice(
+  session: Pick<RefreshTokenRow, 'sdk' | 'sdkVersion' | 'platform' | 'platformVersion' | 'deviceName' | 'appVersion'>,
+): string | null {
+  const sdk = [session.sdk ?? (session.sdkVersion ? 'SDK' : null), session.sdkVersion].filter(Boolean).join(' ');
+  const platform = [session.platform, session.platformVersion].filter(Boolean).join(' ');
+  const parts = [
+    session.deviceName && `${session.deviceName}:`,
+    sdk,
+    platform && `on ${platform}`,
+    session.appVersion && `(app ${session.appVersion})`,
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(' ') : null;
 }
 
 export interface UserList extends Page<repo.UserRowWithCount> {

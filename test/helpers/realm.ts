@@ -1,8 +1,9 @@
 // The real realm-web SDK pointed at a test gateway, and what tests need around it: the mailed
 // confirmation link, raw calls of the client API, GraphQL calls as the operator.
-import { desc, eq } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import * as Realm from 'realm-web';
 import { mailOutbox } from '../../src/db/schema.js';
+import type { MailKind } from '../../src/mail/templates.js';
 import { graphql, type TestApp } from './app.js';
 
 export { Realm };
@@ -48,6 +49,19 @@ export async function confirmationFromOutbox(t: TestApp, email: string): Promise
   if (!mail?.link) throw new Error(`no confirmation mail to ${email}`);
   const link = new URL(mail.link);
   return { token: link.searchParams.get('token')!, tokenId: link.searchParams.get('tokenId')! };
+}
+
+/** The token and tokenId of the newest mail of this kind (`confirm`, `password_reset`) to this address, from the outbox. */
+export async function linkFromOutbox(t: TestApp, email: string, kind: MailKind): Promise<{ token: string; tokenId: string; link: string }> {
+  const [mail] = await t.database.db
+    .select()
+    .from(mailOutbox)
+    .where(and(eq(mailOutbox.toEmail, email), eq(mailOutbox.kind, kind)))
+    .orderBy(desc(mailOutbox.createdAt))
+    .limit(1);
+  if (!mail?.link) throw new Error(`no ${kind} mail to ${email}`);
+  const link = new URL(mail.link);
+  return { token: link.searchParams.get('token')!, tokenId: link.searchParams.get('tokenId')!, link: mail.link };
 }
 
 let counter = 0;

@@ -12,6 +12,7 @@ const SUCCESS_WORDS = {
   REVOKE_SESSIONS: (user, r) => `${capitalize(plural(r.revokedSessionCount ?? 0, 'session'))} of ${userLabel(user)} revoked.`,
   CONFIRM: (user) => `Confirmed ${userLabel(user)}: the user can log in now.`,
   RESEND_CONFIRMATION: (user) => `A new confirmation email is on its way to ${user.email ?? userLabel(user)}.`,
+  SEND_PASSWORD_RESET: (user) => `A password reset link is on its way to ${user.email ?? userLabel(user)}.`,
 };
 
 /** Runs the action `kind` (a UserActionKind) on the user; Delete asks first, in its dialog. */

@@ -133,6 +133,12 @@ export async function runAction(key, kind, id, variables = {}) {
   return data.result;
 }
 
+/** Revokes one session by its id; returns RevokeSessionSuccess or SessionNotFoundError. */
+export async function revokeSession(key, sessionId) {
+  const data = await graphql(key, documents.REVOKE_SESSION, { id: sessionId });
+  return data.result;
+}
+
 /** Whether a mutation's result is one of its expected failures (a member implementing Error). */
 export function isFailure(result) {
   return Boolean(result && typeof result.message === 'string' && /Error$/.test(result.__typename ?? ''));

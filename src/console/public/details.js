@@ -2,7 +2,8 @@
 import { fetchAuditEvents, fetchUserDetail } from './api.js';
 import { detailsText, h, providerNames, statusWord, timeElement, userLabel } from './format.js';
 import { $, reportError, state } from './page.js';
-import { findUser, removeUser, rowOf } from './users-table.js';
+import { renderSessions } from './sessions.js';
+import { findUser, refreshUser, removeUser, rowOf } from './users-table.js';
 
 let detailFor = null;
 
@@ -13,8 +14,10 @@ export async function openDetail(id) {
   $('detail-title').textContent = user ? userLabel(user) : 'User';
   const content = $('detail-content');
   content.replaceChildren(h('p', { class: 'muted', text: 'Loading…' }));
-  dialog.showModal();
-  $('detail-close').focus();
+  if (!dialog.open) {
+    dialog.showModal();
+    $('detail-close').focus();
+  }
   const audit = fetchAuditEvents(state.key, id).catch((err) => ({ error: err }));
   let detail;
   try {
@@ -33,7 +36,12 @@ export async function openDetail(id) {
     return;
   }
   $('detail-title').textContent = userLabel(detail);
-  content.replaceChildren(renderSummary(detail), renderSessions(detail), renderMails(detail), renderAudit(events));
+  // The sessions section: after a revocation, the user's details and its row are read again.
+  const reload = async () => {
+    if (detailFor !== id) return;
+    await Promise.all([openDetail(id), refreshUser(id)]);
+  };
+  content.replaceChildren(renderSummary(detail), renderSessions(detail, reload), renderMails(detail), renderAudit(events));
 }
 
 function renderSummary(user) {
@@ -48,39 +56,6 @@ function renderSummary(user) {
     ['Active sessions', String(user.activeSessionCount)],
   ];
   return h('dl', { class: 'summary' }, rows.map(([term, value]) => [h('dt', { text: term }), h('dd', {}, value)]));
-}
-
-function renderSessions(user) {
-  const sessions = user.sessions.edges.map((e) => e.node);
-  const section = h('section', { 'aria-labelledby': 'detail-sessions' }, h('h3', { id: 'detail-sessions', text: `Sessions (${user.activeSessionCount})` }));
-  if (sessions.length === 0) {
-    section.append(h('p', { class: 'muted', text: 'No live sessions.' }));
-    return section;
-  }
-  section.append(
-    h(
-      'table',
-      { class: 'mini' },
-      h('caption', { class: 'visually-hidden', text: 'Live sessions, newest first' }),
-      h('thead', {}, h('tr', {}, ['Device', 'Created', 'Last used', 'Expires'].map((t) => h('th', { scope: 'col', text: t })))),
-      h(
-        'tbody',
-        {},
-        sessions.map((s) =>
-          h(
-            'tr',
-            {},
-            h('td', { 'data-label': 'Device' }, s.deviceId ? h('code', { text: s.deviceId }) : h('span', { class: 'muted', text: 'unknown' })),
-            h('td', { 'data-label': 'Created' }, timeElement(s.createdAt)),
-            h('td', { 'data-label': 'Last used' }, timeElement(s.lastUsedAt)),
-            h('td', { 'data-label': 'Expires' }, timeElement(s.expiresAt)),
-          ),
-        ),
-      ),
-    ),
-  );
-  if (user.sessions.pageInfo.hasNextPage) section.append(h('p', { class: 'muted', text: 'Only the newest 100 are listed.' }));
-  return section;
 }
 
 const MAIL_KINDS = { confirm: 'Confirmation', password_reset: 'Password reset' };

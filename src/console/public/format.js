@@ -56,6 +56,7 @@ const ACTION_LABELS = {
   REVOKE_SESSIONS: 'Revoke all sessions',
   CONFIRM: 'Confirm',
   RESEND_CONFIRMATION: 'Resend confirmation',
+  SEND_PASSWORD_RESET: 'Send password reset',
 };
 
 /** The label of an action kind; undefined for a kind this console does not know. */

@@ -30,7 +30,10 @@ ${USER_FIELDS}`;
 export const USER_DETAIL = `query ConsoleUser($id: ID!, $first: Int!) {
   user(id: $id) {
     ...ConsoleUserFields
-    sessions(first: $first) { edges { node { id deviceId createdAt lastUsedAt expiresAt } } pageInfo { hasNextPage } }
+    sessions(first: $first) {
+      edges { node { id deviceId device createdAt lastUsedAt expiresAt revokeAction { allowed reason } } }
+      pageInfo { hasNextPage }
+    }
     mails { id kind recipient status attempts lastError createdAt sentAt }
   }
 }
@@ -70,6 +73,7 @@ export const ENABLE_USER = userMutation('ConsoleEnableUser', 'enableUser', 'Enab
 export const REVOKE_USER_SESSIONS = userMutation('ConsoleRevokeUserSessions', 'revokeUserSessions', 'RevokeUserSessionsSuccess', `revokedSessionCount ${USER}`);
 export const CONFIRM_USER = userMutation('ConsoleConfirmUser', 'confirmUser', 'ConfirmUserSuccess', USER);
 export const RESEND_CONFIRMATION = userMutation('ConsoleResendConfirmation', 'resendConfirmation', 'ResendConfirmationSuccess', USER);
+export const SEND_PASSWORD_RESET = userMutation('ConsoleSendPasswordReset', 'sendPasswordReset', 'SendPasswordResetSuccess', USER);
 
 export const DELETE_USER = `mutation ConsoleDeleteUser($id: ID!, $purgeLinkedData: Boolean) {
   result: deleteUser(id: $id, purgeLinkedData: $purgeLinkedData) {
@@ -87,4 +91,14 @@ export const ACTION_MUTATIONS = {
   REVOKE_SESSIONS: REVOKE_USER_SESSIONS,
   CONFIRM: CONFIRM_USER,
   RESEND_CONFIRMATION: RESEND_CONFIRMATION,
+  SEND_PASSWORD_RESET: SEND_PASSWORD_RESET,
 };
+
+/** Logs the user out of one session (one device): `$id` is the Session's id. */
+export const REVOKE_SESSION = `mutation ConsoleRevokeSession($id: ID!) {
+  result: revokeSession(id: $id) {
+    __typename
+    ... on RevokeSessionSuccess { session { id revokedAt } user { id activeSessionCount } }
+    ... on Error { message }
+  }
+}`;

@@ -10,3 +10,7 @@ END $$;
 --> statement-breakpoint
 CREATE TRIGGER mail_outbox_notify_queued AFTER INSERT ON mail_outbox
   FOR EACH STATEMENT EXECUTE FUNCTION gateway_notify_mail_queued();
+--> statement-breakpoint
+-- Password reset mails queued before this migration (issue 13) said kind 'reset'; the kind is now
+-- 'password_reset', the name of its template.
+UPDATE mail_outbox SET kind = 'password_reset' WHERE kind = 'reset';
