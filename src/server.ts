@@ -53,7 +53,7 @@ async function main() {
   // Token and admin-key checks are cached per instance, kept exact by notifications from the database.
   const revocations = startRevocationFeed(database, logger);
   // Every instance delivers mail; without SMTP_URL, mail is only kept in mail_outbox.
-  if (!config.mail.smtpUrl) logger.warn('SMTP_URL is not set: mail (sign-up confirmations) is kept in mail_outbox and not sent');
+  if (!config.mail.smtpUrl) logger.warn('SMTP_URL is not set: mail (sign-up confirmations, password resets) is kept in mail_outbox and not sent');
   const mailDelivery = startMailDelivery(database, logger, {
     transport: config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl) : null,
     from: config.mail.from,

@@ -130,6 +130,56 @@ describe('a sign-up gets its confirmation mail, and the link in it confirms', ()
     expect(mail.parsed.html).not.toContain('attacker');
   });
 
+  it('mails a password reset link of PUBLIC_URL (kind password_reset); realm-web resets with it, once', async () => {
+    const app = realmApp(t);
+    const email = uniqueEmail('reset-smtp');
+    const created = await graphql(t, `mutation ($email: String!, $password: String!) { createUser(email: $email, password: $password) { __typename } }`, {
+      email,
+      password: PASSWORD,
+    });
+    expect(created.createUser.__typename).toBe('CreateUserSuccess');
+    // A forged Host on the request changes nothing in the link: it comes from PUBLIC_URL.
+    const res = await fetch(`${t.baseUrl}/api/client/v2.0/app/app-users-gateway/auth/providers/local-userpass/reset/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', host: 'attacker.example', 'x-forwarded-host': 'attacker.example' },
+      body: JSON.stringify({ email }),
+    });
+    expect(res.status).toBe(204);
+    const mail = await waitFor(() => smtp.received.find((m) => m.to === email), 'the password reset mail');
+
+    expect(mail.parsed.subject).toBe('Reset your password');
+    const link = /(http\S+)/.exec(mail.parsed.text!)![1]!;
+    expect(link).toMatch(new RegExp(`^${t.baseUrl.replace(/[.]/g, '\\.')}/reset-password\\?token=[\\w-]{43}&tokenId=[0-9a-f-]{36}$`));
+    expect(mail.parsed.html).toContain(`href="${link.replace(/&/g, '&amp;')}"`);
+    expect(`${mail.parsed.text}${mail.parsed.html}`).not.toContain('attacker');
+    const url = new URL(link);
+    const token = url.searchParams.get('token')!;
+    const tokenId = url.searchParams.get('tokenId')!;
+
+    await app.emailPasswordAuth.resetPassword({ password: 'a brand new password', token, tokenId });
+    await expect(app.emailPasswordAuth.resetPassword({ password: 'yet another password', token, tokenId })).rejects.toThrow();
+    const user = await app.logIn(Realm.Credentials.emailPassword(email, 'a brand new password'));
+    expect(user.state).toBe('active');
+
+    const [row] = await mailRows(t.database, email);
+    expect(row).toMatchObject({ kind: 'password_reset', status: 'sent', attempts: 1, link: null, lastError: null });
+    expect(`${row!.body}${row!.html}`).not.toContain(token);
+    expect(logLines.join('')).not.toContain(token);
+    const { user: seen } = await graphql(t, MAILS, { id: await userId(t.database, email) });
+    expect(seen.mails).toEqual([expect.objectContaining({ kind: 'password_reset', recipient: email, status: 'SENT', attempts: 1 })]);
+  });
+
+  it('an address with no account gets no reset mail, and the same 204', async () => {
+    const email = uniqueEmail('reset-nobody');
+    const res = await fetch(`${t.baseUrl}/api/client/v2.0/app/app-users-gateway/auth/providers/local-userpass/reset/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email }),
+    });
+    expect(res.status).toBe(204);
+    expect(await mailRows(t.database, email)).toEqual([]);
+  });
+
   it('resends: a second mail, a new link; every mail of every pending user is in the outbox (check-db)', async () => {
     const email = uniqueEmail('resend');
     await register(t.baseUrl, email);
