@@ -5,7 +5,7 @@ import { CachedAdminKeys } from './admin/key-cache.js';
 import type { RevocationFeed } from './changefeed/feed.js';
 import type { TrustProxy } from './client-address.js';
 import { passwordHashing } from './limits/password-hashing.js';
-import type { Mailer } from './mail/mailer.js';
+import type { MailTemplates } from './mail/templates.js';
 import { createAuthDeps } from './signin/deps.js';
 import { CachedSessionStates } from './tokens/session-cache.js';
 import { databaseSessionStates } from './tokens/verify.js';
@@ -34,8 +34,12 @@ export interface AppDeps {
   production?: boolean;
   /** The sign-in API's settings (APP_ID, PUBLIC_URL, AUTO_CONFIRM, …); unset ones take their defaults. */
   auth?: Partial<AuthSettings>;
-  /** How mail reaches users; by default the mail_outbox table and the log. */
-  mailer?: Mailer;
+  /**
+   * What each kind of mail says (MAIL_TEMPLATES_DIR); the defaults of src/mail/templates.ts unless
+   * given. Mail is written to mail_outbox; the delivery worker (src/mail/delivery-worker.ts, started
+   * beside the app by the server) sends it.
+   */
+  mailTemplates?: MailTemplates;
   /** The app's own tables that point at users, checked against the catalog (see src/linked-data); none by default. */
   linkedData?: readonly LinkedTable[];
   /** Limits on failed admin-key checks and logins; unset ones take the defaults of src/limits. */
@@ -78,7 +82,7 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   const db = database.db;
   const sessions = deps.revocations ? new CachedSessionStates(databaseSessionStates(db), deps.revocations) : undefined;
   const adminKeys = deps.revocations ? new CachedAdminKeys(db, deps.revocations) : null;
-  const auth = createAuthDeps({ db, logger, settings: deps.auth, mailer: deps.mailer, sessions, revocations: deps.revocations });
+  const auth = createAuthDeps({ db, logger, settings: deps.auth, mailTemplates: deps.mailTemplates, sessions, revocations: deps.revocations });
   const limiters = createLimiters(deps.limits, deps.now);
   passwordHashing.configure(limiters.passwordHashing);
   const authenticate = createAdminKeyAuth({ db, adminKeys, limiter: limiters.adminKey, logger });

@@ -32,6 +32,17 @@ export interface Config {
   limits: RateLimits;
   /** WEBHOOK_ALLOW_PRIVATE, WEBHOOK_SECRET_KEY, WEBHOOK_TIMEOUT_MS: see src/webhooks/settings.ts. */
   webhooks: { allowPrivate: boolean; secretKey: string | null; timeoutMs: number; retryDelaysMs?: number[] };
+  mail: MailSettings;
+}
+
+/** How mail leaves the gateway (src/mail/). */
+export interface MailSettings {
+  /** The SMTP server (SMTP_URL: smtp://user:pass@host:587 or smtps://…); null: mail stays in mail_outbox. */
+  smtpUrl: string | null;
+  /** The sender of every mail (MAIL_FROM). */
+  from: string;
+  /** A folder of templates that replace the defaults (MAIL_TEMPLATES_DIR); null: the defaults. */
+  templatesDir: string | null;
 }
 
 /** The app-facing sign-in API (the Realm client API v2.0). One app per deployment. */
@@ -304,6 +315,26 @@ function httpSettings(env: Env): HttpServerSettings {
   };
 }
 
+function mailSettings(env: Env, publicUrl: string): MailSettings {
+  const raw = env.SMTP_URL?.trim() || null;
+  if (raw) {
+    let url: URL | null = null;
+    try {
+      url = new URL(raw);
+    } catch {}
+    // Never echo the value: it may hold the SMTP password.
+    if (!url || !/^smtps?:$/.test(url.protocol) || !url.hostname) {
+      throw new ConfigError('SMTP_URL must be smtp://[user:password@]host[:port] (STARTTLS when the server offers it) or smtps://… (TLS from the start).');
+    }
+  }
+  const from = env.MAIL_FROM?.trim() || `App Users <no-reply@${new URL(publicUrl).hostname}>`;
+  if (/[\r\n]/.test(from) || !/^[^@<>\s]+@[^@<>\s]+$|<[^@<>\s]+@[^@<>\s]+>$/.test(from)) {
+    throw new ConfigError(`MAIL_FROM must be an address, or a name and <address>, such as "App Users <no-reply@example.com>"; got "${from.slice(0, 80)}".`);
+  }
+  const dir = env.MAIL_TEMPLATES_DIR?.trim();
+  return { smtpUrl: raw, from, templatesDir: dir ? resolve(dir) : null };
+}
+
 function metricsPort(env: Env): number | null {
   if (!env.METRICS_PORT?.trim()) return null;
   const port = integer(env, 'METRICS_PORT', 0, 1, 65_535);
@@ -352,6 +383,7 @@ export function loadConfig(env: Env = process.env, options: { servesLinks?: bool
     throw new ConfigError('ADMIN_API_KEY must be at least 16 characters long: it is the owner key of the gateway.');
   }
   const port = integer(env, 'PORT', 4000, 0, 65_535);
+  const auth = authSettings(env, port, options.servesLinks ?? true);
   return {
     port,
     host: env.HOST?.trim() || '0.0.0.0',
@@ -372,9 +404,10 @@ export function loadConfig(env: Env = process.env, options: { servesLinks?: bool
     },
     metricsPort: metricsPort(env),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    auth: authSettings(env, port, options.servesLinks ?? true),
+    auth,
     linkedDataFile: env.LINKED_DATA_FILE?.trim() ? resolve(env.LINKED_DATA_FILE.trim()) : null,
     limits: rateLimits(env),
     webhooks: webhookSettings(env),
+    mail: mailSettings(env, auth.publicUrl),
   };
 }

@@ -54,6 +54,19 @@ export const databaseFaults = new Counter({
   registers,
 });
 
+export const mailDeliveries = new Counter({
+  name: 'gateway_mails_total',
+  help: 'Delivery attempts of mail_outbox rows by this instance, by outcome: sent, retried (a temporary failure; tried again later), failed (a permanent rejection, or given up after a day).',
+  labelNames: ['outcome'] as const,
+  registers,
+});
+
+export const mailOldestUnsentAge = new Gauge({
+  name: 'gateway_mail_oldest_unsent_age_seconds',
+  help: 'Age of the oldest mail in mail_outbox that is neither sent nor failed, as of the mail worker\'s last poll; 0 when there is none.',
+  registers,
+});
+
 export const sessionsRevoked = new Counter({
   name: 'gateway_sessions_revoked_total',
   help: 'Refresh tokens revoked, counted once their transaction committed, by reason.',

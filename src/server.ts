@@ -9,6 +9,9 @@ import { loadLinkedDataFile } from './linked-data/index.js';
 import { createHttpServer } from './http-server.js';
 import { createMetricsApp } from './http/metrics-route.js';
 import { createLogger } from './logger.js';
+import { startMailDelivery } from './mail/delivery-worker.js';
+import { createSmtpTransport } from './mail/mailer.js';
+import { loadMailTemplates, MailTemplateError } from './mail/templates.js';
 import { stopOnSignals } from './shutdown.js';
 import { SigningKeyUnreadableError } from './tokens/signing-keys.js';
 import { createTokenKeys } from './tokens/tokens.js';
@@ -39,15 +42,26 @@ async function main() {
       await database.close();
       throw err;
     });
+  const mailTemplates = await loadMailTemplates(config.mail.templatesDir).catch(async (err) => {
+    await database.close();
+    throw err instanceof MailTemplateError ? new ConfigError(err.message) : err;
+  });
   const startupKey = await ensureStartupKey(database.db, config.adminApiKey);
 
   let shutdown: { isStopping: () => boolean } | undefined;
   const operations = { metricsRoute: config.metricsPort === null, isStopping: () => shutdown?.isStopping() ?? false };
   // Token and admin-key checks are cached per instance, kept exact by notifications from the database.
   const revocations = startRevocationFeed(database, logger);
+  // Every instance delivers mail; without SMTP_URL, mail is only kept in mail_outbox.
+  if (!config.mail.smtpUrl) logger.warn('SMTP_URL is not set: mail (sign-up confirmations, password resets) is kept in mail_outbox and not sent');
+  const mailDelivery = startMailDelivery(database, logger, {
+    transport: config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl) : null,
+    from: config.mail.from,
+  });
   const app = createApp({
     database,
     logger,
+    mailTemplates,
     production: config.production,
     graphiql: config.graphiql,
     trustProxy: config.trustProxy,
@@ -70,6 +84,7 @@ async function main() {
     servers: metricsServer ? [server, metricsServer] : [server],
     closeDatabase: async () => {
       await app.stopBackgroundWork();
+      await mailDelivery.stop();
       await revocations.close();
       await database.close();
     },

@@ -393,7 +393,7 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     expect(await notice(p)).toBe(`A password reset link is on its way to ${email}.`);
     const mails = await t.database.db.execute(sql`SELECT kind, link FROM mail_outbox WHERE user_id = ${id}`);
     expect((mails as unknown as { rows: { kind: string; link: string }[] }).rows).toEqual([
-      { kind: 'reset', link: expect.stringMatching(/\/reset-password\?token=[\w-]{43}&tokenId=[0-9a-f-]{36}$/) },
+      { kind: 'password_reset', link: expect.stringMatching(/\/reset-password\?token=[\w-]{43}&tokenId=[0-9a-f-]{36}$/) },
     ]);
     // Gone again, so the later steps see the users they expect (GraphiQL's example lists the newest).
     await t.client.request(`mutation ($id: ID!) { deleteUser(id: $id) { __typename } }`, { id });

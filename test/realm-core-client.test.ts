@@ -190,7 +190,7 @@ describe.skipIf(!present)('realm-core 14.14 app client against the gateway', () 
     const [sent, unknown] = await run(dir, 'reset-send', email, 'reset-send', uniqueEmail('nobody'));
     ok(sent);
     ok(unknown);
-    const { token, tokenId, link } = await linkFromOutbox(t, email, 'reset');
+    const { token, tokenId, link } = await linkFromOutbox(t, email, 'password_reset');
     expect(link.startsWith(`${t.baseUrl}/`)).toBe(true);
     expect(new URL(link).searchParams.get('token')).toBe(token);
 

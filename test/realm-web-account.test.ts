@@ -139,9 +139,9 @@ describe('password reset through realm-web', () => {
     await app.emailPasswordAuth.sendResetPasswordEmail({ email });
     // The same answer for an address nobody has.
     await app.emailPasswordAuth.sendResetPasswordEmail({ email: uniqueEmail('nobody') });
-    const { token, tokenId, link } = await linkFromOutbox(t, email, 'reset');
+    const { token, tokenId, link } = await linkFromOutbox(t, email, 'password_reset');
     expect(link).toMatch(new RegExp(`^${t.baseUrl}/reset-password\\?token=[\\w-]{43}&tokenId=[0-9a-f-]{36}$`));
-    const [mail] = await t.database.db.select().from(mailOutbox).where(and(eq(mailOutbox.toEmail, email), eq(mailOutbox.kind, 'reset')));
+    const [mail] = await t.database.db.select().from(mailOutbox).where(and(eq(mailOutbox.toEmail, email), eq(mailOutbox.kind, 'password_reset')));
     expect(mail).toMatchObject({ userId: user.id, subject: 'Reset your password' });
 
     await expect(app.emailPasswordAuth.resetPassword({ password: 'new password!', token: `${token}x`, tokenId })).rejects.toMatchObject({
@@ -166,7 +166,7 @@ describe('password reset through realm-web', () => {
     const { user_id } = await rawLogin(email);
     const mutation = `mutation ($id: ID!) { sendPasswordReset(id: $id) { __typename ... on SendPasswordResetSuccess { user { id email } } ... on Error { message } } }`;
     expect((await gql(t, mutation, { id: user_id })).sendPasswordReset).toEqual({ __typename: 'SendPasswordResetSuccess', user: { id: user_id, email } });
-    const { token, tokenId } = await linkFromOutbox(t, email, 'reset');
+    const { token, tokenId } = await linkFromOutbox(t, email, 'password_reset');
     await app.emailPasswordAuth.resetPassword({ password: 'set by link', token, tokenId });
 
     const anon = await rawAnonymous();

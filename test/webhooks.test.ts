@@ -172,7 +172,7 @@ describe('every event type arrives signed, once per endpoint', () => {
 
     // A reset by the mailed link: user.password_reset, then the sessions it revoked.
     await app.emailPasswordAuth.sendResetPasswordEmail({ email });
-    const { token, tokenId } = await linkFromOutbox(t, email, 'reset');
+    const { token, tokenId } = await linkFromOutbox(t, email, 'password_reset');
     await app.emailPasswordAuth.resetPassword({ password: 'a new password!', token, tokenId });
 
     // The user deletes the account from the app (DELETE /auth/delete).

@@ -150,7 +150,12 @@ export const userTokens = pgTable(
   (t) => [index('user_tokens_user_idx').on(t.userId, t.purpose)],
 );
 
-/** Mail the gateway would send; the default mailer writes here and to the log. */
+export type MailStatus = 'pending' | 'sent' | 'failed';
+
+/**
+ * Every mail the gateway sends, written in the transaction that makes it needed (a sign-up and its
+ * confirmation token, say); src/mail/delivery-worker.ts delivers it and records how that went.
+ */
 export const mailOutbox = pgTable(
   'mail_outbox',
   {
@@ -159,14 +164,30 @@ export const mailOutbox = pgTable(
     toEmail: text('to_email').notNull(),
     kind: text('kind').notNull(),
     subject: text('subject').notNull(),
+    // The plain-text part; `html` is the HTML part.
     body: text('body').notNull(),
-    // Secrets in links stay here only until the mail is sent or expires.
+    // Secrets in links stay here only until the mail is sent or has failed: the link is then
+    // removed from the row (link, body and html).
     link: text('link'),
     createdAt: instant('created_at').notNull().defaultNow(),
     sentAt: instant('sent_at'),
+    html: text('html'),
+    status: text('status').$type<MailStatus>().notNull().default('pending'),
+    // Delivery attempts begun (a claim by a worker counts, whatever its outcome).
+    attempts: integer('attempts').notNull().default(0),
+    // When a worker may take the mail next: after a retry's delay, or once a claim's lease runs out.
+    nextAttemptAt: instant('next_attempt_at').notNull().defaultNow(),
+    lastAttemptAt: instant('last_attempt_at'),
+    lastError: text('last_error'),
   },
-  (t) => [index('mail_outbox_created_idx').on(t.createdAt, t.id)],
+  (t) => [
+    index('mail_outbox_created_idx').on(t.createdAt, t.id),
+    index('mail_outbox_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    index('mail_outbox_user_idx').on(t.userId, t.createdAt),
+  ],
 );
+
+export type MailRow = typeof mailOutbox.$inferSelect;
 
 /** Secrets the gateway generates for itself once, such as the access-token signing key. */
 export const gatewaySecrets = pgTable('gateway_secrets', {

@@ -1,40 +1,86 @@
-import type { Executor } from '../db/client.js';
-import { mailOutbox } from '../db/schema.js';
-import type { Logger } from '../logger.js';
+// How a mail leaves the gateway: a MailTransport. The one production uses is SMTP through
+// nodemailer (SMTP_URL); tests may pass their own to the delivery worker.
+import nodemailer from 'nodemailer';
 
-export interface Mail {
-  /** `confirm`: an email confirmation link; `reset`: a password reset link. */
-  kind: 'confirm' | 'reset';
+export interface OutgoingMail {
+  from: string;
   to: string;
-  userId: string | null;
   subject: string;
-  body: string;
-  /** The link the mail is about, with its secret token. */
-  link: string | null;
+  text: string;
+  html: string | null;
+  /** The outbox row's id, sent as the Message-ID's local part so a resend is recognisable. */
+  id: string;
 }
 
-/** How the gateway mails users. Replace it (AppDeps.mailer) to send through a real mail service. */
-export interface Mailer {
-  send(mail: Mail): Promise<void>;
+/** Why a mail was not sent: `permanent` when sending it again would get the same answer. */
+export class MailSendError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface MailTransport {
+  /** Resolves once the server accepted the mail; throws a MailSendError otherwise. */
+  send(mail: OutgoingMail): Promise<void>;
+  close(): void;
+}
+
+interface NodemailerError extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  permanent?: boolean;
 }
 
 /**
- * The default: every mail goes to the mail_outbox table, and a line to the log that it was queued:
- * its kind, the user's id and the address's domain, never the address, the link or its token (a
- * live confirmation token in a log line is a way into the account for anyone who reads the logs).
+ * An error as the outbox records it and whether it is permanent: a 5xx answer to the mail (RFC
+ * 5321's permanent rejection: unknown recipient, refused content) is; a connection refused or cut,
+ * a timeout, a 4xx and a failed login (EAUTH: the operator's SMTP_URL, which a fix makes good for
+ * every mail waiting) are not.
  */
-export function createOutboxMailer(db: Executor, logger: Logger): Mailer {
+export function classifySmtpError(err: unknown): MailSendError {
+  const e = err as NodemailerError;
+  const permanent = e?.permanent === true && e.code !== 'EAUTH';
+  const what = e?.response ?? e?.message ?? String(err);
+  const described = [e?.code, e?.responseCode && !what.startsWith(String(e.responseCode)) ? e.responseCode : null, what]
+    .filter(Boolean)
+    .join(' ');
+  return new MailSendError(described.slice(0, 500), permanent);
+}
+
+/**
+ * SMTP to the server of `smtpUrl`: `smtp://user:pass@host:587` (STARTTLS whenever the server offers
+ * it) or `smtps://…:465` (TLS from the start). One connection per mail, with timeouts short enough
+ * that a dead server delays the queue by seconds, not minutes.
+ */
+export function createSmtpTransport(smtpUrl: string): MailTransport {
+  const transporter = nodemailer.createTransport({
+    url: smtpUrl,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  } as Parameters<typeof nodemailer.createTransport>[0]);
   return {
     async send(mail) {
-      await db.insert(mailOutbox).values({
-        userId: mail.userId,
-        toEmail: mail.to,
-        kind: mail.kind,
-        subject: mail.subject,
-        body: mail.body,
-        link: mail.link,
-      });
-      logger.info({ kind: mail.kind, userId: mail.userId, toDomain: mail.to.split('@').pop() }, 'mail queued in mail_outbox');
+      const domain = mail.from.split('@').pop()?.replace(/[>\s]/g, '') || 'localhost';
+      try {
+        await transporter.sendMail({
+          from: mail.from,
+          to: mail.to,
+          subject: mail.subject,
+          text: mail.text,
+          ...(mail.html ? { html: mail.html } : {}),
+          messageId: `<${mail.id}@${domain}>`,
+        });
+      } catch (err) {
+        throw classifySmtpError(err);
+      }
+    },
+    close() {
+      transporter.close();
     },
   };
 }

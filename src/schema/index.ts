@@ -9,6 +9,7 @@ import './bulk-mutations.js';
 import './admin.js';
 import './linked-data.js';
 import './confirmations.js';
+import './mail.js';
 import './password-reset.js';
 import './signing-keys.js';
 import './webhooks.js';

@@ -4,7 +4,8 @@ import { audited, type Actor } from '../audit/log.js';
 import { enqueueUserEvent } from '../webhooks/outbox.js';
 import type { Database, Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
-import type { UserRow, UserStatus } from '../db/schema.js';
+import type { MailRow, UserRow, UserStatus } from '../db/schema.js';
+import { logMailQueued, queueMail } from '../mail/outbox.js';
 import { UserNotFoundError } from '../errors.js';
 import * as users from '../users/repository.js';
 import { canConfirm, canResendConfirmation } from '../users/rules.js';
@@ -38,23 +39,21 @@ export function confirmationLink(auth: AuthDeps, publicUrl: string, issued: Issu
   return url.toString();
 }
 
-async function mailConfirmation(auth: AuthDeps, user: UserRow, publicUrl: string, issued: IssuedToken): Promise<void> {
-  const link = confirmationLink(auth, publicUrl, issued);
-  const minutes = Math.round(auth.settings.confirmationTokenTtlSeconds / 60);
-  await auth.mailer.send({
+/** The confirmation mail, written to mail_outbox in `tx`, the transaction that issued its token. */
+async function queueConfirmationMail(tx: Executor, auth: AuthDeps, user: UserRow, publicUrl: string, issued: IssuedToken) {
+  return queueMail(tx, auth.mailTemplates, {
     kind: 'confirm',
     to: user.email!,
     userId: user.id,
-    subject: 'Confirm your email address',
-    body: `Open this link to confirm your email address: ${link}\nIt works once, for ${minutes} minutes.`,
-    link,
+    link: confirmationLink(auth, publicUrl, issued),
+    expiresInMinutes: Math.round(auth.settings.confirmationTokenTtlSeconds / 60),
   });
 }
 
 /**
- * A sign-up through the client API: a pending user that gets a confirmation mail, or a confirmed
- * one when AUTO_CONFIRM is on. The mail goes out after the user is committed; if sending fails,
- * the user stays pending and can ask for the mail again.
+ * A sign-up through the client API: a pending user with its confirmation token and its mail, in one
+ * transaction (a user is never left pending without the mail that can confirm it); or a confirmed
+ * user when AUTO_CONFIRM is on. The delivery worker sends the mail once this has committed.
  */
 export async function registerUser(
   auth: AuthDeps,
@@ -63,11 +62,12 @@ export async function registerUser(
   publicUrl: string,
 ): Promise<UserRow> {
   const status = auth.settings.autoConfirm ? 'confirmed' : 'pending';
-  const user = await createEmailPasswordUser(auth.db, actor, { ...input, status }, 'register');
-  if (canResendConfirmation(user.status)) {
-    const issued = await issueConfirmationToken(auth.db, auth, user.id);
-    await mailConfirmation(auth, user, publicUrl, issued);
-  }
+  let queued: MailRow | undefined;
+  const user = await createEmailPasswordUser(auth.db, actor, { ...input, status }, 'register', async (tx, user) => {
+    if (!canResendConfirmation(user.status)) return;
+    queued = await queueConfirmationMail(tx, auth, user, publicUrl, await issueConfirmationToken(tx, auth, user.id));
+  });
+  if (queued) logMailQueued(auth.logger, queued);
   return user;
 }
 
@@ -133,7 +133,7 @@ export async function confirmUser(db: Database, actor: Actor, id: string): Promi
 }
 
 async function resendTo(auth: AuthDeps, actor: Actor, find: (tx: Executor) => Promise<UserRow>, publicUrl: string) {
-  let issued: IssuedToken | undefined;
+  let queued: MailRow | undefined;
   const user = await audited(
     auth.db,
     actor,
@@ -141,12 +141,12 @@ async function resendTo(auth: AuthDeps, actor: Actor, find: (tx: Executor) => Pr
     async (tx) => {
       const user = await find(tx);
       if (!canResendConfirmation(user.status)) throw new UserNotPendingError(user.id, user.status as Exclude<UserStatus, 'pending'>);
-      issued = await issueConfirmationToken(tx, auth, user.id);
+      queued = await queueConfirmationMail(tx, auth, user, publicUrl, await issueConfirmationToken(tx, auth, user.id));
       return user;
     },
     (user) => ({ userId: user.id }),
   );
-  await mailConfirmation(auth, user, publicUrl, issued!);
+  logMailQueued(auth.logger, queued!);
   return user;
 }
 

@@ -2,7 +2,7 @@ import type { RevocationFeed } from '../changefeed/feed.js';
 import { defaultAuthSettings, type AuthSettings } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { createOutboxMailer, type Mailer } from '../mail/mailer.js';
+import { defaultMailTemplates, type MailTemplates } from '../mail/templates.js';
 import { createRefreshTokenKeys, type RefreshTokenKeys } from '../tokens/refresh-tokens.js';
 import { createTokenKeys, type TokenKeys } from '../tokens/tokens.js';
 import { databaseSessionStates, type AccessTokenVerifier, type SessionStateSource } from '../tokens/verify.js';
@@ -16,14 +16,15 @@ export interface AuthDeps {
   /** The refresh tokens' own key, never the access tokens'. */
   refreshKeys: RefreshTokenKeys;
   verifier: AccessTokenVerifier;
-  mailer: Mailer;
+  /** What each kind of mail says (MAIL_TEMPLATES_DIR, or the defaults). */
+  mailTemplates: MailTemplates;
 }
 
 export function createAuthDeps(input: {
   db: Database;
   logger: Logger;
   settings?: Partial<AuthSettings>;
-  mailer?: Mailer;
+  mailTemplates?: MailTemplates;
   /** Where token checks read session state; by default straight from the database. */
   sessions?: SessionStateSource;
   /** Tells the signing-key ring of rotations made on other instances. */
@@ -38,7 +39,7 @@ export function createAuthDeps(input: {
     keys,
     refreshKeys: createRefreshTokenKeys(input.db, settings),
     verifier: { keys, sessions: input.sessions ?? databaseSessionStates(input.db) },
-    mailer: input.mailer ?? createOutboxMailer(input.db, input.logger),
+    mailTemplates: input.mailTemplates ?? defaultMailTemplates,
   };
 }
 

@@ -5,8 +5,9 @@ import { audited, type Actor } from '../audit/log.js';
 import { enqueueUserEvents } from '../webhooks/outbox.js';
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
-import type { UserRow } from '../db/schema.js';
+import type { MailRow, UserRow } from '../db/schema.js';
 import { UserNotFoundError } from '../errors.js';
+import { logMailQueued, queueMail } from '../mail/outbox.js';
 import { recordSessionsRevoked } from '../metrics.js';
 import { revokeLiveSessions } from '../sessions/repository.js';
 import { hashToken, newOpaqueToken } from '../tokens/tokens.js';
@@ -38,8 +39,23 @@ async function whyNoReset(ex: Executor, user: UserRow): Promise<string | null> {
   return null;
 }
 
+/** The reset mail, written to mail_outbox in `tx`, the transaction that issued its token. */
+async function queuePasswordResetMail(tx: Executor, auth: AuthDeps, user: UserRow, publicUrl: string, issued: IssuedToken) {
+  return queueMail(tx, auth.mailTemplates, {
+    kind: 'password_reset',
+    to: user.email!,
+    userId: user.id,
+    link: passwordResetLink(auth, publicUrl, issued),
+    expiresInMinutes: Math.round(auth.settings.passwordResetTokenTtlSeconds / 60),
+  });
+}
+
+/**
+ * Issues a reset token and queues its mail in one transaction (the mail exists exactly when the
+ * token does); the delivery worker sends it once this has committed.
+ */
 async function issueAndMail(auth: AuthDeps, actor: Actor, find: (tx: Executor) => Promise<UserRow>, publicUrl: string) {
-  let issued: IssuedToken | undefined;
+  let queued: MailRow | undefined;
   const user = await audited(
     auth.db,
     actor,
@@ -55,21 +71,12 @@ async function issueAndMail(auth: AuthDeps, actor: Actor, find: (tx: Executor) =
         tokenHash: hashToken(token),
         ttlSeconds: auth.settings.passwordResetTokenTtlSeconds,
       });
-      issued = { tokenId: row.id, token };
+      queued = await queuePasswordResetMail(tx, auth, user, publicUrl, { tokenId: row.id, token });
       return user;
     },
     (user) => ({ userId: user.id }),
   );
-  const link = passwordResetLink(auth, publicUrl, issued!);
-  const minutes = Math.round(auth.settings.passwordResetTokenTtlSeconds / 60);
-  await auth.mailer.send({
-    kind: 'reset',
-    to: user.email!,
-    userId: user.id,
-    subject: 'Reset your password',
-    body: `Open this link to choose a new password: ${link}\nIt works once, for ${minutes} minutes. If you did not ask for it, ignore this mail.`,
-    link,
-  });
+  logMailQueued(auth.logger, queued!);
   return user;
 }
 

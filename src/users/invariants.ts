@@ -52,6 +52,14 @@ const eventful = list(WEBHOOK_EVENT_ACTIONS);
 // missing, or an event whose change is missing, cannot satisfy it.
 const rules: { rule: string; description: string; ids: SQL }[] = [
   {
+    rule: 'confirmation-token-without-mail',
+    description: 'a pending user has a live confirmation token but no confirmation mail in mail_outbox written with it',
+    // The token and its mail are written in one transaction, so their created_at are the same instant.
+    ids: sql`SELECT DISTINCT u.id::text AS id FROM users u JOIN user_tokens t ON t.user_id = u.id
+      WHERE u.status = 'pending' AND t.purpose = 'confirm' AND t.used_at IS NULL AND t.expires_at > now()
+        AND NOT EXISTS (SELECT 1 FROM mail_outbox m WHERE m.user_id = u.id AND m.kind = 'confirm' AND m.created_at = t.created_at)`,
+  },
+  {
     rule: 'disabled-user-with-live-session',
     description: 'a disabled user still has a live (unrevoked, unexpired) session',
     ids: sql`SELECT DISTINCT u.id::text AS id FROM users u JOIN refresh_tokens t ON t.user_id = u.id

@@ -78,6 +78,8 @@ export async function createEmailPasswordUser(
   actor: Actor,
   input: { email: string; password: string; status: 'confirmed' | 'pending' },
   action = 'createUser',
+  /** More of the same change, in its transaction (a sign-up's confirmation token and mail). */
+  alsoInTransaction?: (tx: Executor, user: UserRow) => Promise<void>,
 ): Promise<UserRow> {
   const email = checkEmail(input.email);
   checkPassword(input.password);
@@ -106,6 +108,7 @@ export async function createEmailPasswordUser(
         auditEventId,
         data: { email: user.email, status: user.status, provider: LOCAL_USERPASS },
       });
+      await alsoInTransaction?.(tx, user);
       return user;
     },
     (user) => ({ userId: user.id, details: { email: user.email, status: user.status } }),

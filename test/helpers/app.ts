@@ -9,6 +9,7 @@ import type { AdminRole } from '../../src/db/schema.js';
 import { checkLinkedData, parseDeclarations } from '../../src/linked-data/index.js';
 import { createHttpServer, type HttpServerSettings } from '../../src/http-server.js';
 import { createLogger, type Logger } from '../../src/logger.js';
+import { startMailDelivery, type MailDelivery, type MailDeliveryOptions } from '../../src/mail/delivery-worker.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestApp {
@@ -23,6 +24,8 @@ export interface TestApp {
   client: GraphQLClient;
   clientWithKey(secret: string): GraphQLClient;
   createKey(role: AdminRole, name?: string): Promise<string>;
+  /** The mail delivery worker, when `mail.delivery` was given. */
+  mailDelivery: MailDelivery | null;
   close(): Promise<void>;
 }
 
@@ -31,7 +34,8 @@ export async function startTestApp(
   options: {
     database?: DatabaseOptions;
     auth?: AppDeps['auth'];
-    mailer?: AppDeps['mailer'];
+    /** Mail templates (MAIL_TEMPLATES_DIR's), and a delivery worker to start beside the app as the server does (none unless given). */
+    mail?: { templates?: AppDeps['mailTemplates']; delivery?: Omit<MailDeliveryOptions, 'from'> & { from?: string } };
     /** Runs on the fresh database before the app is built, e.g. to create the app's own tables. */
     prepare?: (database: TestDatabase) => Promise<void>;
     /** LINKED_DATA_FILE's entries, checked against the database as the server checks the file. */
@@ -65,12 +69,15 @@ export async function startTestApp(
     database,
     logger,
     auth: { publicUrl: baseUrl, ...options.auth },
-    mailer: options.mailer,
+    mailTemplates: options.mail?.templates,
     linkedData,
     revocations,
     // The webhook worker's own statements would be counted too: off where statements are counted.
     webhooks: { ...(options.database?.onQuery ? { worker: false } : {}), ...options.app?.webhooks },
   });
+  const mailDelivery = options.mail?.delivery
+    ? startMailDelivery(database, logger, { from: 'App Users <no-reply@example.test>', ...options.mail.delivery })
+    : null;
   const graphqlUrl = `${baseUrl}/graphql`;
   const createKey = async (role: AdminRole, name = `test-${role}`) =>
     (await createAdminKey(database.db, { name, role })).secret;
@@ -86,7 +93,9 @@ export async function startTestApp(
     client: clientWithKey(adminKey),
     clientWithKey,
     createKey,
+    mailDelivery,
     async close() {
+      await mailDelivery?.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app!.stopBackgroundWork();

@@ -3,6 +3,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import * as Realm from 'realm-web';
 import { mailOutbox } from '../../src/db/schema.js';
+import type { MailKind } from '../../src/mail/templates.js';
 import { graphql, type TestApp } from './app.js';
 
 export { Realm };
@@ -50,8 +51,8 @@ export async function confirmationFromOutbox(t: TestApp, email: string): Promise
   return { token: link.searchParams.get('token')!, tokenId: link.searchParams.get('tokenId')! };
 }
 
-/** The token and tokenId of the newest mail of this kind (`confirm`, `reset`) to this address, from the outbox. */
-export async function linkFromOutbox(t: TestApp, email: string, kind: 'confirm' | 'reset'): Promise<{ token: string; tokenId: string; link: string }> {
+/** The token and tokenId of the newest mail of this kind (`confirm`, `password_reset`) to this address, from the outbox. */
+export async function linkFromOutbox(t: TestApp, email: string, kind: MailKind): Promise<{ token: string; tokenId: string; link: string }> {
   const [mail] = await t.database.db
     .select()
     .from(mailOutbox)

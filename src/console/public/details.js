@@ -1,4 +1,4 @@
-// A user's details: its summary, its live sessions and its audit events.
+// A user's details: its summary, its live sessions, the mails sent to it and its audit events.
 import { fetchAuditEvents, fetchUserDetail } from './api.js';
 import { detailsText, h, providerNames, statusWord, timeElement, userLabel } from './format.js';
 import { $, reportError, state } from './page.js';
@@ -41,7 +41,7 @@ export async function openDetail(id) {
     if (detailFor !== id) return;
     await Promise.all([openDetail(id), refreshUser(id)]);
   };
-  content.replaceChildren(renderSummary(detail), renderSessions(detail, reload), renderAudit(events));
+  content.replaceChildren(renderSummary(detail), renderSessions(detail, reload), renderMails(detail), renderAudit(events));
 }
 
 function renderSummary(user) {
@@ -56,6 +56,46 @@ function renderSummary(user) {
     ['Active sessions', String(user.activeSessionCount)],
   ];
   return h('dl', { class: 'summary' }, rows.map(([term, value]) => [h('dt', { text: term }), h('dd', {}, value)]));
+}
+
+const MAIL_KINDS = { confirm: 'Confirmation', password_reset: 'Password reset' };
+const MAIL_STATUSES = { PENDING: 'Pending', SENT: 'Sent', FAILED: 'Failed' };
+
+function renderMails(user) {
+  const section = h('section', { 'aria-labelledby': 'detail-mails' }, h('h3', { id: 'detail-mails', text: 'Mails' }));
+  if (user.mails.length === 0) {
+    section.append(h('p', { class: 'muted', text: 'No mail sent to this user.' }));
+    return section;
+  }
+  section.append(
+    h(
+      'table',
+      { class: 'mini mails' },
+      h('caption', { class: 'visually-hidden', text: 'Mails to the user, newest first' }),
+      h('thead', {}, h('tr', {}, ['Queued', 'Kind', 'To', 'Status', 'Attempts', 'Sent'].map((t) => h('th', { scope: 'col', text: t })))),
+      h(
+        'tbody',
+        {},
+        user.mails.map((m) => [
+          h(
+            'tr',
+            { class: `mail-${m.status.toLowerCase()}` },
+            h('td', { 'data-label': 'Queued' }, timeElement(m.createdAt)),
+            h('td', { 'data-label': 'Kind', text: MAIL_KINDS[m.kind] ?? m.kind }),
+            h('td', { 'data-label': 'To', class: 'details', text: m.recipient }),
+            h('td', { 'data-label': 'Status', class: 'mail-status', text: MAIL_STATUSES[m.status] ?? m.status }),
+            h('td', { 'data-label': 'Attempts', text: String(m.attempts) }),
+            h('td', { 'data-label': 'Sent' }, timeElement(m.sentAt, { never: 'not sent' })),
+          ),
+          // The mail server's answer gets a line of its own: it is often longer than the rest of the row.
+          ...(m.lastError
+            ? [h('tr', { class: `mail-error mail-${m.status.toLowerCase()}` }, h('td', { colspan: '6', 'data-label': 'Last error', class: 'details', text: m.lastError }))]
+            : []),
+        ]),
+      ),
+    ),
+  );
+  return section;
 }
 
 function renderAudit(result) {

@@ -26,7 +26,7 @@ export const USERS_PAGE = `query ConsoleUsers($status: UserStatus!, $search: Str
 }
 ${USER_FIELDS}`;
 
-/** A user with its newest live sessions, for the details panel (and to refresh a row). */
+/** A user with its newest live sessions and mails, for the details panel (and to refresh a row). */
 export const USER_DETAIL = `query ConsoleUser($id: ID!, $first: Int!) {
   user(id: $id) {
     ...ConsoleUserFields
@@ -34,6 +34,7 @@ export const USER_DETAIL = `query ConsoleUser($id: ID!, $first: Int!) {
       edges { node { id deviceId device createdAt lastUsedAt expiresAt revokeAction { allowed reason } } }
       pageInfo { hasNextPage }
     }
+    mails { id kind recipient status attempts lastError createdAt sentAt }
   }
 }
 ${USER_FIELDS}`;
