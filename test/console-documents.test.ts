@@ -24,6 +24,8 @@ describe('the console documents', () => {
       [
         'AUDIT_EVENTS', 'CONFIRM_USER', 'COUNTS', 'CURRENT_KEY', 'DELETE_PREVIEW', 'DELETE_USER', 'DISABLE_USER',
         'ENABLE_USER', 'RESEND_CONFIRMATION', 'REVOKE_USER_SESSIONS', 'USERS_PAGE', 'USER_DETAIL',
+        'CREATE_WEBHOOK_ENDPOINT', 'DELETE_WEBHOOK_ENDPOINT', 'DISABLE_WEBHOOK_ENDPOINT', 'REDELIVER_WEBHOOK',
+        'SEND_TEST_WEBHOOK', 'UPDATE_WEBHOOK_ENDPOINT', 'WEBHOOK_DELIVERIES', 'WEBHOOK_ENDPOINTS',
       ].sort(),
     );
   });
@@ -69,8 +71,12 @@ describe('the console documents against the running gateway', () => {
   });
   afterAll(() => t?.close());
 
-  // Harmless values: an id no user has, so every mutation answers UserNotFoundError and changes nothing.
-  const variables = { id: randomUUID(), userId: randomUUID(), status: 'CONFIRMED', search: null, first: 1, after: null, purgeLinkedData: false };
+  // Harmless values: an id no user has, so every mutation answers UserNotFoundError and changes nothing;
+  // no endpoint or delivery has these ids either, and an ftp URL is refused (WebhookUrlRefusedError).
+  const variables = {
+    id: randomUUID(), userId: randomUUID(), status: 'CONFIRMED', search: null, first: 1, after: null, purgeLinkedData: false,
+    endpointId: randomUUID(), deliveryId: randomUUID(), url: 'ftp://127.0.0.1/hook', events: ['user.created'], description: null,
+  };
 
   for (const [name, text] of documents) {
     it(`${name} passes the request limits and runs without errors`, async () => {
