@@ -6,13 +6,16 @@ import { buildSchema, isEnumType, Kind, parse, validate, type OperationDefinitio
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/schema/index.js';
 import { mutationOf } from '../src/schema/user-actions.js';
+import { USER_EVENT_TYPES } from '../src/webhooks/outbox.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 
 const PUBLIC = new URL('../src/console/public/', import.meta.url);
 const contract = buildSchema(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
 // Plain browser modules, without types: loaded as they are.
 const queries: Record<string, unknown> = await import(new URL('queries.js', PUBLIC).href);
-const format: { actionLabel(kind: string): string | undefined } = await import(new URL('format.js', PUBLIC).href);
+const format: { actionLabel(kind: string): string | undefined; WEBHOOK_EVENT_TYPES: string[] } = await import(
+  new URL('format.js', PUBLIC).href
+);
 
 const documents = Object.entries(queries).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
 const operationOf = (text: string) =>
@@ -54,6 +57,10 @@ describe('the console documents', () => {
       expect(field.kind === Kind.FIELD && field.name.value, value.name).toBe(mutationOf[action]);
       expect(format.actionLabel(value.name), value.name).toBeTruthy();
     }
+  });
+
+  it('offer every webhook event type the server knows, and only those', () => {
+    expect(format.WEBHOOK_EVENT_TYPES).toEqual([...USER_EVENT_TYPES]);
   });
 
   it('are the only GraphQL the console writes', () => {
