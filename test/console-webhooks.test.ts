@@ -2,9 +2,10 @@
 // app over real HTTP and a real receiver that verifies every signature with standardwebhooks' own
 // verifier. As test/console.test.ts, browser tests run on the embedded database only; the API
 // under the page is tested on both (test/webhooks.test.ts).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './helpers/app.js';
@@ -13,6 +14,7 @@ import { waitFor } from './helpers/wait.js';
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 
 let t: TestApp;
 let browser: BrowserContext;
@@ -25,6 +27,7 @@ let operations: string[] = [];
 
 describe.skipIf(onPostgres)('the console Webhooks page in a real browser', () => {
   beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
     t = await startTestApp({
       app: { webhooks: { allowPrivate: true, retryDelaysMs: [100, 100, 100], pollIntervalMs: 50, batchSize: 50 } },
     });
@@ -46,8 +49,12 @@ describe.skipIf(onPostgres)('the console Webhooks page in a real browser', () =>
     await t?.close();
   });
 
-  afterEach(async () => {
-    if (page && !page.isClosed()) await page.close();
+  afterEach(async (context) => {
+    if (page && !page.isClosed()) {
+      const name = context.task.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 80);
+      await page.screenshot({ path: join(ARTIFACTS, `console-webhooks-${name}.png`), fullPage: true });
+      await page.close();
+    }
     expect(pageErrors).toEqual([]);
   });
 
