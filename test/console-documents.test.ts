@@ -6,13 +6,16 @@ import { buildSchema, isEnumType, Kind, parse, validate, type OperationDefinitio
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/schema/index.js';
 import { mutationOf } from '../src/schema/user-actions.js';
+import { USER_EVENT_TYPES } from '../src/webhooks/outbox.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 
 const PUBLIC = new URL('../src/console/public/', import.meta.url);
 const contract = buildSchema(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
 // Plain browser modules, without types: loaded as they are.
 const queries: Record<string, unknown> = await import(new URL('queries.js', PUBLIC).href);
-const format: { actionLabel(kind: string): string | undefined } = await import(new URL('format.js', PUBLIC).href);
+const format: { actionLabel(kind: string): string | undefined; WEBHOOK_EVENT_TYPES: string[] } = await import(
+  new URL('format.js', PUBLIC).href
+);
 
 const documents = Object.entries(queries).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
 const operationOf = (text: string) =>
@@ -24,6 +27,8 @@ describe('the console documents', () => {
       [
         'AUDIT_EVENTS', 'CONFIRM_USER', 'COUNTS', 'CURRENT_KEY', 'DELETE_PREVIEW', 'DELETE_USER', 'DISABLE_USER',
         'ENABLE_USER', 'RESEND_CONFIRMATION', 'REVOKE_SESSION', 'REVOKE_USER_SESSIONS', 'SEND_PASSWORD_RESET', 'USERS_PAGE', 'USER_DETAIL',
+        'CREATE_WEBHOOK_ENDPOINT', 'DELETE_WEBHOOK_ENDPOINT', 'DISABLE_WEBHOOK_ENDPOINT', 'REDELIVER_WEBHOOK',
+        'SEND_TEST_WEBHOOK', 'UPDATE_WEBHOOK_ENDPOINT', 'WEBHOOK_DELIVERIES', 'WEBHOOK_ENDPOINTS',
       ].sort(),
     );
   });
@@ -54,6 +59,10 @@ describe('the console documents', () => {
     }
   });
 
+  it('offer every webhook event type the server knows, and only those', () => {
+    expect(format.WEBHOOK_EVENT_TYPES).toEqual([...USER_EVENT_TYPES]);
+  });
+
   it('are the only GraphQL the console writes', () => {
     for (const file of readdirSync(PUBLIC).filter((f) => f.endsWith('.js') && f !== 'queries.js')) {
       const source = readFileSync(new URL(file, PUBLIC), 'utf8');
@@ -69,8 +78,12 @@ describe('the console documents against the running gateway', () => {
   });
   afterAll(() => t?.close());
 
-  // Harmless values: an id no user has, so every mutation answers UserNotFoundError and changes nothing.
-  const variables = { id: randomUUID(), userId: randomUUID(), status: 'CONFIRMED', search: null, first: 1, after: null, purgeLinkedData: false };
+  // Harmless values: an id no user has, so every mutation answers UserNotFoundError and changes nothing;
+  // no endpoint or delivery has these ids either, and an ftp URL is refused (WebhookUrlRefusedError).
+  const variables = {
+    id: randomUUID(), userId: randomUUID(), status: 'CONFIRMED', search: null, first: 1, after: null, purgeLinkedData: false,
+    endpointId: randomUUID(), deliveryId: randomUUID(), url: 'ftp://127.0.0.1/hook', events: ['user.created'], description: null,
+  };
 
   for (const [name, text] of documents) {
     it(`${name} passes the request limits and runs without errors`, async () => {

@@ -2,12 +2,13 @@
 // user, open its … menu, choose the action) as one page over the gateway's GraphQL API.
 // This module takes the key and starts the page; each section is a module of its own:
 // users-table.js (tabs, search, rows), actions.js (the … menu's actions), delete-dialog.js,
-// details.js; every GraphQL document is in queries.js.
+// details.js; the Webhooks page is webhooks.js; every GraphQL document is in queries.js.
 import { perform } from './actions.js';
 import { fetchCurrentKey } from './api.js';
 import { openDetail } from './details.js';
-import { $, KEY_STORAGE, capitalize, closeDialogs, showSignIn, state } from './page.js';
+import { $, KEY_STORAGE, capitalize, closeDialogs, reportError, showSignIn, state } from './page.js';
 import { handleRows, loadCounts, loadList, selectTabFromHash } from './users-table.js';
+import { openWebhooks, resetWebhooks } from './webhooks.js';
 
 handleRows({ action: perform, details: openDetail });
 
@@ -20,9 +21,34 @@ async function start(key, { remember }) {
   $('key-summary').textContent = `${capitalize(state.role)} key${state.keyName ? ` "${state.keyName}"` : ''}`;
   $('key-status').hidden = false;
   $('sign-in').hidden = true;
-  $('users').hidden = false;
-  await Promise.all([loadCounts(), loadList()]);
+  $('sections').hidden = false;
+  resetWebhooks();
+  await showSection(location.hash === '#webhooks' ? 'webhooks' : 'users');
 }
+
+/** Shows the Users page or the Webhooks page (the header's Sections links); each loads when shown. */
+async function showSection(name) {
+  for (const link of $('sections').querySelectorAll('[data-section]')) {
+    if (link.dataset.section === name) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  $('users').hidden = name !== 'users';
+  $('webhooks').hidden = name !== 'webhooks';
+  if (name === 'webhooks') {
+    history.replaceState(null, '', '#webhooks');
+    await openWebhooks();
+  } else {
+    if (location.hash === '#webhooks') history.replaceState(null, '', `#${state.status.toLowerCase()}`);
+    await Promise.all([loadCounts(), loadList()]);
+  }
+}
+
+$('sections').addEventListener('click', (event) => {
+  const link = event.target.closest('[data-section]');
+  if (!link || !state.key) return;
+  closeDialogs();
+  showSection(link.dataset.section).catch((err) => reportError(err, 'Could not open the page'));
+});
 
 function forgetKey() {
   sessionStorage.removeItem(KEY_STORAGE);
@@ -47,6 +73,7 @@ $('key-form').addEventListener('submit', async (event) => {
     $('tab-' + state.status).focus();
   } catch (err) {
     $('users').hidden = true;
+    $('webhooks').hidden = true;
     $('sign-in').hidden = false;
     $('key-error').textContent =
       err.code === 'UNAUTHENTICATED' ? 'That key was not accepted: it is wrong or has been revoked.' : err.message;

@@ -94,3 +94,21 @@ export function h(tag, attributes = {}, ...children) {
   }
   return element;
 }
+
+/** The event types an endpoint may subscribe to (src/webhooks/outbox.ts USER_EVENT_TYPES; a test keeps them equal). */
+export const WEBHOOK_EVENT_TYPES = [
+  'user.created',
+  'user.confirmed',
+  'user.disabled',
+  'user.enabled',
+  'user.deleted',
+  'user.sessions_revoked',
+  'user.password_reset',
+];
+
+/** Why this key may not take an owner action, in the server's words (src/schema/access.ts roleRefusal); null for an owner. */
+export function ownerRefusal(role) {
+  if (role === 'owner') return null;
+  const article = (word) => (/^[aeiou]/.test(word) ? 'an' : 'a');
+  return `Needs an owner key; this is ${article(role)} ${role} key.`;
+}

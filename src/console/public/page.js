@@ -44,6 +44,8 @@ export function showSignIn(message = '') {
   state.users = [];
   $('user-rows').replaceChildren();
   $('users').hidden = true;
+  $('webhooks').hidden = true;
+  $('sections').hidden = true;
   $('key-status').hidden = true;
   $('sign-in').hidden = false;
   $('key-error').textContent = message;

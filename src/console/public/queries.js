@@ -102,3 +102,82 @@ export const REVOKE_SESSION = `mutation ConsoleRevokeSession($id: ID!) {
     ... on Error { message }
   }
 }`;
+// ---------------------------------------------------------------------------------------------
+// The Webhooks page (webhooks.js)
+
+const ENDPOINT_FIELDS = `fragment ConsoleWebhookEndpointFields on WebhookEndpoint {
+  id url description events enabled createdAt updatedAt
+}`;
+
+const DELIVERY_FIELDS = `fragment ConsoleWebhookDeliveryFields on WebhookDelivery {
+  id endpointId eventId eventType status attempts nextAttemptAt lastAttemptAt lastStatusCode lastError deliveredAt createdAt
+}`;
+
+/** Every endpoint (owner keys only: the list shows where events go). */
+export const WEBHOOK_ENDPOINTS = `query ConsoleWebhookEndpoints {
+  webhookEndpoints { ...ConsoleWebhookEndpointFields }
+}
+${ENDPOINT_FIELDS}`;
+
+/** The newest deliveries of one endpoint (viewer keys and above). */
+export const WEBHOOK_DELIVERIES = `query ConsoleWebhookDeliveries($endpointId: ID!, $first: Int) {
+  webhookDeliveries(endpointId: $endpointId, first: $first) {
+    edges { node { ...ConsoleWebhookDeliveryFields } }
+    pageInfo { hasNextPage }
+  }
+}
+${DELIVERY_FIELDS}`;
+
+export const CREATE_WEBHOOK_ENDPOINT = `mutation ConsoleCreateWebhookEndpoint($url: String!, $events: [String!]!, $description: String) {
+  result: createWebhookEndpoint(url: $url, events: $events, description: $description) {
+    __typename
+    ... on CreateWebhookEndpointSuccess { secret endpoint { ...ConsoleWebhookEndpointFields } }
+    ... on Error { message }
+  }
+}
+${ENDPOINT_FIELDS}`;
+
+/** Events and description from the edit dialog, or `enabled: true` to resume; what is not sent stays. */
+export const UPDATE_WEBHOOK_ENDPOINT = `mutation ConsoleUpdateWebhookEndpoint($endpointId: ID!, $events: [String!], $description: String, $enabled: Boolean) {
+  result: updateWebhookEndpoint(endpointId: $endpointId, events: $events, description: $description, enabled: $enabled) {
+    __typename
+    ... on WebhookEndpointSuccess { endpoint { ...ConsoleWebhookEndpointFields } }
+    ... on Error { message }
+  }
+}
+${ENDPOINT_FIELDS}`;
+
+export const DISABLE_WEBHOOK_ENDPOINT = `mutation ConsoleDisableWebhookEndpoint($endpointId: ID!) {
+  result: disableWebhookEndpoint(endpointId: $endpointId) {
+    __typename
+    ... on WebhookEndpointSuccess { endpoint { ...ConsoleWebhookEndpointFields } }
+    ... on Error { message }
+  }
+}
+${ENDPOINT_FIELDS}`;
+
+export const DELETE_WEBHOOK_ENDPOINT = `mutation ConsoleDeleteWebhookEndpoint($endpointId: ID!) {
+  result: deleteWebhookEndpoint(endpointId: $endpointId) {
+    __typename
+    ... on WebhookEndpointSuccess { endpoint { id url } }
+    ... on Error { message }
+  }
+}`;
+
+export const SEND_TEST_WEBHOOK = `mutation ConsoleSendTestWebhook($endpointId: ID!) {
+  result: sendTestWebhook(endpointId: $endpointId) {
+    __typename
+    ... on WebhookDeliverySuccess { delivery { ...ConsoleWebhookDeliveryFields } }
+    ... on Error { message }
+  }
+}
+${DELIVERY_FIELDS}`;
+
+export const REDELIVER_WEBHOOK = `mutation ConsoleRedeliverWebhook($deliveryId: ID!) {
+  result: redeliverWebhook(deliveryId: $deliveryId) {
+    __typename
+    ... on WebhookDeliverySuccess { delivery { ...ConsoleWebhookDeliveryFields } }
+    ... on Error { message }
+  }
+}
+${DELIVERY_FIELDS}`;
