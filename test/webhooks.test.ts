@@ -10,6 +10,7 @@ import { seedSessions, seedUsers } from './helpers/seed.js';
 import { waitFor } from './helpers/wait.js';
 import { CREATE_ENDPOINT, startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 import { isPrivateAddress } from '../src/webhooks/url-guard.js';
+import { USER_EVENT_TYPES } from '../src/webhooks/outbox.js';
 import { checkInvariants } from '../src/users/invariants.js';
 
 
@@ -20,15 +21,7 @@ const DELIVERIES = `query Deliveries($endpointId: ID!, $status: WebhookDeliveryS
   }
 }`;
 
-const ALL_EVENTS = [
-  'user.created',
-  'user.confirmed',
-  'user.disabled',
-  'user.enabled',
-  'user.deleted',
-  'user.sessions_revoked',
-  'user.password_reset',
-];
+const ALL_EVENTS = [...USER_EVENT_TYPES];
 
 let t: TestApp;
 const receivers: WebhookReceiver[] = [];

@@ -1,6 +1,6 @@
 import { adminKeysByIds, issueAdminKey, listAdminKeys, revokeAdminKey } from '../admin/keys.js';
 import { findAuditEvents } from '../audit/events.js';
-import { encodeCursor } from '../db/keyset.js';
+import { toConnection } from './connections.js';
 import type { AdminKeyRow, AuditEventRow } from '../db/schema.js';
 import { AdminKeyNotFoundError, InvalidInputError, LastOwnerKeyError } from '../errors.js';
 import { grant, grantMutation } from './access.js';
@@ -145,16 +145,7 @@ builder.queryField('auditEvents', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const page = await findAuditEvents(ctx.db, { userId: args.userId, action: args.action }, args.first, args.after);
-      const edges = page.nodes.map((node) => ({ cursor: encodeCursor({ createdAt: node.at, id: node.id }), node }));
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: args.after != null,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
-        },
-      };
+      return toConnection(page, args.after != null, (event) => ({ createdAt: event.at, id: event.id }));
     },
   }),
 );

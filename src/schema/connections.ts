@@ -5,9 +5,16 @@ export interface ConnectionShape<T> {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-/** A keyset page as a Relay connection; every row's cursor is its own (created_at, id). */
-export function toConnection<T extends KeysetPosition>(page: Page<T>, hasPreviousPage: boolean): ConnectionShape<T> {
-  const edges = page.nodes.map((node) => ({ cursor: encodeCursor(node), node }));
+/**
+ * A keyset page as a Relay connection; every row's cursor is its own (created_at, id), read by
+ * `positionOf` for rows that name them otherwise.
+ */
+export function toConnection<T>(
+  page: Page<T>,
+  hasPreviousPage: boolean,
+  positionOf: (node: T) => KeysetPosition = (node) => node as KeysetPosition,
+): ConnectionShape<T> {
+  const edges = page.nodes.map((node) => ({ cursor: encodeCursor(positionOf(node)), node }));
   return {
     edges,
     pageInfo: {

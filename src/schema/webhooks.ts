@@ -1,5 +1,5 @@
 // Webhook endpoints (owner keys) and their deliveries (viewer keys and above): see src/webhooks/.
-import { encodeCursor } from '../db/keyset.js';
+import { toConnection } from './connections.js';
 import type { WebhookEndpointRow } from '../db/schema.js';
 import { InvalidInputError } from '../errors.js';
 import { WebhookDeliveryNotFoundError, WebhookEndpointNotFoundError, WebhookUrlRefusedError } from '../webhooks/errors.js';
@@ -138,16 +138,7 @@ builder.queryField('webhookDeliveries', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const page = await webhooks.findWebhookDeliveries(ctx.db, { endpointId: String(args.endpointId), status: args.status }, args.first, args.after);
-      const edges = page.nodes.map((node) => ({ cursor: encodeCursor({ createdAt: node.createdAt, id: node.id }), node }));
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: args.after != null,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
-        },
-      };
+      return toConnection(page, args.after != null);
     },
   }),
 );

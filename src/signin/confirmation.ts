@@ -3,7 +3,6 @@
 import { audited, type Actor } from '../audit/log.js';
 import { enqueueUserEvent } from '../webhooks/outbox.js';
 import type { Database, Executor } from '../db/client.js';
-import { UUID_PATTERN } from '../db/keyset.js';
 import type { MailRow, UserRow, UserStatus } from '../db/schema.js';
 import { logMailQueued, queueMail } from '../mail/outbox.js';
 import { UserNotFoundError } from '../errors.js';
@@ -11,8 +10,9 @@ import * as users from '../users/repository.js';
 import { canConfirm, canResendConfirmation } from '../users/rules.js';
 import { checkEmail, checkUserId, createEmailPasswordUser } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
-import { InvalidUserTokenError, UserNotPendingError } from './errors.js';
-import { consumeUserToken, insertUserToken, retireUserTokens } from './user-tokens.js';
+import { checkMailedLink, lockUserOfMailedLink } from './mailed-links.js';
+import { UserNotPendingError } from './errors.js';
+import { insertUserToken, retireUserTokens } from './user-tokens.js';
 import { hashToken, newOpaqueToken } from '../tokens/tokens.js';
 
 interface IssuedToken {
@@ -95,19 +95,13 @@ export async function confirmWithToken(
   actor: Actor,
   input: { token: string; tokenId: string },
 ): Promise<UserRow> {
-  if (!UUID_PATTERN.test(input.tokenId) || input.token.length > 256) throw new InvalidUserTokenError();
+  checkMailedLink(input);
   return audited(
     auth.db,
     actor,
     { action: 'confirmUser' },
     async (tx, { auditEventId }) => {
-      const userId = await consumeUserToken(tx, {
-        id: input.tokenId.toLowerCase(),
-        tokenHash: hashToken(input.token),
-        purpose: 'confirm',
-      });
-      const [user] = userId ? await users.lockUsers(tx, [userId]) : [];
-      if (!user) throw new InvalidUserTokenError();
+      const user = await lockUserOfMailedLink(tx, input, 'confirm');
       return confirmLockedUser(tx, user, { actor, auditEventId, by: 'token' });
     },
     (user) => ({ userId: user.id, details: { status: user.status, by: 'token' } }),

@@ -4,7 +4,6 @@
 import { audited, type Actor } from '../audit/log.js';
 import { enqueueUserEvents } from '../webhooks/outbox.js';
 import type { Executor } from '../db/client.js';
-import { UUID_PATTERN } from '../db/keyset.js';
 import type { MailRow, UserRow } from '../db/schema.js';
 import { UserNotFoundError } from '../errors.js';
 import { logMailQueued, queueMail } from '../mail/outbox.js';
@@ -15,8 +14,9 @@ import { hashPassword } from '../users/passwords.js';
 import * as users from '../users/repository.js';
 import { checkEmail, checkPassword, checkUserId, LOCAL_USERPASS } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
+import { checkMailedLink, lockUserOfMailedLink } from './mailed-links.js';
 import { InvalidUserTokenError, PasswordResetUnavailableError } from './errors.js';
-import { consumeUserToken, insertUserToken, retireUserTokens } from './user-tokens.js';
+import { insertUserToken, retireUserTokens } from './user-tokens.js';
 
 interface IssuedToken {
   tokenId: string;
@@ -131,20 +131,14 @@ export async function resetPassword(
   input: { password: string; token: string; tokenId: string },
 ): Promise<void> {
   checkPassword(input.password);
-  if (!UUID_PATTERN.test(input.tokenId) || input.token.length > 256) throw new InvalidUserTokenError();
+  checkMailedLink(input);
   const passwordHash = await hashPassword(input.password);
   const result = await audited(
     auth.db,
     actor,
     { action: 'resetPassword' },
     async (tx, { auditEventId }) => {
-      const userId = await consumeUserToken(tx, {
-        id: input.tokenId.toLowerCase(),
-        tokenHash: hashToken(input.token),
-        purpose: 'reset',
-      });
-      const [user] = userId ? await users.lockUsers(tx, [userId]) : [];
-      if (!user) throw new InvalidUserTokenError();
+      const user = await lockUserOfMailedLink(tx, input, 'reset');
       if (!(await users.setPasswordHash(tx, user.id, LOCAL_USERPASS, passwordHash))) throw new InvalidUserTokenError();
       await retireUserTokens(tx, user.id, 'reset');
       const revoked = await revokeLiveSessions(tx, [user.id], 'password_reset');
