@@ -171,8 +171,11 @@ it.skipIf(!onPostgres)('two instances on one PostgreSQL database deliver each ev
     expect(receiver.accepted()).toHaveLength(300);
     expect([...byInstance.values()].every((n) => n === 1)).toBe(true);
     expect(new Set(receiver.accepted().map((e) => e.data.userId)).size).toBe(300);
-    const rows = (await database.pool!.query(`SELECT status, count(*)::int AS n, sum(attempts)::int AS attempts FROM webhook_deliveries GROUP BY status`)).rows;
-    expect(rows).toEqual([{ status: 'delivered', n: 300, attempts: 300 }]);
+    // The receiver has answered the last POST before its instance records the answer: wait for that.
+    const recorded = async () =>
+      (await database.pool!.query(`SELECT status, count(*)::int AS n, sum(attempts)::int AS attempts FROM webhook_deliveries GROUP BY status`)).rows;
+    await waitFor(async () => (await recorded()).every((row) => row.status === 'delivered'), 'every delivery recorded', 30_000);
+    expect(await recorded()).toEqual([{ status: 'delivered', n: 300, attempts: 300 }]);
   } finally {
     await b.stopBackgroundWork();
     await database.close();
