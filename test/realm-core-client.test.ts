@@ -4,24 +4,18 @@
 // operator disables, deletes or logs out its user. Skipped, with the reason printed, where the binary
 // is absent; under CI (CI=true) a missing or broken binary fails the run.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, refreshTokens, users } from '../src/db/schema.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DEFAULT_APP_ID, gql, linkFromOutbox, uniqueEmail } from './helpers/realm.js';
+import { REALM_CORE_CLIENT, realmCoreClientPresent } from './helpers/realm-core.js';
 
-const CLIENT = process.env.REALM_CORE_CLIENT || resolve('../shared/realm-core-client/bin/realm-core-client');
-const CI = process.env.CI === 'true';
-const present = existsSync(CLIENT);
-if (!present) {
-  const why = `realm-core-client not found at ${CLIENT} (set REALM_CORE_CLIENT)`;
-  if (CI) throw new Error(`${why}: under CI the native-client tests must run`);
-  console.log(`skipping test/realm-core-client.test.ts: ${why}`);
-}
+const CLIENT = REALM_CORE_CLIENT;
+const present = realmCoreClientPresent('test/realm-core-client.test.ts');
 
 const PASSWORD = 'a good password';
 const NEW_PASSWORD = 'a better password';
