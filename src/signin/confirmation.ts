@@ -166,8 +166,7 @@ export async function resendConfirmationByEmail(
     auth,
     actor,
     async (tx) => {
-      const found = await users.findUserByEmail(tx, address);
-      const [user] = found ? await users.lockUsers(tx, [found.id]) : [];
+      const user = await users.lockUserByEmail(tx, address);
       if (!user) throw new UserNotFoundError(address);
       return user;
     },

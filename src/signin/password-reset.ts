@@ -107,8 +107,7 @@ export async function sendPasswordResetByEmail(auth: AuthDeps, actor: Actor, ema
       auth,
       actor,
       async (tx) => {
-        const found = await users.findUserByEmail(tx, address);
-        const [user] = found ? await users.lockUsers(tx, [found.id]) : [];
+        const user = await users.lockUserByEmail(tx, address);
         if (!user) throw new UserNotFoundError(address);
         return user;
       },

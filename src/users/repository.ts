@@ -276,3 +276,10 @@ export async function setPasswordHash(ex: Executor, userId: string, providerType
     .returning({ id: userIdentities.id });
   return rows.length > 0;
 }
+
+/** The user of this address, its row locked until the transaction ends; null when there is none. */
+export async function lockUserByEmail(ex: Executor, email: string): Promise<UserRow | null> {
+  const found = await findUserByEmail(ex, email);
+  const [user] = found ? await lockUsers(ex, [found.id]) : [];
+  return user ?? null;
+}
