@@ -161,15 +161,14 @@ export async function resendConfirmationByEmail(
   email: string,
   publicUrl: string,
 ): Promise<UserRow> {
-  const address = checkEmail(email);
-  return resendTo(
-    auth,
-    actor,
-    async (tx) => {
-      const user = await users.lockUserByEmail(tx, address);
-      if (!user) throw new UserNotFoundError(address);
-      return user;
-    },
-    publicUrl,
-  );
+  return resendTo(auth, actor, lockUserOfAddress(checkEmail(email)), publicUrl);
+}
+
+/** The step that finds and locks the user of a mail's address, or refuses with UserNotFoundError. */
+export function lockUserOfAddress(address: string): (tx: Executor) => Promise<UserRow> {
+  return async (tx) => {
+    const user = await users.lockUserByEmail(tx, address);
+    if (!user) throw new UserNotFoundError(address);
+    return user;
+  };
 }

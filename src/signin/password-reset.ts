@@ -15,6 +15,7 @@ import * as users from '../users/repository.js';
 import { checkEmail, checkPassword, checkUserId, LOCAL_USERPASS } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
 import { checkMailedLink, lockUserOfMailedLink } from './mailed-links.js';
+import { lockUserOfAddress } from './confirmation.js';
 import { InvalidUserTokenError, PasswordResetUnavailableError } from './errors.js';
 import { insertUserToken, retireUserTokens } from './user-tokens.js';
 
@@ -103,16 +104,7 @@ export async function sendPasswordReset(auth: AuthDeps, actor: Actor, id: string
 export async function sendPasswordResetByEmail(auth: AuthDeps, actor: Actor, email: string, publicUrl: string): Promise<void> {
   const address = checkEmail(email);
   try {
-    await issueAndMail(
-      auth,
-      actor,
-      async (tx) => {
-        const user = await users.lockUserByEmail(tx, address);
-        if (!user) throw new UserNotFoundError(address);
-        return user;
-      },
-      publicUrl,
-    );
+    await issueAndMail(auth, actor, lockUserOfAddress(address), publicUrl);
   } catch (err) {
     // Refused and audited as such; the client is told nothing it could learn an address from.
     if (!(err instanceof PasswordResetUnavailableError) && !(err instanceof UserNotFoundError)) throw err;
