@@ -16,7 +16,7 @@ import { accessRefusal } from '../users/rules.js';
 import { LOCAL_USERPASS } from '../users/service.js';
 import type { AuthDeps } from './deps.js';
 import { ConfirmationRequiredError, InvalidCredentialsError, LinkRefusedError, UserDisabledError } from './errors.js';
-import { checkPasswordCredentials, signFor } from './login.js';
+import { checkPasswordCredentials, signFor, storeRehash, type CheckedPasswordIdentity } from './login.js';
 
 export interface LinkResult {
   /** The linking user's id: the same as before. */
@@ -62,7 +62,7 @@ export async function linkWithPassword(
 async function linkInTransaction(
   auth: AuthDeps,
   verified: VerifiedAccessToken,
-  identity: { userId: string },
+  identity: CheckedPasswordIdentity,
   requestId: string | null,
 ): Promise<{ user: UserRow; deviceId: string }> {
   return auth.db.transaction(async (tx) => {
@@ -77,6 +77,8 @@ async function linkInTransaction(
     const noAccess = noAccessReason(linking.status);
     if (noAccess) throw new InvalidSessionError(noAccess);
     const deviceId = verified.deviceId;
+    // The password verified: an imported hash is replaced as at login (rolled back if the link is refused).
+    await storeRehash(tx, identity);
     if (identity.userId === linking.id) return { user: linking, deviceId };
 
     const owner = found.get(identity.userId);

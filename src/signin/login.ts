@@ -13,7 +13,8 @@ import type { AuthDeps } from './deps.js';
 import { readReportedDevice, storedDevice } from './device.js';
 import { ConfirmationRequiredError, InvalidCredentialsError, UserDisabledError } from './errors.js';
 import { InvalidSessionError } from '../tokens/errors.js';
-import { decoyPasswordHash, verifyPassword } from '../users/passwords.js';
+import { QueueFullError } from '../limits/work-queue.js';
+import { decoyPasswordHash, hashPassword, needsRehash, passwordHashScheme, verifyPassword } from '../users/passwords.js';
 import { loginsFailed, recordSessionsRevoked } from '../metrics.js';
 import { checkRefreshToken, signRefreshToken } from '../tokens/refresh-tokens.js';
 import { deviceIdFrom, hashToken, signAccessToken } from '../tokens/tokens.js';
@@ -71,6 +72,7 @@ async function openSession(
   user: UserRow,
   provider: string,
   input: LoginInput,
+  auditDetails: Record<string, unknown> = {},
 ): Promise<OpenedSession> {
   const refusal = accessRefusal(user.status);
   if (refusal === 'unconfirmed') throw new ConfirmationRequiredError(user.id);
@@ -91,7 +93,7 @@ async function openSession(
     action: 'login',
     outcome: 'success',
     userId: user.id,
-    details: { provider, sessionId: session.id, deviceId },
+    details: { provider, sessionId: session.id, deviceId, ...auditDetails },
   });
   return { user: authenticated, sessionId: session.id, deviceId, refreshToken };
 }
@@ -124,15 +126,30 @@ async function loginResult(auth: AuthDeps, opened: OpenedSession): Promise<Login
   };
 }
 
+/** A password that verified against a hash to be replaced (needsRehash): the hash it had, and ours of the same password. */
+export interface PasswordRehash {
+  from: string;
+  to: string;
+}
+
+/** The checked email/password identity, and the re-hash its login stores, if any (storeRehash). */
+export interface CheckedPasswordIdentity {
+  userId: string;
+  rehash: PasswordRehash | null;
+}
+
 /**
  * The email/password identity whose password this is, or InvalidCredentialsError (recorded as a
- * failed login). Unknown emails cost a password check too, so timing does not tell them apart.
+ * failed login). Unknown emails, and identities without a password (users imported without one),
+ * cost a password check too, so timing does not tell them apart. A password that verified against
+ * an imported hash (Firebase scrypt, bcrypt) or weaker scrypt is hashed again with ours here,
+ * outside any transaction, for the login to store.
  */
 export async function checkPasswordCredentials(
   auth: AuthDeps,
   credentials: { username: string; password: string },
   requestId?: string | null,
-): Promise<{ userId: string }> {
+): Promise<CheckedPasswordIdentity> {
   // A NUL or a lone surrogate is bad input (400), not a wrong password; the address is looked up
   // in the one form it is stored in (normalizeEmail, emailKey).
   const username = normalizeEmail(credentials.username, 'username');
@@ -146,7 +163,32 @@ export async function checkPasswordCredentials(
     });
     throw new InvalidCredentialsError();
   }
-  return identity;
+  return { userId: identity.userId, rehash: await rehashFor(credentials.password, identity.passwordHash) };
+}
+
+/**
+ * Ours of a password that verified against `stored`, when `stored` needs replacing. Only an
+ * improvement: when the hashing queue is full the login goes on without it, and the next one tries again.
+ */
+async function rehashFor(password: string, stored: string): Promise<PasswordRehash | null> {
+  if (!needsRehash(stored)) return null;
+  try {
+    return { from: stored, to: await hashPassword(password, 'urgent') };
+  } catch (err) {
+    if (err instanceof QueueFullError) return null;
+    throw err;
+  }
+}
+
+/**
+ * Stores a login's re-hash in its transaction, unless the hash changed since it was checked (a
+ * password reset committed meanwhile keeps its password). What the login's audit event says of it.
+ */
+export async function storeRehash(tx: Executor, identity: CheckedPasswordIdentity): Promise<Record<string, unknown>> {
+  if (!identity.rehash) return {};
+  const { from, to } = identity.rehash;
+  const stored = await users.replacePasswordHash(tx, { userId: identity.userId, providerType: LOCAL_USERPASS }, from, to);
+  return stored ? { passwordRehashedFrom: passwordHashScheme(from) ?? 'unknown' } : {};
 }
 
 /** Email/password login. */
@@ -163,7 +205,7 @@ export async function logInWithPassword(
       const [user] = await users.lockUsers(tx, [identity.userId]);
       // Deleted between the password check and now.
       if (!user) throw new InvalidCredentialsError();
-      return openSession(auth, tx, user, LOCAL_USERPASS, input);
+      return openSession(auth, tx, user, LOCAL_USERPASS, input, await storeRehash(tx, identity));
     });
   } catch (err) {
     if (err instanceof AppError) {

@@ -1,7 +1,19 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createCipheriv, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import bcrypt from 'bcryptjs';
 import { passwordHashing } from '../limits/password-hashing.js';
 import type { Lane } from '../limits/work-queue.js';
 import { passwordHashes } from '../metrics.js';
+
+// A stored password hash (user_identities.password_hash) has one of three forms:
+//   scrypt$N$r$p$salt$hash        ours: salt and hash in base64url;
+//   firebase-scrypt$rounds$memCost$saltSeparator$signerKey$salt$hash
+//                                 Firebase Auth's modified scrypt, of users imported from Firebase
+//                                 (standard base64, as `firebase auth:export` and the project's
+//                                 password hash parameters give them);
+//   $2a$… $2b$… $2y$…             bcrypt, of users imported from Supabase (auth.users.encrypted_password).
+// Imported forms verify as they are and are replaced by ours at the first successful login
+// (needsRehash). Every form's check runs through the password-hashing queue, and a stored string
+// that is not well-formed, or whose cost is past the bounds below, never verifies.
 
 // scrypt with N=2^15, r=8, p=1 (OWASP's minimum recommendation is N=2^17 with r=8 for interactive
 // logins at 64 MiB; 2^15 costs about 90 ms of one core here). The parameters are stored in
@@ -9,13 +21,128 @@ import { passwordHashes } from '../metrics.js';
 const PARAMS = { N: 2 ** 15, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
 
+// What a stored hash may cost to check: scrypt's memory is 128·N·r bytes (at most 256 MiB) and its
+// work N·r·p (at most 16 times ours). Firebase's own bounds are rounds 1–8 and mem_cost 1–14; bcrypt
+// costs past 14 take seconds of pure JavaScript each.
+const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
+const MAX_SCRYPT_WORK = 16 * PARAMS.N * PARAMS.r * PARAMS.p;
+const FIREBASE_ROUNDS = { min: 1, max: 8 } as const;
+const FIREBASE_MEM_COST = { min: 1, max: 14 } as const;
+const BCRYPT_COST = { min: 4, max: 14 } as const;
+/** bcrypt reads only the first 72 bytes of a password; a longer one is refused, not cut (Supabase refuses them too). */
+const BCRYPT_MAX_PASSWORD_BYTES = 72;
+
+/** The project-wide parameters of Firebase's modified scrypt, base64 strings as Firebase gives them. */
+export interface FirebaseScryptParams {
+  /** `base64_signer_key` (`--hash-key` of `firebase auth:import`). */
+  signerKey: string;
+  /** `base64_salt_separator`. */
+  saltSeparator: string;
+  rounds: number;
+  /** `mem_cost`: N = 2^memCost. */
+  memCost: number;
+}
+
+type ParsedHash =
+  | { scheme: 'scrypt'; N: number; r: number; p: number; salt: Buffer; hash: Buffer }
+  | { scheme: 'firebase-scrypt'; rounds: number; memCost: number; saltSeparator: Buffer; signerKey: Buffer; salt: Buffer; hash: Buffer }
+  | { scheme: 'bcrypt'; cost: number; stored: string };
+
+/** A positive decimal integer without sign, leading zero or exponent; NaN otherwise. */
+function integer(text: string | undefined): number {
+  return text !== undefined && /^[1-9][0-9]{0,8}$/.test(text) ? Number(text) : NaN;
+}
+
+/** Bytes of a canonical base64 (or base64url) string of 0–maxBytes bytes; null when it is anything else. */
+function decoded(text: string | undefined, encoding: 'base64' | 'base64url', maxBytes: number): Buffer | null {
+  if (text === undefined || text.length > Math.ceil(maxBytes / 3) * 4) return null;
+  const bytes = Buffer.from(text, encoding);
+  // Node skips characters outside the alphabet: only a string that encodes back to itself is taken.
+  return bytes.toString(encoding) === text ? bytes : null;
+}
+
+const within = (value: number, bounds: { min: number; max: number }) => value >= bounds.min && value <= bounds.max;
+
+function parseScrypt(fields: string[]): ParsedHash | null {
+  if (fields.length !== 6) return null;
+  const [, n, r, p] = fields;
+  const N = integer(n);
+  const R = integer(r);
+  const P = integer(p);
+  const salt = decoded(fields[4], 'base64url', 1024);
+  const hash = decoded(fields[5], 'base64url', 64);
+  if (!salt || salt.length === 0 || !hash || hash.length < 16) return null;
+  if (!(N > 1) || (N & (N - 1)) !== 0 || !(R >= 1) || !(P >= 1)) return null;
+  if (128 * N * R > MAX_SCRYPT_MEMORY || N * R * P > MAX_SCRYPT_WORK) return null;
+  return { scheme: 'scrypt', N, r: R, p: P, salt, hash };
+}
+
+function parseFirebaseScrypt(fields: string[]): ParsedHash | null {
+  if (fields.length !== 7) return null;
+  const rounds = integer(fields[1]);
+  const memCost = integer(fields[2]);
+  if (!within(rounds, FIREBASE_ROUNDS) || !within(memCost, FIREBASE_MEM_COST)) return null;
+  const saltSeparator = decoded(fields[3], 'base64', 1024);
+  const signerKey = decoded(fields[4], 'base64', 1024);
+  const salt = decoded(fields[5], 'base64', 1024);
+  const hash = decoded(fields[6], 'base64', 1024);
+  // The hash is the signer key encrypted (AES-CTR keeps the length).
+  if (!saltSeparator || !signerKey || !salt || !hash || signerKey.length < 16 || salt.length === 0 || hash.length !== signerKey.length) return null;
+  return { scheme: 'firebase-scrypt', rounds, memCost, saltSeparator, signerKey, salt, hash };
+}
+
+// $2a$/$2b$/$2y$, a two-digit cost, then 22 characters of salt and 31 of hash in bcrypt's base64.
+const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+
+function parseBcrypt(stored: string): ParsedHash | null {
+  const match = BCRYPT.exec(stored);
+  const cost = match ? Number(match[1]) : NaN;
+  return within(cost, BCRYPT_COST) ? { scheme: 'bcrypt', cost, stored } : null;
+}
+
+/** The stored hash's scheme and parameters, or null when it is not one of the accepted forms. */
+function parsePasswordHash(stored: string): ParsedHash | null {
+  if (typeof stored !== 'string' || stored.length > 4096) return null;
+  if (stored.startsWith('$2')) return parseBcrypt(stored);
+  const fields = stored.split('$');
+  if (fields[0] === 'scrypt') return parseScrypt(fields);
+  if (fields[0] === 'firebase-scrypt') return parseFirebaseScrypt(fields);
+  return null;
+}
+
+/** Whether `stored` is one of the accepted forms, well-formed and within the cost bounds. */
+export function isAcceptedPasswordHash(stored: string): boolean {
+  return parsePasswordHash(stored) !== null;
+}
+
+/** The scheme of a stored hash (`scrypt`, `firebase-scrypt`, `bcrypt`), or null when it is not an accepted form. */
+export function passwordHashScheme(stored: string): ParsedHash['scheme'] | null {
+  return parsePasswordHash(stored)?.scheme ?? null;
+}
+
+/** Whether a password that verified against `stored` should be stored again with ours: any imported form, or weaker scrypt. */
+export function needsRehash(stored: string): boolean {
+  const parsed = parsePasswordHash(stored);
+  if (parsed?.scheme !== 'scrypt') return true;
+  return parsed.N < PARAMS.N || parsed.r < PARAMS.r || parsed.p < PARAMS.p || parsed.hash.length < KEY_LENGTH;
+}
+
+/**
+ * The stored form of a Firebase user's password: the project's parameters and the user's
+ * `salt` and `passwordHash` of `firebase auth:export`. Whether it is well-formed is
+ * isAcceptedPasswordHash's to say.
+ */
+export function firebaseScryptHash(params: FirebaseScryptParams, salt: string, passwordHash: string): string {
+  return ['firebase-scrypt', params.rounds, params.memCost, params.saltSeparator, params.signerKey, salt, passwordHash].join('$');
+}
+
 function scryptAsync(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     scrypt(password, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))),
   );
 }
 
-function hashIn(lane: Lane, kind: 'new' | 'check', task: () => Promise<Buffer>): Promise<Buffer> {
+function hashIn<T>(lane: Lane, kind: 'new' | 'check', task: () => Promise<T>): Promise<T> {
   return passwordHashing.run(lane, () => {
     passwordHashes.inc({ kind });
     return task();
@@ -33,14 +160,33 @@ export async function hashPassword(password: string, lane: Lane = 'deferrable'):
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
+/**
+ * Firebase's modified scrypt: scrypt(password, salt ‖ saltSeparator, N=2^memCost, r=rounds, p=1)
+ * gives a 32-byte key, which encrypts the signer key with AES-256-CTR from a zero counter.
+ */
+async function firebaseScrypt(password: string, parsed: Extract<ParsedHash, { scheme: 'firebase-scrypt' }>): Promise<Buffer> {
+  const key = await scryptAsync(password, Buffer.concat([parsed.salt, parsed.saltSeparator]), 32, optionsFor(2 ** parsed.memCost, parsed.rounds, 1));
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  return Buffer.concat([cipher.update(parsed.signerKey), cipher.final()]);
+}
+
+/** Whether `password` is the one `stored` was made from, for any accepted form; false for anything malformed. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64url');
-  const key = await hashIn('urgent', 'check', () =>
-    scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, optionsFor(Number(n), Number(r), Number(p))),
-  );
-  return timingSafeEqual(key, expected);
+  const parsed = parsePasswordHash(stored);
+  if (!parsed || typeof password !== 'string') return false;
+  switch (parsed.scheme) {
+    case 'scrypt': {
+      const key = await hashIn('urgent', 'check', () => scryptAsync(password, parsed.salt, parsed.hash.length, optionsFor(parsed.N, parsed.r, parsed.p)));
+      return timingSafeEqual(key, parsed.hash);
+    }
+    case 'firebase-scrypt': {
+      const encrypted = await hashIn('urgent', 'check', () => firebaseScrypt(password, parsed));
+      return timingSafeEqual(encrypted, parsed.hash);
+    }
+    case 'bcrypt':
+      if (Buffer.byteLength(password, 'utf8') > BCRYPT_MAX_PASSWORD_BYTES) return false;
+      return hashIn('urgent', 'check', () => bcrypt.compare(password, parsed.stored));
+  }
 }
 
 /** A hash of nothing anyone knows: verifying against it costs what a real check costs. */

@@ -277,6 +277,30 @@ export async function setPasswordHash(ex: Executor, userId: string, providerType
   return rows.length > 0;
 }
 
+/**
+ * Replaces the password hash of a user's identity only while it is still `from` (a re-hash at login
+ * leaves a password reset that committed meanwhile alone); false when it was not.
+ */
+export async function replacePasswordHash(
+  ex: Executor,
+  identity: { userId: string; providerType: string },
+  from: string,
+  to: string,
+): Promise<boolean> {
+  const rows = await ex
+    .update(userIdentities)
+    .set({ passwordHash: to })
+    .where(
+      and(
+        eq(userIdentities.userId, identity.userId),
+        eq(userIdentities.providerType, identity.providerType),
+        eq(userIdentities.passwordHash, from),
+      ),
+    )
+    .returning({ id: userIdentities.id });
+  return rows.length > 0;
+}
+
 /** The user of this address, its row locked until the transaction ends; null when there is none. */
 export async function lockUserByEmail(ex: Executor, email: string): Promise<UserRow | null> {
   const found = await findUserByEmail(ex, email);

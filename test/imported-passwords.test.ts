@@ -1,0 +1,331 @@
+// Users imported with the password hash of the system they come from: Firebase Auth's modified
+// scrypt and Supabase's bcrypt verify as they are, and the first successful login stores ours
+// instead; users imported without a password (Atlas App Services exports none) answer a wrong
+// password until they reset it.
+import { scryptSync } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import { and, desc, eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { auditEvents, userIdentities, users } from '../src/db/schema.js';
+import { passwordHashing } from '../src/limits/password-hashing.js';
+import { replacePasswordHash } from '../src/users/repository.js';
+import {
+  firebaseScryptHash,
+  hashPassword,
+  isAcceptedPasswordHash,
+  needsRehash,
+  verifyPassword,
+  type FirebaseScryptParams,
+} from '../src/users/passwords.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { DEFAULT_APP_ID, PASSWORD, Realm, call, forgetRealmUsers, linkFromOutbox, realmApp, registerConfirmed, uniqueEmail } from './helpers/realm.js';
+
+// The sample of firebase/scrypt's README: the project's password hash parameters, and one exported
+// account (`firebase auth:export`) whose password is "user1password".
+const FIREBASE: FirebaseScryptParams = {
+  signerKey: 'jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==',
+  saltSeparator: 'Bw==',
+  rounds: 8,
+  memCost: 14,
+};
+const FIREBASE_USER = {
+  password: 'user1password',
+  salt: '42xEC+ixf3L2lw==',
+  passwordHash: 'lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==',
+};
+const FIREBASE_HASH = firebaseScryptHash(FIREBASE, FIREBASE_USER.salt, FIREBASE_USER.passwordHash);
+
+// bcrypt hashes made elsewhere: pyca/bcrypt's test vectors ($2b$, $2a$) and PHP's password_hash
+// manual example ($2y$, the form of crypt_blowfish).
+const BCRYPT_VECTORS = [
+  { password: 'Kk4DQuMMfZL9o', hash: '$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm' },
+  { password: 'abcdefghijklmnopqrstuvwxyz', hash: '$2a$08$aTsUwsyowQuzRrDqFflhgekJ8d9/7Z3GV3UcgvzQW3J5zMyrTvlz.' },
+  { password: 'rasmuslerdorf', hash: '$2y$10$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a' },
+];
+
+/** Ours, with parameters below today's: verifies, and is replaced at the next login. */
+function weakScryptHash(password: string): string {
+  const salt = Buffer.from('0123456789abcdef');
+  const key = scryptSync(password, salt, 32, { N: 2 ** 10, r: 8, p: 1 });
+  return ['scrypt', 2 ** 10, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+describe('verifying stored password hashes', () => {
+  it("verifies Firebase's modified scrypt with the published sample, and nothing else", async () => {
+    expect(FIREBASE_HASH).toBe(
+      `firebase-scrypt$8$14$Bw==$${FIREBASE.signerKey}$${FIREBASE_USER.salt}$${FIREBASE_USER.passwordHash}`,
+    );
+    expect(isAcceptedPasswordHash(FIREBASE_HASH)).toBe(true);
+    expect(needsRehash(FIREBASE_HASH)).toBe(true);
+    expect(await verifyPassword(FIREBASE_USER.password, FIREBASE_HASH)).toBe(true);
+    expect(await verifyPassword('user1passworD', FIREBASE_HASH)).toBe(false);
+    expect(await verifyPassword('', FIREBASE_HASH)).toBe(false);
+    // Another project's parameters do not verify the account.
+    const otherSeparator = firebaseScryptHash({ ...FIREBASE, saltSeparator: 'CA==' }, FIREBASE_USER.salt, FIREBASE_USER.passwordHash);
+    expect(await verifyPassword(FIREBASE_USER.password, otherSeparator)).toBe(false);
+    const otherRounds = firebaseScryptHash({ ...FIREBASE, rounds: 7 }, FIREBASE_USER.salt, FIREBASE_USER.passwordHash);
+    expect(await verifyPassword(FIREBASE_USER.password, otherRounds)).toBe(false);
+  });
+
+  it('verifies bcrypt hashes of other implementations ($2a$, $2b$, $2y$) and of bcryptjs', async () => {
+    for (const { password, hash } of BCRYPT_VECTORS) {
+      expect(isAcceptedPasswordHash(hash)).toBe(true);
+      expect(needsRehash(hash)).toBe(true);
+      expect(await verifyPassword(password, hash)).toBe(true);
+      expect(await verifyPassword(`${password}x`, hash)).toBe(false);
+    }
+    const made = bcrypt.hashSync('a supabase password', 10);
+    expect(made).toMatch(/^\$2b\$10\$/);
+    expect(await verifyPassword('a supabase password', made)).toBe(true);
+    expect(await verifyPassword('a supabase passworD', made)).toBe(false);
+    // bcrypt reads 72 bytes: a longer password that starts with those 72 is refused, not cut to them.
+    const seventyTwo = 'é'.repeat(36);
+    const long = bcrypt.hashSync(seventyTwo, 4);
+    expect(await verifyPassword(seventyTwo, long)).toBe(true);
+    expect(await verifyPassword(`${seventyTwo}and more`, long)).toBe(false);
+  });
+
+  it('keeps ours as they are, and replaces weaker scrypt', async () => {
+    const ours = await hashPassword(PASSWORD);
+    expect(ours).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(isAcceptedPasswordHash(ours)).toBe(true);
+    expect(needsRehash(ours)).toBe(false);
+    const weak = weakScryptHash(PASSWORD);
+    expect(isAcceptedPasswordHash(weak)).toBe(true);
+    expect(needsRehash(weak)).toBe(true);
+    expect(await verifyPassword(PASSWORD, weak)).toBe(true);
+    expect(await verifyPassword(`${PASSWORD}!`, weak)).toBe(false);
+  });
+
+  it('refuses malformed and too costly stored strings without throwing', async () => {
+    const [, , , sep, key, salt, hash] = FIREBASE_HASH.split('$');
+    const bcryptTail = BCRYPT_VECTORS[0]!.hash.slice(7);
+    const ours = await hashPassword(PASSWORD);
+    const [, , , , oursSalt, oursHash] = ours.split('$');
+    const malformed = [
+      '',
+      'plain text',
+      '$',
+      'scrypt',
+      'scrypt$$$$$',
+      `scrypt$32768$8$1$${oursSalt}`,
+      `scrypt$32768$8$1$${oursSalt}$${oursHash}$extra`,
+      `scrypt$32768$8$1$${oursSalt}$`,
+      `scrypt$32767$8$1$${oursSalt}$${oursHash}`, // N not a power of two
+      `scrypt$032768$8$1$${oursSalt}$${oursHash}`,
+      `scrypt$3.2e4$8$1$${oursSalt}$${oursHash}`,
+      `scrypt$-32768$8$1$${oursSalt}$${oursHash}`,
+      `scrypt$1048576$8$1$${oursSalt}$${oursHash}`, // 1 GiB
+      `scrypt$32768$8$64$${oursSalt}$${oursHash}`, // 64 times the work
+      `scrypt$32768$8$1$${oursSalt}$${oursHash}==`,
+      `scrypt$32768$8$1$${oursSalt}$not*base64url`,
+      `SCRYPT$32768$8$1$${oursSalt}$${oursHash}`,
+      `firebase-scrypt$0$14$${sep}$${key}$${salt}$${hash}`,
+      `firebase-scrypt$9$14$${sep}$${key}$${salt}$${hash}`,
+      `firebase-scrypt$8$15$${sep}$${key}$${salt}$${hash}`,
+      `firebase-scrypt$8$14$${sep}$${key}$${salt}`,
+      `firebase-scrypt$8$14$${sep}$${key}$$${hash}`, // no salt
+      `firebase-scrypt$8$14$${sep}$${key}$${salt}$${hash.slice(4)}`, // not the signer key's length
+      `firebase-scrypt$8$14$Bw=$${key}$${salt}$${hash}`, // not canonical base64
+      `firebase-scrypt$8$14$${sep}$${key.replace(/-|_/g, '+')}$${salt}$${hash.replace('/', '_')}`, // base64url
+      `firebase-scrypt$8$14$${sep}$${key}$${salt} $${hash}`,
+      `$2b$03$${bcryptTail}`, // cost below bcrypt's minimum
+      `$2b$15$${bcryptTail}`, // past the bound
+      `$2b$31$${bcryptTail}`,
+      `$2x$04$${bcryptTail}`,
+      `$2$04$${bcryptTail}`,
+      `$2b$04$${bcryptTail}x`,
+      `$2b$04$${bcryptTail.slice(1)}`,
+      `$2b$04$${bcryptTail.slice(0, -1)}!`,
+      'x'.repeat(100_000),
+    ];
+    for (const stored of malformed) {
+      expect(isAcceptedPasswordHash(stored), stored).toBe(false);
+      expect(needsRehash(stored), stored).toBe(true);
+      await expect(verifyPassword(PASSWORD, stored), stored).resolves.toBe(false);
+    }
+  });
+
+  it('checks imported hashes in the password-hashing queue, behind its concurrency bound', async () => {
+    const release: (() => void)[] = [];
+    const holding = Array.from({ length: passwordHashing.settings.concurrency }, () =>
+      passwordHashing.run('urgent', () => new Promise<void>((resolve) => release.push(resolve))),
+    );
+    try {
+      const firebase = verifyPassword(FIREBASE_USER.password, FIREBASE_HASH);
+      const bcrypted = verifyPassword(BCRYPT_VECTORS[0]!.password, BCRYPT_VECTORS[0]!.hash);
+      // Both wait for a free slot, in the logins' lane.
+      expect(passwordHashing.load).toMatchObject({ running: passwordHashing.settings.concurrency, urgent: 2 });
+      for (const r of release) r();
+      expect(await Promise.all([firebase, bcrypted])).toEqual([true, true]);
+    } finally {
+      for (const r of release) r();
+      await Promise.all(holding);
+    }
+  });
+});
+
+describe('imported users logging in with realm-web', () => {
+  let t: TestApp;
+  let app: Realm.App;
+  const ACCOUNT_FAILURE_LIMIT = 3;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      app: {
+        limits: {
+          loginPerAddress: { limit: 1000, windowMs: 60_000 },
+          loginPerAccount: { limit: ACCOUNT_FAILURE_LIMIT, windowMs: 60_000 },
+        },
+      },
+    });
+  });
+  afterAll(() => t?.close());
+  afterEach(forgetRealmUsers);
+
+  /** A confirmed email/password user as an import leaves it: written straight into the database. */
+  async function insertImported(email: string, passwordHash: string | null): Promise<string> {
+    const [user] = await t.database.db.insert(users).values({ email, status: 'confirmed' }).returning({ id: users.id });
+    await t.database.db
+      .insert(userIdentities)
+      .values({ userId: user!.id, providerType: 'local-userpass', providerId: email.toLowerCase(), passwordHash });
+    return user!.id;
+  }
+
+  async function storedHash(userId: string): Promise<string | null> {
+    const [row] = await t.database.db
+      .select({ passwordHash: userIdentities.passwordHash })
+      .from(userIdentities)
+      .where(and(eq(userIdentities.userId, userId), eq(userIdentities.providerType, 'local-userpass')));
+    return row!.passwordHash;
+  }
+
+  async function lastLoginDetails(userId: string): Promise<Record<string, unknown>> {
+    const [event] = await t.database.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.userId, userId), eq(auditEvents.action, 'login')))
+      .orderBy(desc(auditEvents.at))
+      .limit(1);
+    return event!.details as Record<string, unknown>;
+  }
+
+  const loginCall = (username: string, password: string) =>
+    call(t, 'POST', `/api/client/v2.0/app/${DEFAULT_APP_ID}/auth/providers/local-userpass/login`, { body: { username, password } });
+
+  /** What a wrong password answers today, for a user who signed up here. */
+  async function wrongPasswordAnswer() {
+    app = realmApp(t);
+    const email = await registerConfirmed(t, app, uniqueEmail('native'));
+    return loginCall(email, 'not the password');
+  }
+
+  for (const imported of [
+    { source: 'Firebase', scheme: 'firebase-scrypt', hash: FIREBASE_HASH, password: FIREBASE_USER.password },
+    { source: 'Supabase', scheme: 'bcrypt', hash: BCRYPT_VECTORS[2]!.hash, password: BCRYPT_VECTORS[2]!.password },
+  ]) {
+    it(`logs a ${imported.source} user in with the old password, then keeps ours of it`, async () => {
+      app = realmApp(t);
+      const email = uniqueEmail(imported.scheme);
+      const id = await insertImported(email, imported.hash);
+
+      const user = await app.logIn(Realm.Credentials.emailPassword(email, imported.password));
+      expect(user.id).toBe(id);
+      expect(user.profile.email).toBe(email);
+      const stored = (await storedHash(id))!;
+      expect(stored).toMatch(/^scrypt\$32768\$8\$1\$/);
+      expect(needsRehash(stored)).toBe(false);
+      expect(await lastLoginDetails(id)).toMatchObject({ provider: 'local-userpass', passwordRehashedFrom: imported.scheme });
+
+      // The next login checks ours, and changes nothing more.
+      await user.logOut();
+      const again = await app.logIn(Realm.Credentials.emailPassword(email, imported.password));
+      expect(again.id).toBe(id);
+      expect(await storedHash(id)).toBe(stored);
+      expect(await lastLoginDetails(id)).not.toHaveProperty('passwordRehashedFrom');
+    });
+
+    it(`answers a wrong password of a ${imported.source} user as for any user, counts it, and keeps the hash`, async () => {
+      const expected = await wrongPasswordAnswer();
+      expect(expected).toMatchObject({ status: 401, body: { error_code: 'InvalidPassword' } });
+      app = realmApp(t);
+      const email = uniqueEmail(`${imported.scheme}-wrong`);
+      const id = await insertImported(email, imported.hash);
+
+      await expect(app.logIn(Realm.Credentials.emailPassword(email, `${imported.password}!`))).rejects.toMatchObject({
+        statusCode: 401,
+        errorCode: 'InvalidPassword',
+      });
+      for (let i = 1; i < ACCOUNT_FAILURE_LIMIT; i++) {
+        const answer = await loginCall(email, `wrong ${i}`);
+        expect({ status: answer.status, body: answer.body }).toEqual({ status: expected.status, body: expected.body });
+      }
+      // The account's failures are used up: even the right password waits now.
+      expect((await loginCall(email, imported.password)).status).toBe(429);
+      expect(await storedHash(id)).toBe(imported.hash);
+    });
+  }
+
+  it('logs a user in whose scrypt hash has weaker parameters, and stores ours', async () => {
+    app = realmApp(t);
+    const email = uniqueEmail('weak');
+    const id = await insertImported(email, weakScryptHash(PASSWORD));
+    expect((await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD))).id).toBe(id);
+    expect(await storedHash(id)).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(await lastLoginDetails(id)).toMatchObject({ passwordRehashedFrom: 'scrypt' });
+  });
+
+  it('answers a wrong password to a user imported without one, who can log in after a password reset', async () => {
+    const expected = await wrongPasswordAnswer();
+    app = realmApp(t);
+    const email = uniqueEmail('atlas');
+    const id = await insertImported(email, null);
+
+    // Fewer than the account's failure limit: the reset does not clear it.
+    for (const password of [PASSWORD, 'my new password']) {
+      const answer = await loginCall(email, password);
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: expected.status, body: expected.body });
+    }
+    await app.emailPasswordAuth.sendResetPasswordEmail({ email });
+    const { token, tokenId } = await linkFromOutbox(t, email, 'password_reset');
+    await app.emailPasswordAuth.resetPassword({ password: 'my new password', token, tokenId });
+    const user = await app.logIn(Realm.Credentials.emailPassword(email, 'my new password'));
+    expect(user.id).toBe(id);
+    expect(await storedHash(id)).toMatch(/^scrypt\$32768\$8\$1\$/);
+  });
+
+  it('answers a wrong password, not an error, to a user whose stored hash is malformed', async () => {
+    const expected = await wrongPasswordAnswer();
+    const email = uniqueEmail('garbage');
+    await insertImported(email, `$2b$04$${'!'.repeat(53)}`);
+    const answer = await loginCall(email, 'anything at all');
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: expected.status, body: expected.body });
+  });
+
+  it('re-hashes when an imported user links the email account to an anonymous user', async () => {
+    app = realmApp(t);
+    const email = uniqueEmail('link');
+    const id = await insertImported(email, FIREBASE_HASH);
+    const anonymous = await app.logIn(Realm.Credentials.anonymous());
+    await anonymous.linkCredentials(Realm.Credentials.emailPassword(email, FIREBASE_USER.password));
+    // The identity moved to the anonymous user, with ours of the password.
+    const [identity] = await t.database.db.select().from(userIdentities).where(eq(userIdentities.providerId, email));
+    expect(identity).toMatchObject({ userId: anonymous.id });
+    expect(identity!.passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(await storedHash(anonymous.id)).toBe(identity!.passwordHash);
+    expect(id).not.toBe(anonymous.id);
+  });
+
+  it('leaves a hash that changed since the login checked it (a password reset in between)', async () => {
+    const email = uniqueEmail('race');
+    const id = await insertImported(email, FIREBASE_HASH);
+    const reset = await hashPassword('set by a reset');
+    await t.database.db.update(userIdentities).set({ passwordHash: reset }).where(eq(userIdentities.userId, id));
+    const rehashed = await hashPassword(FIREBASE_USER.password);
+    const identity = { userId: id, providerType: 'local-userpass' };
+    expect(await replacePasswordHash(t.database.db, identity, FIREBASE_HASH, rehashed)).toBe(false);
+    expect(await storedHash(id)).toBe(reset);
+    expect(await replacePasswordHash(t.database.db, identity, reset, rehashed)).toBe(true);
+    expect(await storedHash(id)).toBe(rehashed);
+  });
+});
