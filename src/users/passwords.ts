@@ -1,8 +1,8 @@
 import { createCipheriv, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import { passwordHashing } from '../limits/password-hashing.js';
 import type { Lane } from '../limits/work-queue.js';
 import { passwordHashes } from '../metrics.js';
+import { bcryptCompare } from './bcrypt.js';
 
 // A stored password hash (user_identities.password_hash) has one of three forms:
 //   scrypt$N$r$p$salt$hash        ours: salt and hash in base64url;
@@ -185,7 +185,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
     }
     case 'bcrypt':
       if (Buffer.byteLength(password, 'utf8') > BCRYPT_MAX_PASSWORD_BYTES) return false;
-      return hashIn('urgent', 'check', () => bcrypt.compare(password, parsed.stored));
+      return hashIn('urgent', 'check', () => bcryptCompare(password, parsed.stored));
   }
 }
 
