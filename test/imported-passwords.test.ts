@@ -2,7 +2,7 @@
 // scrypt and Supabase's bcrypt verify as they are, and the first successful login stores ours
 // instead; users imported without a password (Atlas App Services exports none) answer a wrong
 // password until they reset it.
-import { scryptSync } from 'node:crypto';
+import { randomUUID, scryptSync } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { and, desc, eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -185,11 +185,11 @@ describe('imported users logging in with realm-web', () => {
 
   /** A confirmed email/password user as an import leaves it: written straight into the database. */
   async function insertImported(email: string, passwordHash: string | null): Promise<string> {
-    const [user] = await t.database.db.insert(users).values({ email, status: 'confirmed' }).returning({ id: users.id });
-    await t.database.db
-      .insert(userIdentities)
-      .values({ userId: user!.id, providerType: 'local-userpass', providerId: email.toLowerCase(), passwordHash });
-    return user!.id;
+    // The id as the source gave it (a UUID: what every id column accepts).
+    const id = randomUUID();
+    await t.database.db.insert(users).values({ id, email, status: 'confirmed' });
+    await t.database.db.insert(userIdentities).values({ userId: id, providerType: 'local-userpass', providerId: email.toLowerCase(), passwordHash });
+    return id;
   }
 
   async function storedHash(userId: string): Promise<string | null> {
