@@ -316,6 +316,24 @@ describe('imported users logging in with realm-web', () => {
     expect(id).not.toBe(anonymous.id);
   });
 
+  it('stores one re-hash of concurrent first logins, each of which succeeds', async () => {
+    const email = uniqueEmail('burst');
+    const id = await insertImported(email, BCRYPT_VECTORS[0]!.hash);
+    const logins = await Promise.all(Array.from({ length: 6 }, () => loginCall(email, BCRYPT_VECTORS[0]!.password)));
+    expect(logins.map((l) => l.status)).toEqual(Array(6).fill(200));
+    expect(new Set(logins.map((l) => l.body.user_id))).toEqual(new Set([id]));
+    const events = await t.database.db
+      .select({ details: auditEvents.details })
+      .from(auditEvents)
+      .where(and(eq(auditEvents.userId, id), eq(auditEvents.action, 'login')));
+    expect(events).toHaveLength(6);
+    // Every login verified the bcrypt hash; the first to commit stored ours, the others left it.
+    expect(events.filter((e) => e.details?.passwordRehashedFrom === 'bcrypt')).toHaveLength(1);
+    const stored = (await storedHash(id))!;
+    expect(await verifyPassword(BCRYPT_VECTORS[0]!.password, stored)).toBe(true);
+    expect(needsRehash(stored)).toBe(false);
+  });
+
   it('leaves a hash that changed since the login checked it (a password reset in between)', async () => {
     const email = uniqueEmail('race');
     const id = await insertImported(email, FIREBASE_HASH);
