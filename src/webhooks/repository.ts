@@ -178,18 +178,25 @@ export interface AttemptOutcome {
   retryInMs: number;
 }
 
-/** Records one attempt of a claimed delivery. */
-export async function recordAttempt(ex: Executor, id: string, outcome: AttemptOutcome): Promise<void> {
+/**
+ * Records one attempt of each of these claimed deliveries, in one statement whatever their number
+ * (so a batch's answers cost one round trip and one commit, not one each).
+ */
+export async function recordAttempts(ex: Executor, attempts: readonly (AttemptOutcome & { id: string })[]): Promise<void> {
+  if (attempts.length === 0) return;
+  const rows = attempts.map((a) => ({ id: a.id, status: a.status, status_code: a.statusCode, error: a.error, retry_ms: a.retryInMs }));
   await ex.execute(sql`
-    UPDATE webhook_deliveries SET
-      attempts = attempts + 1,
-      status = ${outcome.status},
+    UPDATE webhook_deliveries d SET
+      attempts = d.attempts + 1,
+      status = v.status,
       last_attempt_at = now(),
-      last_status_code = ${outcome.statusCode},
-      last_error = ${outcome.error},
-      delivered_at = CASE WHEN ${outcome.status} = 'delivered' THEN now() ELSE NULL END,
-      next_attempt_at = now() + make_interval(secs => ${outcome.retryInMs / 1000})
-    WHERE id = ${id}`);
+      last_status_code = v.status_code,
+      last_error = v.error,
+      delivered_at = CASE WHEN v.status = 'delivered' THEN now() ELSE NULL END,
+      next_attempt_at = now() + v.retry_ms * interval '1 millisecond'
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS v(id uuid, status text, status_code int, error text, retry_ms int)
+    WHERE d.id = v.id`);
 }
 
 /** Gives claimed deliveries back unattempted (the instance is stopping), due at once for any instance. */
