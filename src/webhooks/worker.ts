@@ -30,6 +30,13 @@ interface SendResult {
   error: string | null;
 }
 
+/** Cuts a POST in flight when the worker stops: its delivery is given back, not counted as an attempt. */
+class StoppingError extends Error {
+  constructor() {
+    super('stopping');
+  }
+}
+
 /** The wait before retry number `attempt` (1-based), jittered by ±20%; null after the last. */
 export function retryDelay(settings: Pick<WebhookSettings, 'retryDelaysMs'>, attempt: number, random: () => number): number | null {
   const base = settings.retryDelaysMs[attempt - 1];
@@ -40,7 +47,7 @@ export class WebhookWorker {
   private stopped = false;
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
-  private readonly inFlight = new Set<AbortController>();
+  private readonly inFlight = new Set<ClientRequest>();
   private metricsAt = 0;
   // Kept-alive connections, as many as POSTs may be in flight: no TCP (or TLS) handshake per event.
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
@@ -74,7 +81,7 @@ export class WebhookWorker {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const controller of this.inFlight) controller.abort();
+    for (const req of this.inFlight) req.destroy(new StoppingError());
     this.wakeUp?.();
     await this.loopDone;
     this.agents.http.destroy();
@@ -133,7 +140,7 @@ export class WebhookWorker {
     const sender = async () => {
       while (next < claimed.length) {
         const delivery = claimed[next++]!;
-        const result = await this.send(delivery);
+        const result: SendResult = this.stopped ? { statusCode: null, error: 'stopping' } : await this.send(delivery);
         if (this.stopped && result.error === 'stopping') released.push(delivery.id);
         else answers.push({ id: delivery.id, ...this.outcomeOf(delivery, result) });
         timer ??= setTimeout(record, RECORD_EVERY_MS);
@@ -188,8 +195,7 @@ export class WebhookWorker {
     const body = JSON.stringify(delivery.payload);
     const timestamp = new Date();
     const signature = new Webhook(secret).sign(delivery.eventId, timestamp, body);
-    const controller = new AbortController();
-    this.inFlight.add(controller);
+    let sent: ClientRequest | null = null;
     let answered = false;
     let reusedSocket = false;
     try {
@@ -209,7 +215,6 @@ export class WebhookWorker {
               'webhook-signature': signature,
             },
             lookup: guardedLookup(this.settings.allowPrivate),
-            signal: controller.signal,
             timeout: this.settings.timeoutMs,
           },
           (res: IncomingMessage) => {
@@ -225,6 +230,8 @@ export class WebhookWorker {
         // The socket's timeout is per idle spell; this one bounds the whole exchange.
         const deadline = setTimeout(timeout, this.settings.timeoutMs);
         req.on('close', () => clearTimeout(deadline));
+        sent = req;
+        this.inFlight.add(req);
         req.on('error', (err) => {
           reusedSocket = req.reusedSocket;
           reject(err);
@@ -233,7 +240,7 @@ export class WebhookWorker {
       });
       return { statusCode, error: null };
     } catch (err) {
-      if (this.stopped && controller.signal.aborted) return { statusCode: null, error: 'stopping' };
+      if (err instanceof StoppingError) return { statusCode: null, error: 'stopping' };
       const e = err as NodeJS.ErrnoException;
       return {
         statusCode: null,
@@ -242,7 +249,7 @@ export class WebhookWorker {
         reusedConnectionReset: !answered && reusedSocket && e.code === 'ECONNRESET',
       };
     } finally {
-      this.inFlight.delete(controller);
+      if (sent) this.inFlight.delete(sent);
     }
   }
 }
