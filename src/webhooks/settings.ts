@@ -30,7 +30,7 @@ export const defaultWebhookSettings: WebhookSettings = {
   timeoutMs: 10 * s,
   // ~5 s, 30 s, 2 min, then growing: the last retry comes about 24 hours after the first attempt.
   retryDelaysMs: [5 * s, 30 * s, 2 * m, 10 * m, 30 * m, 1 * h, 2 * h, 4 * h, 8 * h, 8 * h],
-  pollIntervalMs: 1 * s,
+  pollIntervalMs: 500,
   batchSize: 100,
   concurrency: 10,
   poolSize: 2,
