@@ -176,7 +176,7 @@ async function main() {
           }
           if (webhook && receiver) {
             const outbox = await waitForDeliveries(seed.url);
-            const got = receiver.received();
+            const got = await receiver.received();
             const latency = [...got.latencyMs].sort((a, b) => a - b);
             const at = (q: number) => latency[Math.min(latency.length - 1, Math.floor(q * latency.length))] ?? NaN;
             const complete = outbox.pending === 0 && outbox.failed === 0 && outbox.delivered === outbox.events && got.distinct === outbox.events;

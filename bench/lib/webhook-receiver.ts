@@ -1,49 +1,54 @@
 // `npm run bench -- --webhook`: a local receiver the gateway's one webhook endpoint points at, so a
-// scenario's cost with an endpoint subscribed can be compared with its cost without one.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// scenario's cost with an endpoint subscribed can be compared with its cost without one. It runs as
+// a process of its own (bench/servers/webhook-receiver.ts), as an app's back end would.
+import { spawn } from 'node:child_process';
 import pg from 'pg';
+import { freePort } from '../../test/helpers/faults.js';
+import { projectRoot } from './servers.js';
+
+export interface ReceiverStats {
+  posts: number;
+  distinct: number;
+  latencyMs: number[];
+}
 
 export interface BenchReceiver {
   url: string;
   /** What arrived since the last reset: POSTs, distinct `webhook-id`s, and how late (ms after the event's timestamp). */
-  received(): { posts: number; distinct: number; latencyMs: number[] };
-  reset(): void;
+  received(): Promise<ReceiverStats>;
+  reset(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Answers every POST 204 at once, counting them (the signature is not checked: the tests do that). */
 export async function startBenchReceiver(): Promise<BenchReceiver> {
-  let posts = 0;
-  let ids = new Set<string>();
-  let latencyMs: number[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      posts += 1;
-      ids.add(String(req.headers['webhook-id']));
-      try {
-        const { timestamp } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { timestamp: string };
-        latencyMs.push(Date.now() - Date.parse(timestamp));
-      } catch {
-        // Not the gateway's body: counted, not timed.
-      }
-      res.writeHead(204).end();
-    });
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/webhook-receiver.ts'], {
+    cwd: projectRoot,
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const base = `http://127.0.0.1:${port}`;
+  const stats = async () => (await (await fetch(`${base}/stats`)).json()) as ReceiverStats;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the webhook receiver exited with ${child.exitCode}`);
+    if (await stats().then(() => true, () => false)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('the webhook receiver did not start within 30 s');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    received: () => ({ posts, distinct: ids.size, latencyMs }),
-    reset: () => {
-      posts = 0;
-      ids = new Set();
-      latencyMs = [];
+    url: `${base}/hook`,
+    received: stats,
+    reset: async () => {
+      await fetch(`${base}/reset`, { method: 'POST' });
     },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
     },
   };
 }
@@ -62,7 +67,7 @@ export async function setWebhookEndpoint(databaseUrl: string, gatewayUrl: string
     await client.end();
   }
   if (!receiver) return;
-  receiver.reset();
+  await receiver.reset();
   const res = await fetch(`${gatewayUrl}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
