@@ -33,8 +33,10 @@ export async function updateEndpoint(
   return row ?? null;
 }
 
+/** Deletes the endpoint and its deliveries (no foreign key does it: see webhookDeliveries in db/schema.ts). */
 export async function deleteEndpoint(ex: Executor, id: string): Promise<WebhookEndpointRow | null> {
   const [row] = await ex.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).returning();
+  if (row) await ex.delete(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
   return row ?? null;
 }
 
@@ -210,7 +212,8 @@ export async function releaseClaims(ex: Executor, ids: readonly string[]): Promi
 /** Seconds since the oldest pending delivery's event was written; 0 when none is pending. */
 export async function oldestPendingAgeSeconds(ex: Executor): Promise<number> {
   const result = (await ex.execute(sql`
-    SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) AS age
-    FROM webhook_deliveries WHERE status = 'pending'`)) as unknown as { rows: { age: string | number }[] };
+    SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(d.created_at)), 0) AS age
+    FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+    WHERE d.status = 'pending'`)) as unknown as { rows: { age: string | number }[] };
   return Number(result.rows[0]?.age ?? 0);
 }
