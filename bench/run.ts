@@ -14,7 +14,7 @@ import { measureCalls, measureLoad, median, type Measurement } from './lib/load.
 import { projectRoot, startServer, type RunningServer, type ServerKind } from './lib/servers.js';
 import { ADMIN_KEY, APP_ID, JWT_SECRET, SCENARIO_NAMES, loadFixtures, variants, type ScenarioId, type Variant } from './scenarios.js';
 import { createPostGraphileFunctions, prepareDatabase, resetDatabase } from './seed.js';
-import { setWebhookEndpoint, startBenchReceiver } from './lib/webhook-receiver.js';
+import { setWebhookEndpoint, startBenchReceiver, waitForDeliveries } from './lib/webhook-receiver.js';
 
 const GATEWAY_PUBLIC_URL = 'http://127.0.0.1';
 const ALL: ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
@@ -34,6 +34,8 @@ function options() {
       fresh: { type: 'boolean', default: false },
       readme: { type: 'boolean', default: false },
       webhook: { type: 'boolean', default: false },
+      'compare-webhook': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -49,6 +51,8 @@ function options() {
   --log-level L      the gateway's LOG_LEVEL (default info, as in production)
   --fresh            seed again even if a complete database of that size exists
   --webhook          subscribe one webhook endpoint (a local receiver) to every event, to compare S5 with and without
+  --compare-webhook  the gateway twice a round, without and with that endpoint, in alternating order (one line each)
+  --cpu-prof DIR     run the gateway with node --cpu-prof, its profiles written into DIR
   --readme           also write the results into README.md's Performance section
 Needs DATABASE_URL: a PostgreSQL server where the benchmark may create databases.`);
     process.exit(0);
@@ -75,6 +79,8 @@ Needs DATABASE_URL: a PostgreSQL server where the benchmark may create databases
     fresh: values.fresh!,
     readme: values.readme!,
     webhook: values.webhook!,
+    compareWebhook: values['compare-webhook']!,
+    cpuProfDir: values['cpu-prof'] ?? null,
   };
 }
 
@@ -98,6 +104,8 @@ async function machine(url: string) {
 
 interface Line {
   variant: Variant;
+  /** Measured with the webhook endpoint subscribed. */
+  webhook: boolean;
   rounds: Measurement[];
 }
 
@@ -123,7 +131,13 @@ async function main() {
   const fixtures = await loadFixtures(seed.url, opts.users, keys).finally(() => signingDatabase.close());
   // The raw baseline verifies HS256 with JWT_SECRET only: with another algorithm, the gateway alone runs.
   const selected = variants(fixtures).filter((v) => opts.scenarios.includes(v.scenario) && (hs256 || v.server === 'gateway'));
-  const lines: Line[] = selected.map((variant) => ({ variant, rounds: [] }));
+  // The gateway's webhook states a round runs: with --compare-webhook both, the order alternating by round.
+  const webhookStates = opts.compareWebhook ? [false, true] : [opts.webhook];
+  const lines: Line[] = selected.flatMap((variant) =>
+    webhookStates
+      .filter((webhook) => !webhook || variant.server === 'gateway')
+      .map((webhook) => ({ variant: opts.compareWebhook && webhook ? { ...variant, label: `${variant.label} + webhook` } : variant, webhook, rounds: [] })),
+  );
   const env: Record<ServerKind, Record<string, string>> = {
     gateway: {
       DATABASE_URL: seed.url,
@@ -139,35 +153,48 @@ async function main() {
     raw: { DATABASE_URL: seed.url, JWT_SECRET, APP_ID },
   };
 
-  const receiver = opts.webhook ? await startBenchReceiver() : null;
+  const receiver = opts.webhook || opts.compareWebhook ? await startBenchReceiver() : null;
   if (receiver) log(`--webhook: one endpoint subscribed to every event, POSTing to ${receiver.url}`);
+  const execArgv = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
   for (let round = 1; round <= opts.rounds; round++) {
     for (const kind of SERVER_ORDER) {
-      const mine = lines.filter((l) => l.variant.server === kind);
-      if (mine.length === 0) continue;
-      // Read-only scenarios first; the ones that change data last, then the database is put back.
-      mine.sort((a, b) => Number(!!a.variant.mutates) - Number(!!b.variant.mutates));
-      const server: RunningServer = await startServer(kind, env[kind]);
-      if (kind === 'gateway') await setWebhookEndpoint(seed.url, server.baseUrl, ADMIN_KEY, receiver);
-      try {
-        for (const line of mine) {
-          const m = await measure(server, line.variant, opts);
-          line.rounds.push(m);
-          log(
-            `round ${round} ${line.variant.scenario} ${line.variant.label.padEnd(28)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
-          );
+      const states = kind === 'gateway' ? (round % 2 === 1 ? webhookStates : [...webhookStates].reverse()) : [false];
+      for (const webhook of states) {
+        const mine = lines.filter((l) => l.variant.server === kind && l.webhook === webhook);
+        if (mine.length === 0) continue;
+        // Read-only scenarios first; the ones that change data last, then the database is put back.
+        mine.sort((a, b) => Number(!!a.variant.mutates) - Number(!!b.variant.mutates));
+        const server: RunningServer = await startServer(kind, env[kind], kind === 'gateway' ? execArgv : []);
+        if (kind === 'gateway') await setWebhookEndpoint(seed.url, server.baseUrl, ADMIN_KEY, webhook ? receiver : null);
+        try {
+          for (const line of mine) {
+            const m = await measure(server, line.variant, opts);
+            line.rounds.push(m);
+            log(
+              `round ${round} ${line.variant.scenario} ${line.variant.label.padEnd(28)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB  load ${loadavg()[0]!.toFixed(2)}${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
+            );
+          }
+          if (webhook && receiver) {
+            const outbox = await waitForDeliveries(seed.url);
+            const got = await receiver.received();
+            const latency = [...got.latencyMs].sort((a, b) => a - b);
+            const at = (q: number) => latency[Math.min(latency.length - 1, Math.floor(q * latency.length))] ?? NaN;
+            const complete = outbox.pending === 0 && outbox.failed === 0 && outbox.delivered === outbox.events && got.distinct === outbox.events;
+            log(
+              `round ${round} --webhook: ${outbox.events} events committed, ${outbox.delivered} delivered, ${outbox.pending} pending, ${outbox.failed} failed ` +
+                `(drained ${fmt(outbox.drainSeconds, 1)} s after the load); the receiver got ${got.distinct} distinct ids in ${got.posts} POSTs, ` +
+                `event → receiver p50 ${fmt(at(0.5))} ms, p99 ${fmt(at(0.99))} ms, max ${fmt(latency.at(-1) ?? NaN)} ms${complete ? '' : '  INCOMPLETE'}`,
+            );
+          }
+        } finally {
+          await server.stop();
         }
-      } finally {
-        await server.stop();
+        if (mine.some((l) => l.variant.mutates)) await resetDatabase(seed.url);
       }
-      if (mine.some((l) => l.variant.mutates)) await resetDatabase(seed.url);
     }
   }
 
-  if (receiver) {
-    log(`--webhook: the receiver got ${receiver.received()} signed POSTs`);
-    await receiver.close();
-  }
+  if (receiver) await receiver.close();
   const report = summarize(lines, opts, seed, await machine(seed.url), started, fixtures.bulkBatches[0]?.length ?? 0);
   console.log(report.table);
   mkdirSync(`${projectRoot}/bench/results`, { recursive: true });
@@ -269,6 +296,14 @@ function summarize(
   }
   const bulk = find('S6', 'gateway disableUsers');
   if (bulk) check(bulk.p50 < 5000, `S6 ${fmt(bulkSize)} users disabled in one call < 5 s (median ${fmt(bulk.p50 / 1000, 2)} s)`);
+  // Issue 15: an action is no more than 10% slower with one webhook endpoint subscribed.
+  for (const r of rows.filter((row) => row.label.endsWith(' + webhook'))) {
+    const without = find(r.scenario, r.label.slice(0, -' + webhook'.length));
+    if (!without || without.name !== r.name) continue;
+    r.ratios['webhook/without'] = r.rps / without.rps;
+    const pairs = r.rounds.map((m, i) => fmt((m.rps / (without.rounds[i]?.rps ?? NaN)) * 100, 0)).join(', ');
+    check(r.rps >= 0.9 * without.rps, `${r.scenario} ${r.name} with a webhook endpoint ≥ 90% of without (medians ${fmt((r.rps / without.rps) * 100, 0)}%; by round ${pairs}%)`);
+  }
   const gatewayRss = Math.max(...rows.filter((r) => r.server === 'gateway').map((r) => r.maxRssMb));
   if (Number.isFinite(gatewayRss)) check(gatewayRss < 250, `gateway RSS < 250 MB under load (max ${fmt(gatewayRss)} MB)`);
   const invalid = rows.filter((r) => r.bad || r.errors);

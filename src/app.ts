@@ -87,7 +87,9 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   passwordHashing.configure(limiters.passwordHashing);
   const authenticate = createAdminKeyAuth({ db, adminKeys, limiter: limiters.adminKey, logger });
   const webhooks: WebhookSettings = { ...defaultWebhookSettings, ...deps.webhooks };
-  const webhookWorker = webhooks.worker ? new WebhookWorker(db, webhooks, logger) : null;
+  // The worker's statements run on connections of their own: never one a request waits for.
+  const webhookPool = webhooks.worker ? database.openSidePool(webhooks.poolSize, 'webhooks') : null;
+  const webhookWorker = webhookPool ? new WebhookWorker(webhookPool.db, webhooks, logger) : null;
 
   const router = createRouter(
     {
@@ -118,6 +120,7 @@ export function createApp(deps: AppDeps & OperationsDeps) {
     /** Stops this instance's background work (the webhook worker); call before closing the database. */
     stopBackgroundWork: async () => {
       await webhookWorker?.stop();
+      await webhookPool?.close();
     },
   });
 }

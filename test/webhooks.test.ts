@@ -27,8 +27,11 @@ let t: TestApp;
 const receivers: WebhookReceiver[] = [];
 
 /** A receiver with an endpoint subscribed to `events`, its secret known to the receiver. */
-async function subscribe(events: string[] = ALL_EVENTS): Promise<{ receiver: WebhookReceiver; endpointId: string }> {
-  const receiver = await startWebhookReceiver();
+async function subscribe(
+  events: string[] = ALL_EVENTS,
+  receiverOptions: Parameters<typeof startWebhookReceiver>[0] = {},
+): Promise<{ receiver: WebhookReceiver; endpointId: string }> {
+  const receiver = await startWebhookReceiver(receiverOptions);
   receivers.push(receiver);
   const r = await graphql(t, CREATE_ENDPOINT, { url: receiver.url, events, description: 'test receiver' });
   expect(r.createWebhookEndpoint.__typename).toBe('CreateWebhookEndpointSuccess');
@@ -295,6 +298,40 @@ describe('bulk', () => {
     expect(receiver.rejected).toEqual([]);
     await deleteEndpoint(endpointId);
   }, 90_000);
+});
+
+describe('connections', () => {
+  it('a burst goes out on a few kept-alive connections, each event once', async () => {
+    const { receiver, endpointId } = await subscribe(['user.disabled']);
+    const seeded = await seedUsers(t.database.db, 60);
+    const r = await graphql(t, 'mutation ($ids: [ID!]!) { disableUsers(ids: $ids) { doneCount } }', { ids: seeded.map((u) => u.id) });
+    expect(r.disableUsers.doneCount).toBe(60);
+    await waitFor(() => receiver.accepted().length >= 60, '60 events');
+    expect(new Set(receiver.accepted().map((e) => e.data.userId))).toEqual(new Set(seeded.map((u) => u.id)));
+    expect(new Set(receiver.accepted().map((e) => e.id)).size).toBe(60);
+    // At most 10 POSTs are in flight at once, each on a connection of its own, reused for the next ones.
+    expect(receiver.connections()).toBeGreaterThanOrEqual(1);
+    expect(receiver.connections()).toBeLessThanOrEqual(10);
+    await deleteEndpoint(endpointId);
+  });
+
+  it('a receiver that closes idle connections at once still gets every event on the first try', async () => {
+    const { receiver, endpointId } = await subscribe(['user.disabled'], { keepAliveTimeoutMs: 1 });
+    const users = await seedUsers(t.database.db, 5);
+    for (const [i, user] of users.entries()) {
+      await graphql(t, 'mutation ($id: ID!) { disableUser(id: $id) { __typename } }', { id: user.id });
+      await waitFor(() => receiver.accepted().length === i + 1, `event ${i + 1}`);
+      // The receiver has closed the connection it was sent on before the next event goes.
+      await waitFor(() => receiver.openConnections() === 0, 'the receiver to close the connection');
+    }
+    const r = await graphql(t, DELIVERIES, { endpointId, first: 10 });
+    expect(r.webhookDeliveries.edges.map((e: any) => [e.node.status, e.node.attempts, e.node.lastError])).toEqual(
+      Array.from({ length: 5 }, () => ['DELIVERED', 1, null]),
+    );
+    expect(receiver.received).toHaveLength(5);
+    expect(receiver.connections()).toBe(5);
+    await deleteEndpoint(endpointId);
+  });
 });
 
 describe('endpoints', () => {

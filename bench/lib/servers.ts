@@ -35,9 +35,10 @@ export function rssMbOf(pid: number): number {
   }
 }
 
-export async function startServer(kind: ServerKind, env: Record<string, string>): Promise<RunningServer> {
+/** `nodeArgs`: extra flags for node, e.g. `--cpu-prof` (bench --cpu-prof). */
+export async function startServer(kind: ServerKind, env: Record<string, string>, nodeArgs: string[] = []): Promise<RunningServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entryPoints[kind]], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entryPoints[kind]], {
     cwd: projectRoot,
     env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, ...env, PORT: String(port) },
     // The gateway logs a JSON line per request, as in production: written, then thrown away.

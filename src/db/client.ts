@@ -35,6 +35,16 @@ export interface DatabaseHandle {
   /** The PGlite instance, or null on PostgreSQL. */
   pglite: PGlite | null;
   ping(timeoutMs?: number): Promise<boolean>;
+  /**
+   * A few connections of their own for a background worker, so its statements never wait behind
+   * requests for the pool (nor requests behind it). On the embedded database, the one database.
+   */
+  openSidePool(max: number, applicationName: string): SidePool;
+  close(): Promise<void>;
+}
+
+export interface SidePool {
+  db: Database;
   close(): Promise<void>;
 }
 
@@ -121,18 +131,18 @@ export async function openDatabase(
     : undefined;
 
   if (target.kind === 'postgres') {
-    const pool = new GatewayPool(
-      {
-        connectionString: target.url,
-        max: options.poolMax ?? 10,
-        connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-        statement_timeout: options.statementTimeoutMs ?? 15_000,
-        lock_timeout: options.lockTimeoutMs ?? 5_000,
-        idle_in_transaction_session_timeout: 60_000,
-        application_name: 'app-users-gateway',
-      },
-      options.onConnectionError ?? warnConnectionError,
-    );
+    const poolConfig: pg.PoolConfig = {
+      connectionString: target.url,
+      max: options.poolMax ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      statement_timeout: options.statementTimeoutMs ?? 15_000,
+      lock_timeout: options.lockTimeoutMs ?? 5_000,
+      idle_in_transaction_session_timeout: 60_000,
+      application_name: 'app-users-gateway',
+    };
+    const onConnectionError = options.onConnectionError ?? warnConnectionError;
+    const sidePools = new Set<() => Promise<void>>();
+    const pool = new GatewayPool(poolConfig, onConnectionError);
     const db = drizzlePg(pool, { schema, logger }) as unknown as Database;
     return {
       db,
@@ -140,7 +150,18 @@ export async function openDatabase(
       pool,
       pglite: null,
       ping: (timeoutMs = 2_000) => pingWithin(db, timeoutMs),
-      close: () => pool.end(),
+      openSidePool: (max, applicationName) => {
+        const side = new GatewayPool({ ...poolConfig, max, application_name: `app-users-gateway (${applicationName})` }, onConnectionError);
+        let ended: Promise<void> | null = null;
+        const close = () => (ended ??= side.end().finally(() => sidePools.delete(close)));
+        sidePools.add(close);
+        return { db: drizzlePg(side, { schema, logger }) as unknown as Database, close };
+      },
+      // Side pools end with the database, whether or not their owner closed them.
+      close: async () => {
+        await Promise.all([...sidePools].map((closeSide) => closeSide()));
+        await pool.end();
+      },
     };
   }
 
@@ -158,6 +179,7 @@ export async function openDatabase(
     pool: null,
     pglite,
     ping: (timeoutMs = 2_000) => pingWithin(db, timeoutMs),
+    openSidePool: () => ({ db, close: async () => {} }),
     close: async () => {
       if (closed) return;
       closed = true;

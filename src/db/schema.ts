@@ -286,9 +286,11 @@ export const webhookDeliveries = pgTable(
     eventId: uuid('event_id')
       .notNull()
       .references(() => webhookEvents.id, { onDelete: 'cascade' }),
-    endpointId: uuid('endpoint_id')
-      .notNull()
-      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    // No foreign key: checking one would lock the endpoint's row (FOR KEY SHARE) in every action's
+    // transaction, all of them the same row, and PostgreSQL would make a multixact of the lockers at
+    // each new one. deleteEndpoint deletes the endpoint's deliveries itself; the worker claims only
+    // deliveries of an existing, enabled endpoint.
+    endpointId: uuid('endpoint_id').notNull(),
     eventSeq: bigint('event_seq', { mode: 'number' }).notNull(),
     userId: uuid('user_id'),
     status: text('status').$type<'pending' | 'delivered' | 'failed'>().notNull().default('pending'),

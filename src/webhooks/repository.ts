@@ -33,8 +33,10 @@ export async function updateEndpoint(
   return row ?? null;
 }
 
+/** Deletes the endpoint and its deliveries (no foreign key does it: see webhookDeliveries in db/schema.ts). */
 export async function deleteEndpoint(ex: Executor, id: string): Promise<WebhookEndpointRow | null> {
   const [row] = await ex.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).returning();
+  if (row) await ex.delete(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
   return row ?? null;
 }
 
@@ -178,18 +180,25 @@ export interface AttemptOutcome {
   retryInMs: number;
 }
 
-/** Records one attempt of a claimed delivery. */
-export async function recordAttempt(ex: Executor, id: string, outcome: AttemptOutcome): Promise<void> {
+/**
+ * Records one attempt of each of these claimed deliveries, in one statement whatever their number
+ * (so a batch's answers cost one round trip and one commit, not one each).
+ */
+export async function recordAttempts(ex: Executor, attempts: readonly (AttemptOutcome & { id: string })[]): Promise<void> {
+  if (attempts.length === 0) return;
+  const rows = attempts.map((a) => ({ id: a.id, status: a.status, status_code: a.statusCode, error: a.error, retry_ms: a.retryInMs }));
   await ex.execute(sql`
-    UPDATE webhook_deliveries SET
-      attempts = attempts + 1,
-      status = ${outcome.status},
+    UPDATE webhook_deliveries d SET
+      attempts = d.attempts + 1,
+      status = v.status,
       last_attempt_at = now(),
-      last_status_code = ${outcome.statusCode},
-      last_error = ${outcome.error},
-      delivered_at = CASE WHEN ${outcome.status} = 'delivered' THEN now() ELSE NULL END,
-      next_attempt_at = now() + make_interval(secs => ${outcome.retryInMs / 1000})
-    WHERE id = ${id}`);
+      last_status_code = v.status_code,
+      last_error = v.error,
+      delivered_at = CASE WHEN v.status = 'delivered' THEN now() ELSE NULL END,
+      next_attempt_at = now() + v.retry_ms * interval '1 millisecond'
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS v(id uuid, status text, status_code int, error text, retry_ms int)
+    WHERE d.id = v.id`);
 }
 
 /** Gives claimed deliveries back unattempted (the instance is stopping), due at once for any instance. */
@@ -203,7 +212,8 @@ export async function releaseClaims(ex: Executor, ids: readonly string[]): Promi
 /** Seconds since the oldest pending delivery's event was written; 0 when none is pending. */
 export async function oldestPendingAgeSeconds(ex: Executor): Promise<number> {
   const result = (await ex.execute(sql`
-    SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) AS age
-    FROM webhook_deliveries WHERE status = 'pending'`)) as unknown as { rows: { age: string | number }[] };
+    SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(d.created_at)), 0) AS age
+    FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+    WHERE d.status = 'pending'`)) as unknown as { rows: { age: string | number }[] };
   return Number(result.rows[0]?.age ?? 0);
 }

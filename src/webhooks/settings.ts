@@ -10,8 +10,12 @@ export interface WebhookSettings {
   retryDelaysMs: readonly number[];
   /** How often an idle worker looks for due deliveries. */
   pollIntervalMs: number;
-  /** Deliveries one worker claims and sends at once. */
+  /** Deliveries one worker claims at once (one statement), and whose answers it records together. */
   batchSize: number;
+  /** POSTs one worker has in flight at once (and kept-alive connections per receiver). */
+  concurrency: number;
+  /** Connections of its own the worker uses on PostgreSQL (none taken from the requests' pool). */
+  poolSize: number;
   /** Run the delivery worker in this instance (on by default). */
   worker: boolean;
 }
@@ -26,7 +30,9 @@ export const defaultWebhookSettings: WebhookSettings = {
   timeoutMs: 10 * s,
   // ~5 s, 30 s, 2 min, then growing: the last retry comes about 24 hours after the first attempt.
   retryDelaysMs: [5 * s, 30 * s, 2 * m, 10 * m, 30 * m, 1 * h, 2 * h, 4 * h, 8 * h, 8 * h],
-  pollIntervalMs: 1 * s,
-  batchSize: 20,
+  pollIntervalMs: 500,
+  batchSize: 100,
+  concurrency: 10,
+  poolSize: 2,
   worker: true,
 };

@@ -28,12 +28,23 @@ export interface WebhookReceiver {
   rejected: { headers: IncomingHttpHeaders; body: string; reason: string }[];
   /** What to answer a verified request; 200 by default. May wait (a slow receiver). */
   respond: (event: ReceivedEvent) => number | Promise<number>;
+  /** TCP connections the gateway opened to this receiver so far. */
+  connections(): number;
+  /** Those of them still open. */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
-/** Starts a receiver at `path` on an ephemeral port, or on `port` when given (to bring one back up). */
-export async function startWebhookReceiver(options: { port?: number; path?: string; secret?: string } = {}): Promise<WebhookReceiver> {
+/**
+ * Starts a receiver at `path` on an ephemeral port, or on `port` when given (to bring one back up).
+ * `keepAliveTimeoutMs`: how long it keeps an idle connection open (node's default otherwise).
+ */
+export async function startWebhookReceiver(
+  options: { port?: number; path?: string; secret?: string; keepAliveTimeoutMs?: number } = {},
+): Promise<WebhookReceiver> {
   const path = options.path ?? '/hook';
+  let connections = 0;
+  let open = 0;
   const receiver: WebhookReceiver = {
     url: '',
     port: 0,
@@ -42,6 +53,8 @@ export async function startWebhookReceiver(options: { port?: number; path?: stri
     rejected: [],
     accepted: () => receiver.received.filter((e) => e.answered >= 200 && e.answered < 300),
     respond: () => 200,
+    connections: () => connections,
+    openConnections: () => open,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -77,6 +90,12 @@ export async function startWebhookReceiver(options: { port?: number; path?: stri
       event.answered = await receiver.respond(event);
       res.writeHead(event.answered, { 'content-type': 'text/plain' }).end('ok');
     });
+  });
+  if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs;
+  server.on('connection', (socket) => {
+    connections += 1;
+    open += 1;
+    socket.on('close', () => (open -= 1));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
