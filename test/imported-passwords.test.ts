@@ -8,7 +8,7 @@ import { and, desc, eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, userIdentities, users } from '../src/db/schema.js';
 import { passwordHashing } from '../src/limits/password-hashing.js';
-import { replacePasswordHash } from '../src/users/repository.js';
+import { setPasswordHash } from '../src/users/repository.js';
 import {
   firebaseScryptHash,
   hashPassword,
@@ -340,10 +340,9 @@ describe('imported users logging in with realm-web', () => {
     const reset = await hashPassword('set by a reset');
     await t.database.db.update(userIdentities).set({ passwordHash: reset }).where(eq(userIdentities.userId, id));
     const rehashed = await hashPassword(FIREBASE_USER.password);
-    const identity = { userId: id, providerType: 'local-userpass' };
-    expect(await replacePasswordHash(t.database.db, identity, FIREBASE_HASH, rehashed)).toBe(false);
+    expect(await setPasswordHash(t.database.db, id, 'local-userpass', rehashed, FIREBASE_HASH)).toBe(false);
     expect(await storedHash(id)).toBe(reset);
-    expect(await replacePasswordHash(t.database.db, identity, reset, rehashed)).toBe(true);
+    expect(await setPasswordHash(t.database.db, id, 'local-userpass', rehashed, reset)).toBe(true);
     expect(await storedHash(id)).toBe(rehashed);
   });
 });

@@ -187,7 +187,7 @@ async function rehashFor(password: string, stored: string): Promise<PasswordReha
 export async function storeRehash(tx: Executor, identity: CheckedPasswordIdentity): Promise<Record<string, unknown>> {
   if (!identity.rehash) return {};
   const { from, to } = identity.rehash;
-  const stored = await users.replacePasswordHash(tx, { userId: identity.userId, providerType: LOCAL_USERPASS }, from, to);
+  const stored = await users.setPasswordHash(tx, identity.userId, LOCAL_USERPASS, to, from);
   return stored ? { passwordRehashedFrom: passwordHashScheme(from) ?? 'unknown' } : {};
 }
 

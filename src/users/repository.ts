@@ -267,34 +267,26 @@ export async function setUserEmail(ex: Executor, id: string, email: string | nul
   return row!;
 }
 
-/** Sets the password of a user's email/password identity; false when it has none. */
-export async function setPasswordHash(ex: Executor, userId: string, providerType: string, passwordHash: string): Promise<boolean> {
-  const rows = await ex
-    .update(userIdentities)
-    .set({ passwordHash })
-    .where(and(eq(userIdentities.userId, userId), eq(userIdentities.providerType, providerType)))
-    .returning({ id: userIdentities.id });
-  return rows.length > 0;
-}
-
 /**
- * Replaces the password hash of a user's identity only while it is still `from` (a re-hash at login
- * leaves a password reset that committed meanwhile alone); false when it was not.
+ * Sets the password of a user's email/password identity; false when it has none. With `onlyIf`, only
+ * while the stored hash is still that one (a re-hash at login leaves a password reset that committed
+ * meanwhile alone); false when it was not.
  */
-export async function replacePasswordHash(
+export async function setPasswordHash(
   ex: Executor,
-  identity: { userId: string; providerType: string },
-  from: string,
-  to: string,
+  userId: string,
+  providerType: string,
+  passwordHash: string,
+  onlyIf?: string,
 ): Promise<boolean> {
   const rows = await ex
     .update(userIdentities)
-    .set({ passwordHash: to })
+    .set({ passwordHash })
     .where(
       and(
-        eq(userIdentities.userId, identity.userId),
-        eq(userIdentities.providerType, identity.providerType),
-        eq(userIdentities.passwordHash, from),
+        eq(userIdentities.userId, userId),
+        eq(userIdentities.providerType, providerType),
+        onlyIf === undefined ? undefined : eq(userIdentities.passwordHash, onlyIf),
       ),
     )
     .returning({ id: userIdentities.id });
