@@ -14,6 +14,7 @@ import { measureCalls, measureLoad, median, type Measurement } from './lib/load.
 import { projectRoot, startServer, type RunningServer, type ServerKind } from './lib/servers.js';
 import { ADMIN_KEY, APP_ID, JWT_SECRET, SCENARIO_NAMES, loadFixtures, variants, type ScenarioId, type Variant } from './scenarios.js';
 import { createPostGraphileFunctions, prepareDatabase, resetDatabase } from './seed.js';
+import { cpuMeter, postgresCpuMs, treeCpuMs } from './lib/cpu.js';
 import { setWebhookEndpoint, startBenchReceiver, waitForDeliveries } from './lib/webhook-receiver.js';
 
 const GATEWAY_PUBLIC_URL = 'http://127.0.0.1';
@@ -168,10 +169,18 @@ async function main() {
         if (kind === 'gateway') await setWebhookEndpoint(seed.url, server.baseUrl, ADMIN_KEY, webhook ? receiver : null);
         try {
           for (const line of mine) {
-            const m = await measure(server, line.variant, opts);
+            const meter = cpuMeter({
+              [kind]: () => treeCpuMs(server.pid),
+              postgres: () => postgresCpuMs(new URL(seed.url).pathname.slice(1)),
+              ...(webhook && receiver ? { receiver: () => treeCpuMs(receiver.pid) } : {}),
+            });
+            const m = await measure(server, line.variant, opts, meter);
             line.rounds.push(m);
+            const cpu = Object.entries(m.cpuMsPerRequest ?? {})
+              .map(([name, ms]) => `${name} ${fmt(ms, 2)}`)
+              .join(', ');
             log(
-              `round ${round} ${line.variant.scenario} ${line.variant.label.padEnd(28)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB  load ${loadavg()[0]!.toFixed(2)}${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
+              `round ${round} ${line.variant.scenario} ${line.variant.label.padEnd(28)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB  load ${loadavg()[0]!.toFixed(2)}${cpu ? `  CPU ms/req: ${cpu}` : ''}${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
             );
           }
           if (webhook && receiver) {
@@ -208,12 +217,19 @@ async function main() {
   }
 }
 
-async function measure(server: RunningServer, variant: Variant, opts: ReturnType<typeof options>): Promise<Measurement> {
+async function measure(
+  server: RunningServer,
+  variant: Variant,
+  opts: ReturnType<typeof options>,
+  meter: ReturnType<typeof cpuMeter>,
+): Promise<Measurement> {
   if (variant.calls) return measureCalls(server, variant.calls.count, (i) => variant.calls!.call(server.baseUrl, i));
   const load = variant.load!;
   if (variant.primeRequests) await measureLoad(server, load, { connections: opts.connections, amount: variant.primeRequests });
   if (opts.warmup > 0) await measureLoad(server, load, { connections: opts.connections, duration: opts.warmup });
-  return measureLoad(server, load, { connections: opts.connections, duration: opts.duration });
+  const before = meter.sample();
+  const m = await measureLoad(server, load, { connections: opts.connections, duration: opts.duration });
+  return { ...m, cpuMsPerRequest: meter.perRequest(before, meter.sample(), m.requests) };
 }
 
 interface Summary {
@@ -303,6 +319,18 @@ function summarize(
     r.ratios['webhook/without'] = r.rps / without.rps;
     const pairs = r.rounds.map((m, i) => fmt((m.rps / (without.rounds[i]?.rps ?? NaN)) * 100, 0)).join(', ');
     check(r.rps >= 0.9 * without.rps, `${r.scenario} ${r.name} with a webhook endpoint ≥ 90% of without (medians ${fmt((r.rps / without.rps) * 100, 0)}%; by round ${pairs}%)`);
+    // The same comparison in CPU per request, which other work on the machine barely moves: the
+    // throughput the extra CPU allows where the CPU is the limit, as a share of the throughput without.
+    const cpuOf = (rounds: Measurement[]) => median(rounds.map((m) => Object.values(m.cpuMsPerRequest ?? {}).reduce((a, b) => a + b, 0)));
+    const cpuWith = cpuOf(r.rounds);
+    const cpuWithout = cpuOf(without.rounds);
+    if (cpuWith > 0 && cpuWithout > 0) {
+      r.ratios['webhook/without by CPU'] = cpuWithout / cpuWith;
+      log(
+        `${r.scenario} ${r.name}: CPU per request ${fmt(cpuWithout, 2)} ms without an endpoint, ${fmt(cpuWith, 2)} ms with one ` +
+          `(gateway, PostgreSQL backends and receiver; medians): ${fmt((cpuWithout / cpuWith) * 100, 0)}% of the throughput without`,
+      );
+    }
   }
   const gatewayRss = Math.max(...rows.filter((r) => r.server === 'gateway').map((r) => r.maxRssMb));
   if (Number.isFinite(gatewayRss)) check(gatewayRss < 250, `gateway RSS < 250 MB under load (max ${fmt(gatewayRss)} MB)`);

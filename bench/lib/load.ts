@@ -27,6 +27,11 @@ export interface Measurement {
   /** Responses that came back but were not a correct answer. */
   bad: number;
   errors: number;
+  /**
+   * CPU milliseconds per request during the measurement, by process (the server, PostgreSQL's
+   * backends, the webhook receiver): bench/lib/cpu.ts.
+   */
+  cpuMsPerRequest?: Record<string, number>;
 }
 
 export async function measureLoad(

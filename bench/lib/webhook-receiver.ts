@@ -14,6 +14,7 @@ export interface ReceiverStats {
 
 export interface BenchReceiver {
   url: string;
+  pid: number;
   /** What arrived since the last reset: POSTs, distinct `webhook-id`s, and how late (ms after the event's timestamp). */
   received(): Promise<ReceiverStats>;
   reset(): Promise<void>;
@@ -42,6 +43,7 @@ export async function startBenchReceiver(): Promise<BenchReceiver> {
   }
   return {
     url: `${base}/hook`,
+    pid: child.pid!,
     received: stats,
     reset: async () => {
       await fetch(`${base}/reset`, { method: 'POST' });

@@ -25,12 +25,14 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     posts += 1;
     ids.add(String(req.headers['webhook-id']));
-    try {
-      const { timestamp } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { timestamp: string };
-      latencyMs.push(Date.now() - Date.parse(timestamp));
-    } catch {
-      // Not the gateway's body: counted, not timed.
-    }
+    // The event's time, found without parsing the whole body: the receiver is as cheap as an app's
+    // back end that queues the event for later would be, so that its CPU (on the same machine as the
+    // gateway here) weighs on the comparison no more than it must.
+    const body = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('latin1');
+    const at = body.indexOf('"timestamp":"');
+    const timestamp = at < 0 ? NaN : Date.parse(body.slice(at + 13, body.indexOf('"', at + 13)));
+    // Not the gateway's body: counted, not timed.
+    if (Number.isFinite(timestamp)) latencyMs.push(Date.now() - timestamp);
     res.writeHead(204).end();
   });
 });

@@ -49,6 +49,7 @@ export class WebhookWorker {
   private wakeUp: (() => void) | null = null;
   private readonly inFlight = new Set<ClientRequest>();
   private metricsAt = 0;
+  private readonly endpoints = new Map<string, { signer: Webhook; url: URL }>();
   // Kept-alive connections, as many as POSTs may be in flight: no TCP (or TLS) handshake per event.
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
 
@@ -171,6 +172,22 @@ export class WebhookWorker {
     return { status: 'pending', statusCode: result.statusCode, error, retryInMs: delay };
   }
 
+  /**
+   * The signer and parsed URL of a delivery's endpoint, made once per endpoint version rather than
+   * per event (opening the secret may decrypt it; the signer decodes it).
+   */
+  private endpointOf(delivery: repo.ClaimedDelivery): { signer: Webhook; url: URL } {
+    const key = `${delivery.url}\n${delivery.secret}`;
+    let endpoint = this.endpoints.get(key);
+    if (!endpoint) {
+      endpoint = { signer: new Webhook(openSecret(delivery.secret, this.settings.secretKey)), url: new URL(delivery.url) };
+      // Endpoints are few; an edited one leaves its old entry behind, so the map is emptied now and then.
+      if (this.endpoints.size >= 100) this.endpoints.clear();
+      this.endpoints.set(key, endpoint);
+    }
+    return endpoint;
+  }
+
   /** One signed POST; never throws. A kept-alive connection the receiver closed meanwhile is replaced once. */
   private async send(delivery: repo.ClaimedDelivery): Promise<SendResult> {
     const result = await this.sendOnce(delivery);
@@ -179,14 +196,13 @@ export class WebhookWorker {
   }
 
   private async sendOnce(delivery: repo.ClaimedDelivery): Promise<SendResult & { reusedConnectionReset?: boolean }> {
-    let secret: string;
-    let url: URL;
+    let endpoint: { signer: Webhook; url: URL };
     try {
-      secret = openSecret(delivery.secret, this.settings.secretKey);
-      url = new URL(delivery.url);
+      endpoint = this.endpointOf(delivery);
     } catch (err) {
       return { statusCode: null, error: (err as Error).message };
     }
+    const { signer, url } = endpoint;
     const host = url.hostname.replace(/^\[|\]$/g, '');
     // An address written in the URL is connected to without a lookup, so it is checked here.
     if (!this.settings.allowPrivate && isIP(host) && isPrivateAddress(host)) {
@@ -194,7 +210,7 @@ export class WebhookWorker {
     }
     const body = JSON.stringify(delivery.payload);
     const timestamp = new Date();
-    const signature = new Webhook(secret).sign(delivery.eventId, timestamp, body);
+    const signature = signer.sign(delivery.eventId, timestamp, body);
     let sent: ClientRequest | null = null;
     let answered = false;
     let reusedSocket = false;
