@@ -23,7 +23,9 @@ export interface Config {
   db: { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
   /** Where GET /metrics is served without a key (METRICS_PORT); null: on PORT, behind an admin key. */
   metricsPort: number | null;
-  /** How long a shutdown waits for the requests in flight (SHUTDOWN_GRACE_MS). */
+  /** How long a shutdown keeps accepting and answering, with `Connection: close`, before it stops listening (SHUTDOWN_DRAIN_MS). */
+  shutdownDrainMs: number;
+  /** How long a shutdown then waits for the requests in flight (SHUTDOWN_GRACE_MS). */
   shutdownGraceMs: number;
   auth: AuthSettings;
   /** A JSON file declaring the app's tables that point at users (LINKED_DATA_FILE); checked at start. */
@@ -403,6 +405,7 @@ export function loadConfig(env: Env = process.env, options: { servesLinks?: bool
       lockTimeoutMs: integer(env, 'DB_LOCK_TIMEOUT_MS', 5_000, 100, 3_600_000),
     },
     metricsPort: metricsPort(env),
+    shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', 3_000, 0, 600_000),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     auth,
     linkedDataFile: env.LINKED_DATA_FILE?.trim() ? resolve(env.LINKED_DATA_FILE.trim()) : null,

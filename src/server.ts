@@ -89,6 +89,7 @@ async function main() {
       await database.close();
     },
     logger,
+    drainMs: config.shutdownDrainMs,
     graceMs: config.shutdownGraceMs,
   });
   const address = server.address();

@@ -1,8 +1,10 @@
-// SIGTERM and SIGINT under load, through the real process (`npm start`): the gateway stops
-// accepting connections, finishes every request in flight (none fails), closes the database and
-// exits 0, well within the 10 s grace period. Keep-alive connections do not hold the exit up.
-// The process also serves its metrics on METRICS_PORT here, which the shutdown closes as well.
+// SIGTERM and SIGINT under load, through the real process (`npm start`): the gateway drains as
+// proxies do (/ready 503 at once, still accepting and answering with `Connection: close` for
+// SHUTDOWN_DRAIN_MS), then stops accepting, finishes every request in flight (none fails), closes
+// the database and exits 0, well within the grace period. Keep-alive connections do not hold the
+// exit up. The process also serves its metrics on METRICS_PORT here, which the shutdown closes as well.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { count } from 'drizzle-orm';
@@ -16,6 +18,8 @@ import { startGatewayProcess, type GatewayProcess } from './helpers/process.js';
 
 const KEY = 'faults-shutdown-owner-key-0123456789';
 const SLOW_REQUESTS = 12;
+/** Long enough for the test to open connections inside it on a loaded machine; the default is 3 s. */
+const DRAIN_MS = 2_000;
 const CREATE = `mutation Create($email: String!) {
   createUser(email: $email, password: "secret-password") { __typename }
 }`;
@@ -62,7 +66,13 @@ it.each(['SIGTERM', 'SIGINT'] as const)(
     // Metrics on a port of their own: served there without a key, gone from the main port, and
     // closed by the shutdown too.
     const metricsPort = await freePort();
-    const gateway = await startGatewayProcess({ ...env, ADMIN_API_KEY: KEY, LOG_LEVEL: 'info', METRICS_PORT: String(metricsPort) });
+    const gateway = await startGatewayProcess({
+      ...env,
+      ADMIN_API_KEY: KEY,
+      LOG_LEVEL: 'info',
+      METRICS_PORT: String(metricsPort),
+      SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
+    });
     gateways.push(gateway);
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     const metrics = await httpCall(metricsUrl, undefined);
@@ -92,8 +102,13 @@ it.each(['SIGTERM', 'SIGINT'] as const)(
 
     const signalledAt = Date.now();
     gateway.child.kill(signal);
-    // The listeners are closed in the same step that logs this line.
     await waitFor(() => gateway.output().includes('"msg":"stopping'), 'the gateway to start stopping');
+    // The drain: still accepting, /ready says stopping, every answer closes its connection.
+    const readyInDrain = await httpCall(`${gateway.baseUrl}/ready`, undefined);
+    const liveInDrain = await fetch(`${gateway.baseUrl}/live`);
+    const metricsInDrain = await httpCall(metricsUrl, undefined);
+    // The listeners are closed in the same step that logs this line.
+    await waitFor(() => gateway.output().includes('"msg":"drain over'), 'the drain to end', 3 * DRAIN_MS);
     const afterSignal = await httpCall(`${gateway.baseUrl}/live`, undefined);
     const metricsAfterSignal = await httpCall(metricsUrl, undefined);
 
@@ -108,7 +123,12 @@ it.each(['SIGTERM', 'SIGINT'] as const)(
         `exit ${exit.code} after ${exit.at - signalledAt} ms`,
     );
 
-    // Stopped accepting: a new connection after the signal is refused.
+    expect(readyInDrain.status).toBe(503);
+    expect(readyInDrain.body).toEqual({ status: 'stopping' });
+    expect(liveInDrain.status).toBe(200);
+    expect(liveInDrain.headers.get('connection')).toBe('close');
+    expect(metricsInDrain.status).toBe(200);
+    // Stopped accepting after the drain: a new connection is refused.
     expect(afterSignal.error).toBe('ECONNREFUSED');
     expect(metricsAfterSignal.error).toBe('ECONNREFUSED');
     // Every request in flight finished, successfully.
@@ -122,10 +142,129 @@ it.each(['SIGTERM', 'SIGINT'] as const)(
     expect(messages.indexOf('database closed')).toBeGreaterThan(messages.indexOf(stopping?.msg));
     expect(lines.find((l) => l.msg === 'stopped')).toMatchObject({ exitCode: 0 });
     expect(exit.code).toBe(0);
-    expect(exit.at - signalledAt).toBeLessThan(10_000);
+    expect(exit.at - signalledAt).toBeLessThan(DRAIN_MS + 10_000);
     // Nothing was lost: every user created is there.
     expect(await countUsers()).toBe(SLOW_REQUESTS + 1);
     if (testDatabase) expect(await checkInvariants(testDatabase.db)).toEqual([]);
+  },
+  60_000,
+);
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Reads one whole HTTP/1.1 response from `buffer`, or null while it is incomplete. */
+function parseResponse(buffer: Buffer): RawResponse | null {
+  const end = buffer.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const [statusLine, ...headerLines] = buffer.subarray(0, end).toString('latin1').split('\r\n');
+  const headers = Object.fromEntries(
+    headerLines.map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+  );
+  const rest = buffer.subarray(end + 4);
+  let body: Buffer;
+  if (headers['content-length'] !== undefined) {
+    const length = Number(headers['content-length']);
+    if (rest.length < length) return null;
+    body = rest.subarray(0, length);
+  } else if (headers['transfer-encoding'] === 'chunked') {
+    const chunks: Buffer[] = [];
+    let at = 0;
+    for (;;) {
+      const lineEnd = rest.indexOf('\r\n', at);
+      if (lineEnd < 0) return null;
+      const size = parseInt(rest.subarray(at, lineEnd).toString(), 16);
+      if (rest.length < lineEnd + 2 + size + 2) return null;
+      if (size === 0) break;
+      chunks.push(rest.subarray(lineEnd + 2, lineEnd + 2 + size));
+      at = lineEnd + 2 + size + 2;
+    }
+    body = Buffer.concat(chunks);
+  } else {
+    return null;
+  }
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: body.toString() };
+}
+
+/** A connection of its own, open and waiting: `send` writes one request on it and resolves with the whole response, or the socket error. */
+async function openConnection(baseUrl: string): Promise<{ send(request: string): Promise<RawResponse | { error: string }> }> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return {
+    send(request) {
+      return new Promise((resolve) => {
+        let received = Buffer.alloc(0);
+        socket.on('data', (data) => {
+          received = Buffer.concat([received, data]);
+          const response = parseResponse(received);
+          if (response) {
+            resolve(response);
+            socket.destroy();
+          }
+        });
+        socket.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+        socket.once('close', () => resolve({ error: `closed after ${received.length} bytes, before a whole response` }));
+        socket.write(request);
+      });
+    },
+  };
+}
+
+const USERS_QUERY = JSON.stringify({ query: '{ users { totalCount } }' });
+const usersRequest = (host: string) =>
+  `POST /graphql HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${KEY}\r\n` +
+  `Content-Length: ${Buffer.byteLength(USERS_QUERY)}\r\n\r\n${USERS_QUERY}`;
+
+it(
+  `answers every request whose bytes reached it before or during the drain, on fresh connections (${onPostgres ? 'PostgreSQL' : 'embedded'})`,
+  async () => {
+    let env: Record<string, string>;
+    if (onPostgres) {
+      const testDatabase = await createTestDatabase();
+      cleanups.push(() => testDatabase.close());
+      env = { DATABASE_URL: testDatabase.url! };
+    } else {
+      const dataDir = mkdtempSync(join(tmpdir(), 'gateway-drain-'));
+      cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+      env = { DATA_DIR: dataDir };
+    }
+    const gateway = await startGatewayProcess({ ...env, ADMIN_API_KEY: KEY, LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: String(DRAIN_MS) });
+    gateways.push(gateway);
+    const exited = new Promise<number | null>((resolve) => gateway.child.once('exit', (code) => resolve(code)));
+    const host = new URL(gateway.baseUrl).host;
+
+    // 30 fresh connections, then their requests on the wire and the signal right behind them: the
+    // gateway has accepted the connections but parsed few or none of the requests when it comes.
+    const early = await Promise.all(Array.from({ length: 30 }, () => openConnection(gateway.baseUrl)));
+    const earlyResponses = early.map((c) => c.send(usersRequest(host)));
+    gateway.child.kill('SIGTERM');
+
+    // Connections opened during the drain, as from a balancer that has not yet seen /ready turn 503.
+    await waitFor(() => gateway.output().includes('"msg":"stopping'), 'the gateway to start stopping');
+    const ready = await httpCall(`${gateway.baseUrl}/ready`, undefined);
+    const late = await Promise.all(Array.from({ length: 10 }, () => openConnection(gateway.baseUrl)));
+    const lateResponses = late.map((c) => c.send(usersRequest(host)));
+
+    const answers = await Promise.all([...earlyResponses, ...lateResponses]);
+    const code = await exited;
+    const lines = logLines(gateway.output());
+    const failures = answers.filter((a) => 'error' in a || a.status !== 200);
+    console.info(`drain (${onPostgres ? 'postgres' : 'embedded'}): ${answers.length - failures.length} of ${answers.length} answered 200; exit ${code}`);
+
+    expect(ready.status).toBe(503);
+    expect(failures).toEqual([]);
+    for (const answer of answers as RawResponse[]) expect(JSON.parse(answer.body)).toEqual({ data: { users: { totalCount: 0 } } });
+    // Answered during the drain: each tells its client the connection closes.
+    for (const answer of (await Promise.all(lateResponses)) as RawResponse[]) expect(answer.headers.connection).toBe('close');
+    expect(lines.find((l) => l.msg === 'stopped')).toMatchObject({ exitCode: 0 });
+    expect(code).toBe(0);
   },
   60_000,
 );

@@ -233,6 +233,51 @@ describe.runIf(onPostgres)('several instances starting together on one database'
     }
   });
 
+  const keyRows = async (url: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return (await client.query<{ name: string; role: string }>('SELECT name, role FROM admin_keys')).rows;
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('generates one owner key when four first starts look for one at the same moment', async () => {
+    const url = await emptyDatabase();
+    const handles = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ kind: 'postgres', url })));
+    try {
+      await runMigrations(handles[0]!);
+      await Promise.all(handles.map((h) => h.db.execute(sql`SELECT 1`)));
+      const outcomes = await Promise.all(handles.map((h) => ensureStartupKey(h.db, null)));
+      expect(outcomes.filter((o) => o.kind === 'generated')).toHaveLength(1);
+      expect(outcomes.filter((o) => o.kind === 'existing')).toHaveLength(3);
+      expect(await keyRows(url)).toEqual([{ name: 'first-start', role: 'owner' }]);
+    } finally {
+      await Promise.all(handles.map((h) => h.close()));
+    }
+  });
+
+  it('generates and prints exactly one owner key when two first starts without ADMIN_API_KEY run at once', async () => {
+    const url = await emptyDatabase();
+    const started = await Promise.allSettled(
+      Array.from({ length: 2 }, () => startGatewayProcess({ DATABASE_URL: url, ADMIN_API_KEY: '', SHUTDOWN_DRAIN_MS: '0' })),
+    );
+    const gateways = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    try {
+      expect(started.filter((s) => s.status === 'rejected')).toEqual([]);
+      const printed = gateways.flatMap((g) => [...g.output().matchAll(/shown only this once; keep it:\s+(agk_\S+)/g)].map((m) => m[1]!));
+      expect(printed).toHaveLength(1);
+      expect(await keyRows(url)).toEqual([{ name: 'first-start', role: 'owner' }]);
+      // The printed key is the one stored: it opens the API of both instances.
+      for (const g of gateways) {
+        expect(await graphql(g.baseUrl, '{ users { totalCount } }', {}, { key: printed[0]! })).toMatchObject({ status: 200 });
+      }
+    } finally {
+      await Promise.all(gateways.map((g: GatewayProcess) => g.stop('SIGTERM')));
+    }
+  }, 90_000);
+
   it('starts three gateway processes at once on one empty database: all ready, migrations applied once', async () => {
     const url = await emptyDatabase();
     const started = await Promise.allSettled(

@@ -148,25 +148,28 @@ export type StartupKey =
   | { kind: 'existing' }
   | { kind: 'generated'; secret: string };
 
+/** The advisory lock that makes the first start's check-and-create one step across instances. */
+const STARTUP_KEY_LOCK = 7_366_201;
+
 /**
  * At start: the key given in ADMIN_API_KEY is made to exist (as an owner key); with none given and
- * no active key in the database, one is generated and its secret returned to be printed once.
+ * no active key in the database, one is generated and its secret returned to be printed once. The
+ * look and the insert are one transaction under an advisory lock, so instances starting together
+ * on an empty database create, and print, exactly one key.
  */
-export async function ensureStartupKey(ex: Executor, configuredSecret: string | null): Promise<StartupKey> {
-  if (configuredSecret) {
-    const existing = await ex
-      .select({ id: adminKeys.id, revokedAt: adminKeys.revokedAt })
-      .from(adminKeys)
-      .where(eq(adminKeys.secretHash, hashSecret(configuredSecret)));
-    if (existing.length === 0) {
-      // Instances starting together all find none; the unique index keeps one key, which is the aim.
-      await createAdminKey(ex, { name: 'ADMIN_API_KEY', role: 'owner', secret: configuredSecret }).catch((err) => {
-        if ((err as { cause?: { code?: string } }).cause?.code !== '23505') throw err;
-      });
+export async function ensureStartupKey(db: Database, configuredSecret: string | null): Promise<StartupKey> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${STARTUP_KEY_LOCK})`);
+    if (configuredSecret) {
+      const existing = await tx
+        .select({ id: adminKeys.id })
+        .from(adminKeys)
+        .where(eq(adminKeys.secretHash, hashSecret(configuredSecret)));
+      if (existing.length === 0) await createAdminKey(tx, { name: 'ADMIN_API_KEY', role: 'owner', secret: configuredSecret });
+      return { kind: 'configured' } as const;
     }
-    return { kind: 'configured' };
-  }
-  if ((await countActiveAdminKeys(ex)) > 0) return { kind: 'existing' };
-  const { secret } = await createAdminKey(ex, { name: 'first-start', role: 'owner' });
-  return { kind: 'generated', secret };
+    if ((await countActiveAdminKeys(tx)) > 0) return { kind: 'existing' } as const;
+    const { secret } = await createAdminKey(tx, { name: 'first-start', role: 'owner' });
+    return { kind: 'generated', secret } as const;
+  });
 }
