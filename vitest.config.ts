@@ -1,20 +1,25 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
+import SlowestFirstSequencer from './test/helpers/sequencer.js';
 
 // `npm test` runs every test file on the embedded database (PGlite), and again on a real
 // PostgreSQL server when TEST_DATABASE_URL (or DATABASE_URL) names one. Each file gets its own
-// fresh, migrated database.
+// fresh, migrated database, started from one migrated template per run (test/helpers/global-setup.ts).
 const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
 
 // Files named *-postgres.test.ts cause faults on a PostgreSQL server of their own (restarts, killed
 // connections): they run in the postgres project only.
 const postgresOnly = 'test/**/*-postgres.test.ts';
 
+// Generous: a test waits for the states it asserts (test/helpers/wait.ts) with bounds of its own,
+// and these only end what hangs. A loaded machine (a laptop building something else, a CI runner
+// shared with other jobs) may take several times longer than a quiet one for the same run.
 const shared = {
   include: ['test/**/*.test.ts'],
   globalSetup: ['test/helpers/global-setup.ts'],
-  testTimeout: 30_000,
-  hookTimeout: 60_000,
+  testTimeout: 60_000,
+  hookTimeout: 180_000,
 };
 
 export default defineConfig({
@@ -24,6 +29,11 @@ export default defineConfig({
     alias: { graphql: createRequire(import.meta.url).resolve('graphql') },
   },
   test: {
+    // Vitest's default is one worker less than the cores, a single one on 2 cores. The files spend
+    // much of their time waiting (for a browser, a process they spawned, a retry, a poll), so two
+    // files at once fill a small machine better. `npx vitest run --maxWorkers=N` overrides it.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
+    sequence: { sequencer: SlowestFirstSequencer },
     projects: [
       {
         extends: true as const,

@@ -1,7 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +10,7 @@ import { adminKeys, auditEvents } from '../src/db/schema.js';
 import { LastOwnerKeyError } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
-import { onPostgres } from './helpers/database.js';
+import { createMigratedDataDir, onPostgres } from './helpers/database.js';
 import { projectRoot } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -147,7 +145,7 @@ describe('admin keys from the command line', () => {
     // On PostgreSQL the CLI works on this file's own database while the app serves it; the
     // embedded database is one process at a time, so there the CLI gets a data folder and the app
     // opens it after.
-    const dataDir = onPostgres ? null : mkdtempSync(join(tmpdir(), 'gw-cli-'));
+    const dataDir = onPostgres ? null : await createMigratedDataDir('gw-cli-');
     const env: Record<string, string> = onPostgres ? { DATABASE_URL: t.database.url! } : { DATA_DIR: dataDir! };
     try {
       const created = await cli(env, 'keys', 'create', '--role', 'viewer', '--name', 'ci', '--json');
@@ -268,7 +266,7 @@ describe('the last owner key', () => {
 
   it('cannot be revoked from the command line either', async () => {
     const solo = onPostgres ? await startTestApp() : null;
-    const dataDir = onPostgres ? null : mkdtempSync(join(tmpdir(), 'gw-cli-'));
+    const dataDir = onPostgres ? null : await createMigratedDataDir('gw-cli-');
     const env: Record<string, string> = onPostgres ? { DATABASE_URL: solo!.database.url! } : { DATA_DIR: dataDir! };
     try {
       let ownerId: string;

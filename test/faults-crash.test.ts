@@ -14,7 +14,7 @@ import { checkInvariants } from '../src/users/invariants.js';
 import { openDatabase, type Database, type DatabaseHandle } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { auditEvents, refreshTokens, userIdentities, users } from '../src/db/schema.js';
-import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, migratedPgliteTemplate, onPostgres, type TestDatabase } from './helpers/database.js';
 import { graphql, succeeded, waitFor, type Call } from './helpers/faults.js';
 import { projectRoot, startGatewayProcess, type GatewayProcess } from './helpers/process.js';
 import { seedSessions, seedUsers } from './helpers/seed.js';
@@ -219,7 +219,8 @@ it(`keeps every user wholly before or after its action when the gateway is SIGKI
     // A URL parameter names the gateway's connections, so the test can wait for them to end.
     gatewayEnv = { DATABASE_URL: `${testDatabase.url}?application_name=crash-gateway` };
   } else {
-    seeding = await openDatabase({ kind: 'embedded', dataDir });
+    // Loaded from the run's migrated template: no initdb, no migration to run.
+    seeding = await openDatabase({ kind: 'embedded', dataDir, loadDataDir: await migratedPgliteTemplate() });
     await runMigrations(seeding);
     gatewayEnv = { DATA_DIR: dataDir! };
   }

@@ -17,7 +17,7 @@ import { createSmtpTransport } from '../src/mail/mailer.js';
 import { loadMailTemplates, MailTemplateError, renderMail } from '../src/mail/templates.js';
 import { checkInvariants } from '../src/users/invariants.js';
 import { graphql, startTestApp, type TestApp } from './helpers/app.js';
-import { createTestDatabase, onPostgres } from './helpers/database.js';
+import { createMigratedDataDir, createTestDatabase, onPostgres } from './helpers/database.js';
 import { forgetRealmUsers, PASSWORD, Realm, realmApp, uniqueEmail } from './helpers/realm.js';
 import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
@@ -305,7 +305,7 @@ describe('a restart', () => {
   it('a restart delivers the mail that was pending when the gateway stopped', async () => {
     // A database of its own, with no other worker on it: on disk for the embedded one, so that it
     // outlives the first instance; on PostgreSQL, a fresh clone whose pools come and go.
-    const dataDir = onPostgres ? null : await mkdtemp(join(tmpdir(), 'gateway-restart-'));
+    const dataDir = onPostgres ? null : await createMigratedDataDir('gateway-restart-');
     const clone = onPostgres ? await createTestDatabase() : null;
     const open = async () => {
       const database = dataDir ? await openDatabase({ kind: 'embedded', dataDir }) : await openDatabase({ kind: 'postgres', url: clone!.url! });

@@ -13,7 +13,7 @@ import { openDatabase, type DatabaseHandle } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { startTestApp, graphql as gql } from './helpers/app.js';
-import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, migratedPgliteTemplate, onPostgres, type TestDatabase } from './helpers/database.js';
 import { graphql } from './helpers/faults.js';
 import { startGatewayProcess, type GatewayProcess } from './helpers/process.js';
 import { seedUsers } from './helpers/seed.js';
@@ -73,7 +73,8 @@ it(`a receiver down while the gateway is SIGKILLed gets every committed event af
     seeding = testDatabase;
     env = { DATABASE_URL: testDatabase.url! };
   } else {
-    seeding = await openDatabase({ kind: 'embedded', dataDir });
+    // Loaded from the run's migrated template: no initdb, no migration to run.
+    seeding = await openDatabase({ kind: 'embedded', dataDir, loadDataDir: await migratedPgliteTemplate() });
     await runMigrations(seeding);
     env = { DATA_DIR: dataDir! };
   }

@@ -14,7 +14,12 @@ export type Executor = Database | Transaction;
 
 export type DatabaseTarget =
   | { kind: 'postgres'; url: string }
-  | { kind: 'embedded'; dataDir: string | null /* null: in memory */ };
+  | {
+      kind: 'embedded';
+      dataDir: string | null /* null: in memory */;
+      /** A data directory saved with PGlite's dumpDataDir() to start from, instead of an empty database. */
+      loadDataDir?: Blob;
+    };
 
 export interface DatabaseOptions {
   poolMax?: number;
@@ -169,7 +174,7 @@ export async function openDatabase(
   // Imported only here: on PostgreSQL the embedded database is never loaded (~50 MB).
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
-  const pglite = target.dataDir ? new PGlite(target.dataDir) : new PGlite();
+  const pglite = new PGlite({ dataDir: target.dataDir ?? undefined, loadDataDir: target.loadDataDir });
   await pglite.waitReady;
   const db = drizzlePglite(pglite, { schema, logger }) as unknown as Database;
   let closed = false;

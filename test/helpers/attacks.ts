@@ -1,11 +1,10 @@
 // Shared bits of the bounded attack scripts: start the gateway as `npm start` does on a fresh
 // embedded database, read its resident memory, and time GET /live while an attack runs.
 // Everything targets 127.0.0.1 only, and every attack stops by itself.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createMigratedDataDir } from './database.js';
 import { startGatewayProcess, type GatewayProcess } from './process.js';
 
 export interface Gateway extends GatewayProcess {
@@ -18,7 +17,7 @@ export interface Gateway extends GatewayProcess {
 }
 
 export async function startGateway(env: Record<string, string> = {}, startTimeoutMs = 90_000): Promise<Gateway> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gateway-attack-'));
+  const dataDir = await createMigratedDataDir('gateway-attack-');
   const gateway = await startGatewayProcess({ DATA_DIR: dataDir, ...env }, startTimeoutMs);
   const pid = gateway.child.pid!;
   const stopped = new Promise<void>((r) => (gateway.child.exitCode !== null ? r() : gateway.child.once('exit', () => r())));
