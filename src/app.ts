@@ -20,7 +20,7 @@ import { createProbes } from './http/probes.js';
 import { inRequestScope, type NodeServerContext } from './http/request-scope.js';
 import { createRouter } from './http/router.js';
 import { createWellKnown } from './http/well-known.js';
-import { createLimiters, type RateLimits } from './limits/index.js';
+import { createLimiters, PostgresAttemptStore, type RateLimits } from './limits/index.js';
 import type { LinkedTable } from './linked-data/index.js';
 import type { Logger } from './logger.js';
 import * as metrics from './metrics.js';
@@ -83,7 +83,10 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   const sessions = deps.revocations ? new CachedSessionStates(databaseSessionStates(db), deps.revocations) : undefined;
   const adminKeys = deps.revocations ? new CachedAdminKeys(db, deps.revocations) : null;
   const auth = createAuthDeps({ db, logger, settings: deps.auth, mailTemplates: deps.mailTemplates, sessions, revocations: deps.revocations });
-  const limiters = createLimiters(deps.limits, deps.now);
+  // On a PostgreSQL server the limits' counters are shared by every instance and outlive restarts;
+  // the embedded database serves one process, which keeps them in memory.
+  const attemptStore = database.kind === 'postgres' ? new PostgresAttemptStore(db, deps.now) : undefined;
+  const limiters = createLimiters(deps.limits, deps.now, attemptStore);
   passwordHashing.configure(limiters.passwordHashing);
   const authenticate = createAdminKeyAuth({ db, adminKeys, limiter: limiters.adminKey, logger });
   const webhooks: WebhookSettings = { ...defaultWebhookSettings, ...deps.webhooks };

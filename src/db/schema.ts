@@ -321,6 +321,25 @@ export const gatewayMilestones = pgTable('gateway_milestones', {
   at: instant('at').notNull().defaultNow(),
 });
 
+/**
+ * The rate limits' counters (src/limits/postgres-store.ts), shared by every instance on one
+ * PostgreSQL server: one row per key (`<limit>:<address or account>`), counting the attempts of
+ * its window, which ends at `expires_at`. Expired rows are deleted from time to time.
+ * The table is UNLOGGED (no WAL: cheap writes; emptied after a crash, which only forgives
+ * counts): drizzle-kit cannot express that, so its migration (0010_attempt_counters) was edited
+ * by hand from CREATE TABLE to CREATE UNLOGGED TABLE.
+ */
+export const attemptCounters = pgTable(
+  'attempt_counters',
+  {
+    key: text('key').primaryKey(),
+    count: integer('count').notNull(),
+    windowStartedAt: instant('window_started_at').notNull(),
+    expiresAt: instant('expires_at').notNull(),
+  },
+  (t) => [index('attempt_counters_expires_idx').on(t.expiresAt)],
+);
+
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type WebhookEventRow = typeof webhookEvents.$inferSelect;

@@ -3,7 +3,7 @@
 // the app's own back end. Request and response shapes follow what realm-web 2.0.1 sends and reads.
 import type { Actor } from '../audit/log.js';
 import type { AdminKeyRow, IdentityRow, UserRow } from '../db/schema.js';
-import { isRefusal, type Limiters } from '../limits/index.js';
+import { isRefusal, type Limiters, type Refusal } from '../limits/index.js';
 import { requestsLimited } from '../metrics.js';
 import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
 import { confirmWithToken, registerUser, resendConfirmationByEmail } from '../signin/confirmation.js';
@@ -173,6 +173,8 @@ export function createClientApi(
     const actor: Actor = { type: 'user', userId: null, requestId };
     const post = async (handler: (body: Record<string, unknown>) => Promise<Response>) =>
       request.method === 'POST' ? handler(await readJsonBody(request)) : methodNotAllowed('POST');
+    // The refusal of a sign-up limit (src/limits), when one refuses this request.
+    let refusal: Refusal | null;
 
     switch (rest) {
       case 'location': {
@@ -187,8 +189,8 @@ export function createClientApi(
       }
       case `auth/providers/${LOCAL_USERPASS}/register`:
         // Every sign-up counts (each costs a password hash, even for a taken email), checked before the body is read.
-        if (request.method === 'POST' && limits.signUp && !limits.signUp.registerPerAddress.count(address)) {
-          return tooManyRequests('registerPerAddress', limits.signUp.registerPerAddress.retryAfter(address), 'too many sign-ups from this address');
+        if (request.method === 'POST' && limits.signUp && (refusal = await limits.signUp.registerPerAddress.count(address))) {
+          return tooManyRequests('registerPerAddress', refusal.retryAfter, 'too many sign-ups from this address');
         }
         return post(async (body) => {
           const email = stringField(body, 'email');
@@ -202,15 +204,15 @@ export function createClientApi(
           return noContent();
         });
       case `auth/providers/${LOCAL_USERPASS}/confirm/send`:
-        if (request.method === 'POST' && limits.signUp && !limits.signUp.confirmSendPerAddress.count(address)) {
-          return tooManyRequests('confirmSendPerAddress', limits.signUp.confirmSendPerAddress.retryAfter(address), 'too many confirmation mails asked from this address');
+        if (request.method === 'POST' && limits.signUp && (refusal = await limits.signUp.confirmSendPerAddress.count(address))) {
+          return tooManyRequests('confirmSendPerAddress', refusal.retryAfter, 'too many confirmation mails asked from this address');
         }
         return post(async (body) => {
           const email = stringField(body, 'email');
           // Per recipient too, so many addresses cannot flood one mailbox.
           const recipient = email.trim().toLowerCase();
-          if (limits.signUp && !limits.signUp.mailPerEmail.count(recipient)) {
-            return tooManyRequests('mailPerEmail', limits.signUp.mailPerEmail.retryAfter(recipient), 'too many mails asked for this email address');
+          if (limits.signUp && (refusal = await limits.signUp.mailPerEmail.count(recipient))) {
+            return tooManyRequests('mailPerEmail', refusal.retryAfter, 'too many mails asked for this email address');
           }
           await resendConfirmationByEmail(auth, actor, email, publicUrlFor(settings, request));
           return noContent();
@@ -266,8 +268,8 @@ export function createClientApi(
           return signInErrorResponse(401, 'AuthProviderNotFound', `authentication via '${ANON_USER}' is unsupported`);
         }
         // Every anonymous login makes a user: each one counts.
-        if (request.method === 'POST' && limits.signUp && !limits.signUp.anonLoginPerAddress.count(address)) {
-          return tooManyRequests('anonLoginPerAddress', limits.signUp.anonLoginPerAddress.retryAfter(address), 'too many anonymous logins from this address');
+        if (request.method === 'POST' && limits.signUp && (refusal = await limits.signUp.anonLoginPerAddress.count(address))) {
+          return tooManyRequests('anonLoginPerAddress', refusal.retryAfter, 'too many anonymous logins from this address');
         }
         return post(async (body) => {
           const session = await logInAnonymously(auth, { device: deviceOf(body), requestId });
@@ -280,14 +282,14 @@ export function createClientApi(
         });
       case `auth/providers/${LOCAL_USERPASS}/reset/send`:
         // Counted as confirmation mails are: per address before the body is read, then per recipient.
-        if (request.method === 'POST' && limits.signUp && !limits.signUp.confirmSendPerAddress.count(address)) {
-          return tooManyRequests('confirmSendPerAddress', limits.signUp.confirmSendPerAddress.retryAfter(address), 'too many mails asked from this address');
+        if (request.method === 'POST' && limits.signUp && (refusal = await limits.signUp.confirmSendPerAddress.count(address))) {
+          return tooManyRequests('confirmSendPerAddress', refusal.retryAfter, 'too many mails asked from this address');
         }
         return post(async (body) => {
           const email = stringField(body, 'email');
           const recipient = email.trim().toLowerCase();
-          if (limits.signUp && !limits.signUp.mailPerEmail.count(recipient)) {
-            return tooManyRequests('mailPerEmail', limits.signUp.mailPerEmail.retryAfter(recipient), 'too many mails asked for this email address');
+          if (limits.signUp && (refusal = await limits.signUp.mailPerEmail.count(recipient))) {
+            return tooManyRequests('mailPerEmail', refusal.retryAfter, 'too many mails asked for this email address');
           }
           // The same answer whether or not the address has an account that can reset.
           await sendPasswordResetByEmail(auth, actor, email, publicUrlFor(settings, request));

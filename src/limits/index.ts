@@ -1,13 +1,13 @@
-import { admit, AttemptLimiter, settleAll, type AdmitOptions, type AttemptLimit } from './attempts.js';
+import type { AttemptLimit } from './attempts.js';
 import { defaultRateLimits, type RateLimits } from './defaults.js';
+import { MemoryAttemptStore, type AttemptStore, type CounterClaim } from './store.js';
 import type { WorkQueueOptions } from './work-queue.js';
 
 export { admit, AttemptLimiter, type AttemptLimit, type Reservation } from './attempts.js';
 export { defaultRateLimits, type RateLimits } from './defaults.js';
+export { MemoryAttemptStore, type AttemptStore } from './store.js';
+export { PostgresAttemptStore } from './postgres-store.js';
 export { QueueFullError, WorkQueue, type WorkQueueOptions } from './work-queue.js';
-
-/** How long an attempt waits for the attempts in flight that hold its key's allowance. */
-const ADMIT_OPTIONS: AdmitOptions = { maxWaitMs: 10_000, maxWaiting: 256 };
 
 /** The rate limiters of one gateway process. */
 export interface Limiters {
@@ -20,31 +20,39 @@ export interface Limiters {
 
 /** Limits on every attempt, not only failures: each is counted when it arrives. */
 export interface SignUpLimiters {
-  registerPerAddress: AttemptLimiter;
-  anonLoginPerAddress: AttemptLimiter;
-  confirmSendPerAddress: AttemptLimiter;
-  mailPerEmail: AttemptLimiter;
+  registerPerAddress: AttemptCounter;
+  anonLoginPerAddress: AttemptCounter;
+  confirmSendPerAddress: AttemptCounter;
+  mailPerEmail: AttemptCounter;
 }
 
 /**
- * The limiters for createApp. The password-hashing bounds are the defaults when unset, so one
- * app's test settings do not outlive it.
+ * The limiters for createApp, their counters in `store` (in this process by default; in
+ * PostgreSQL, shared by every instance, with src/limits/postgres-store.ts). The password-hashing
+ * bounds are the defaults when unset, so one app's test settings do not outlive it.
  */
-export function createLimiters(limits: Partial<RateLimits> = {}, now?: () => number): Limiters {
+export function createLimiters(limits: Partial<RateLimits> = {}, now?: () => number, store?: AttemptStore): Limiters {
   const merged = { ...defaultRateLimits, ...limits };
-  const limiter = (limit: AttemptLimit) => new AttemptLimiter({ ...limit, now });
+  const local = new MemoryAttemptStore(now);
+  const counters = store ?? local;
+  const counter = (name: keyof Omit<RateLimits, 'passwordHashing'>) => ({ counter: name, limit: merged[name] });
   return {
-    adminKey: new FailureLimiter(limiter(merged.adminKeyPerAddress)),
-    login: new LoginLimiter(limiter(merged.loginPerAddress), limiter(merged.loginPerAccount)),
+    // Per process, even with a shared store: the key check runs on every admin request and is
+    // answered from the instance's key cache without a statement, which a shared count would undo.
+    adminKey: new FailureLimiter(local, counter('adminKeyPerAddress')),
+    login: new LoginLimiter(counters, counter('loginPerAddress'), counter('loginPerAccount')),
     signUp: {
-      registerPerAddress: limiter(merged.registerPerAddress),
-      anonLoginPerAddress: limiter(merged.anonLoginPerAddress),
-      confirmSendPerAddress: limiter(merged.confirmSendPerAddress),
-      mailPerEmail: limiter(merged.mailPerEmail),
+      registerPerAddress: new AttemptCounter(counters, counter('registerPerAddress')),
+      anonLoginPerAddress: new AttemptCounter(counters, counter('anonLoginPerAddress')),
+      confirmSendPerAddress: new AttemptCounter(counters, counter('confirmSendPerAddress')),
+      mailPerEmail: new AttemptCounter(counters, counter('mailPerEmail')),
     },
     passwordHashing: merged.passwordHashing,
   };
 }
+
+/** One limit of the store: its name and its allowance. */
+type Counter = Omit<CounterClaim, 'key'>;
 
 /** What an admitted attempt turned out to be; call one of them, once. */
 export interface AttemptOutcome {
@@ -61,23 +69,46 @@ export interface Refusal {
   retryAfter: number;
 }
 
+/** Every attempt per key counts, from the moment it arrives (sign-ups, mails asked for). */
+export class AttemptCounter {
+  constructor(
+    private readonly store: AttemptStore,
+    private readonly counter: Counter,
+  ) {}
+
+  /** Counts an attempt of `key` and returns null, or the refusal when the key has used its allowance. */
+  async count(key: string): Promise<Refusal | null> {
+    const admission = await this.store.admit([{ ...this.counter, key }]);
+    if (!admission.admitted) return { retryAfter: admission.retryAfter };
+    admission.settle('keep');
+    return null;
+  }
+}
+
 /** Failed attempts per key (a source address), counted from the moment they are admitted. */
 export class FailureLimiter {
-  constructor(readonly attempts: AttemptLimiter) {}
+  constructor(
+    private readonly store: AttemptStore,
+    private readonly counter: Counter,
+  ) {}
 
   async attempt(key: string): Promise<AttemptOutcome | Refusal> {
-    const admission = await admit([{ limiter: this.attempts, key }], ADMIT_OPTIONS);
+    const admission = await this.store.admit([{ ...this.counter, key }]);
     if (!admission.admitted) return { retryAfter: admission.retryAfter };
-    const [reservation] = admission.reservations;
-    return { failed: () => reservation!.keep(), succeeded: () => reservation!.refund(), abandoned: () => reservation!.refund() };
+    return {
+      failed: () => admission.settle('keep'),
+      succeeded: () => admission.settle('refund'),
+      abandoned: () => admission.settle('refund'),
+    };
   }
 }
 
 /** Failed logins, counted per source address and per account; the stricter of the two decides. */
 export class LoginLimiter {
   constructor(
-    readonly perAddress: AttemptLimiter,
-    readonly perAccount: AttemptLimiter,
+    private readonly store: AttemptStore,
+    private readonly perAddress: Counter,
+    private readonly perAccount: Counter,
   ) {}
 
   /**
@@ -86,23 +117,13 @@ export class LoginLimiter {
    * guessing others).
    */
   async attempt(address: string, account: string): Promise<AttemptOutcome | Refusal> {
-    const accountKey = account.trim().toLowerCase();
-    const admission = await admit(
-      [
-        { limiter: this.perAddress, key: address },
-        { limiter: this.perAccount, key: accountKey },
-      ],
-      ADMIT_OPTIONS,
-    );
+    const accountClaim = { ...this.perAccount, key: account.trim().toLowerCase() };
+    const admission = await this.store.admit([{ ...this.perAddress, key: address }, accountClaim]);
     if (!admission.admitted) return { retryAfter: admission.retryAfter };
-    const { reservations } = admission;
     return {
-      failed: () => settleAll(reservations, 'keep'),
-      succeeded: () => {
-        settleAll(reservations, 'refund');
-        this.perAccount.reset(accountKey);
-      },
-      abandoned: () => settleAll(reservations, 'refund'),
+      failed: () => admission.settle('keep'),
+      succeeded: () => admission.settle('refund', [accountClaim]),
+      abandoned: () => admission.settle('refund'),
     };
   }
 }
