@@ -123,7 +123,7 @@ describe.skipIf(onPostgres)('the console Webhooks page in a real browser', () =>
     expect(receiver.rejected).toEqual([]);
     const eventId = receiver.accepted().find((e) => e.type === 'webhook.test')!.id;
     const delivery = p.locator('#delivery-rows tr', { has: p.locator('code', { hasText: eventId }) });
-    await expect.poll(() => delivery.locator('.cell-status').textContent(), { timeout: 10_000 }).toBe('Delivered');
+    await expect.poll(() => delivery.locator('.cell-status').textContent(), { timeout: 30_000 }).toBe('Delivered');
     expect(await delivery.locator('.cell-type').textContent()).toBe('webhook.test');
     expect(await delivery.locator('.cell-attempts').textContent()).toBe('1');
     expect(await delivery.locator('.cell-code').textContent()).toBe('200');
@@ -136,16 +136,16 @@ describe.skipIf(onPostgres)('the console Webhooks page in a real browser', () =>
     await expect.poll(async () => {
       await p.getByRole('button', { name: 'Refresh' }).click();
       return delivery.locator('.cell-attempts').textContent();
-    }, { timeout: 10_000 }).toBe('2');
+    }, { timeout: 30_000 }).toBe('2');
 
     // A receiver that fails: the list shows the status code and the error.
     receiver.respond = () => 500;
     await row.getByRole('button', { name: `Send a test event to ${receiver.url}` }).click();
     const failing = p.locator('#delivery-rows tr').first();
-    await expect.poll(() => failing.locator('.cell-code').textContent(), { timeout: 10_000 }).toBe('500');
+    await expect.poll(() => failing.locator('.cell-code').textContent(), { timeout: 30_000 }).toBe('500');
     expect(await failing.locator('.cell-error').textContent()).toMatch(/500/);
     // Its retries run out (three, 100 ms apart, in this test): Failed, every attempt counted.
-    await expect.poll(() => failing.locator('.cell-status').textContent(), { timeout: 10_000 }).toBe('Failed');
+    await expect.poll(() => failing.locator('.cell-status').textContent(), { timeout: 30_000 }).toBe('Failed');
     expect(await failing.locator('.cell-attempts').textContent()).toBe('4');
     receiver.respond = () => 200;
 
@@ -211,7 +211,7 @@ describe.skipIf(onPostgres)('the console Webhooks page in a real browser', () =>
     await p.getByLabel('Deliveries of the endpoint with id').fill(endpointId);
     await p.getByRole('button', { name: 'Show deliveries' }).click();
     const delivery = p.locator('#delivery-rows tr').first();
-    await expect.poll(() => delivery.locator('.cell-status').textContent(), { timeout: 10_000 }).toBe('Delivered');
+    await expect.poll(() => delivery.locator('.cell-status').textContent(), { timeout: 30_000 }).toBe('Delivered');
     const redeliver = delivery.getByRole('button', { name: /^Redeliver/ });
     expect(await redeliver.getAttribute('aria-disabled')).toBe('true');
     expect(await delivery.locator('.owner-reason').textContent()).toBe(reason);

@@ -139,7 +139,7 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
   async function notice(p: Page): Promise<string> {
     await expect.poll(() => p.locator('#notice').isVisible()).toBe(true);
     const text = () => p.locator('#notice .notice-text').textContent();
-    await expect.poll(async () => (await text())?.endsWith('…'), { timeout: 10_000 }).toBe(false);
+    await expect.poll(async () => (await text())?.endsWith('…'), { timeout: 30_000 }).toBe(false);
     return (await text())!;
   }
 
@@ -403,7 +403,7 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     const p = await openPage('/graphql');
     const text = (locator: Locator) => locator.innerText().then((s) => s.replace(/\u00a0/g, ' '));
     const run = p.getByRole('button', { name: /^Execute query/ });
-    await expect.poll(() => run.isVisible(), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => run.isVisible(), { timeout: 30_000 }).toBe(true);
     // The example query, and the Authorization header ready to be filled in.
     await expect.poll(() => text(p.locator('.graphiql-query-editor'))).toContain('users(status: CONFIRMED');
     const headers = p.locator('.monaco-editor[data-uri$="request-headers.json"]');
@@ -420,7 +420,7 @@ describe.skipIf(onPostgres)('the App Users console in a real browser', () => {
     await expect.poll(() => text(headers)).toContain(`"Authorization": "Bearer ${t.adminKey}"`);
     await run.click();
     const response = p.locator('.graphiql-response');
-    await expect.poll(() => text(response), { timeout: 10_000 }).toContain('"totalCount"');
+    await expect.poll(() => text(response), { timeout: 30_000 }).toContain('"totalCount"');
     const shown = await text(response);
     expect(shown).not.toContain('"errors"');
     const { users } = await t.client.request<any>('{ users(status: CONFIRMED, first: 20) { totalCount } }');

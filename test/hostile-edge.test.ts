@@ -7,8 +7,9 @@ import { connect, type Socket } from 'node:net';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAuthSettings } from '../src/config.js';
+import { defaultHttpServerSettings } from '../src/http-server.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
-import { openRaw } from './helpers/attacks.js';
+import { openRaw, type RawSocket } from './helpers/attacks.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -153,14 +154,16 @@ describe('a request without a key (part 6): refused from its headers, its body n
         '\r\n';
       // 64 KiB of a body that never ends.
       const chunk = '{"query":"' + 'x'.repeat(64 * 1024);
-      const res = await rawExchange(portOf(t), head, [`${chunk.length.toString(16)}\r\n${chunk}\r\n`], 8_000);
+      // A server that read the body would answer only when REQUEST_TIMEOUT_MS cuts it (with 408):
+      // an answer long before that, and a 401, is one from the headers. (No tighter bound: a loaded
+      // machine may take seconds for what takes milliseconds on a quiet one.)
+      const beforeTimeout = defaultHttpServerSettings.requestTimeoutMs / 2;
+      const res = await rawExchange(portOf(t), head, [`${chunk.length.toString(16)}\r\n${chunk}\r\n`], beforeTimeout);
       expect(res.response).toMatch(/^HTTP\/1\.1 401 /);
       expect(res.firstByteMs).toBeGreaterThanOrEqual(0);
-      expect(res.firstByteMs).toBeLessThan(3_000);
       // The connection is not kept to drain (and hold) the rest of the body.
       expect(res.response).toMatch(/\r\nconnection: close\r\n/i);
       expect(res.closedMs).toBeGreaterThanOrEqual(0);
-      expect(res.closedMs).toBeLessThan(5_000);
     });
   }
 
@@ -292,6 +295,26 @@ describe('CORS and form bodies on /graphql (part 10)', () => {
   });
 });
 
+/**
+ * Writes `piece(i)` every 100 ms (a fixed pace: the slowness is the attack) until the server closes
+ * the socket, and returns the ms from its opening to the close; fails if it is still open after
+ * `limitMs`.
+ */
+async function trickleUntilClosed(s: RawSocket, piece: (i: number) => string, limitMs: number): Promise<number> {
+  let closedAfter = -1;
+  void s.closed.then((ms) => (closedAfter = ms));
+  const started = performance.now();
+  for (let i = 0; closedAfter < 0 && performance.now() - started < limitMs; i++) {
+    s.socket.write(piece(i));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (closedAfter < 0) {
+    s.socket.destroy();
+    throw new Error(`the server had not closed the connection after ${limitMs} ms`);
+  }
+  return closedAfter;
+}
+
 describe('slow clients (part 1): the HTTP server production runs cuts them', () => {
   let strict: TestApp;
   beforeAll(async () => {
@@ -302,16 +325,10 @@ describe('slow clients (part 1): the HTTP server production runs cuts them', () 
   it('a client sending its headers a line at a time is cut at HEADERS_TIMEOUT_MS (408)', async () => {
     const s = await openRaw(Number(new URL(strict.baseUrl).port));
     s.socket.write('GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-    let open = true;
-    void s.closed.then(() => (open = false));
-    for (let i = 0; open && i < 50; i++) {
-      s.socket.write(`X-Slow-${i}: x\r\n`);
-      // A fixed pause: the attack is the slow pace of the headers.
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const closedAfter = await Promise.race([s.closed, new Promise<number>((r) => setTimeout(() => r(-1), 1_000))]);
+    // The client keeps sending until the server cuts it: on a quiet machine after ~1 s, on a loaded
+    // one later; past 10 times the timeout, it was not cut for its headers.
+    const closedAfter = await trickleUntilClosed(s, (i) => `X-Slow-${i}: x\r\n`, 10_000);
     expect(closedAfter).toBeGreaterThanOrEqual(900);
-    expect(closedAfter).toBeLessThan(4_000);
     expect(s.received()).toMatch(/^(HTTP\/1\.1 408 |$)/);
   }, 30_000);
 
@@ -320,16 +337,8 @@ describe('slow clients (part 1): the HTTP server production runs cuts them', () 
     s.socket.write(
       `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${strict.adminKey}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
     );
-    let open = true;
-    void s.closed.then(() => (open = false));
-    for (let i = 0; open && i < 80; i++) {
-      s.socket.write('1\r\n \r\n');
-      // A fixed pause: the attack is the slow pace of the body.
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const closedAfter = await Promise.race([s.closed, new Promise<number>((r) => setTimeout(() => r(-1), 1_000))]);
+    const closedAfter = await trickleUntilClosed(s, () => '1\r\n \r\n', 20_000);
     expect(closedAfter).toBeGreaterThanOrEqual(1_900);
-    expect(closedAfter).toBeLessThan(6_000);
     expect(s.received()).toMatch(/^(HTTP\/1\.1 408 |$)/);
     expect((await fetch(`${strict.baseUrl}/live`)).status).toBe(200);
   }, 30_000);

@@ -77,7 +77,7 @@ describe.skipIf(onPostgres)('the console shows a user\'s mails', () => {
       await page.getByRole('button', { name: `Details of ${refused}` }).click();
       const detail = page.getByRole('dialog', { name: refused });
       const mails = detail.locator('section[aria-labelledby="detail-mails"]');
-      await expect.poll(() => mails.locator('tbody tr:not(.mail-error)').count(), { timeout: 20_000 }).toBe(1);
+      await expect.poll(() => mails.locator('tbody tr:not(.mail-error)').count(), { timeout: 30_000 }).toBe(1);
       const failed = mails.locator('tbody tr').first();
       expect(await failed.getAttribute('class')).toBe('mail-failed');
       expect(await failed.locator('[data-label="Kind"]').textContent()).toBe('Confirmation');
@@ -92,7 +92,7 @@ describe.skipIf(onPostgres)('the console shows a user\'s mails', () => {
 
       await page.getByRole('button', { name: `Details of ${delivered}` }).click();
       const other = page.getByRole('dialog', { name: delivered }).locator('section[aria-labelledby="detail-mails"] tbody tr');
-      await expect.poll(() => other.count(), { timeout: 20_000 }).toBe(1);
+      await expect.poll(() => other.count(), { timeout: 30_000 }).toBe(1);
       expect(await other.first().locator('[data-label="Status"]').textContent()).toBe('Sent');
       expect(await page.getByRole('dialog', { name: delivered }).locator('tr.mail-error').count()).toBe(0);
       expect(pageErrors).toEqual([]);

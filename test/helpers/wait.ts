@@ -11,11 +11,12 @@ export async function pollUntil(check: () => boolean | Promise<boolean>, timeout
 }
 
 /** Polls `probe` every `everyMs` until it returns something truthy, and returns that; throws, naming
- * `what`, if it has not after `timeoutMs`. */
+ * `what`, if it has not after `timeoutMs` (by default long enough for a loaded machine: the bound
+ * only ends a wait that would never end, it costs nothing when the state comes). */
 export async function waitFor<T>(
   probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
   what: string,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
   everyMs = 25,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
