@@ -2,6 +2,7 @@
 // attempt_counters table, so instances taking turns share one allowance (the documented 10 failed
 // logins per account, not 10 per instance) and a restarted instance remembers it. The embedded
 // database serves one process, which keeps them in memory: there, the one-process part only.
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
@@ -72,6 +73,14 @@ it(`refuses the 11th failed login of an account, right password included, in one
   expect(refused).toMatchObject({ status: 429, body: { error_code: 'TooManyRequests' } });
   clock += 15 * minute;
   expect((await login(a.baseUrl, email, PASSWORD)).status).toBe(200);
+});
+
+it(`counts a username of any length, a long one as any other (${onPostgres ? 'PostgreSQL' : 'embedded'})`, async () => {
+  // 4,000 random characters (the longest a field may be is 4,096): past what one B-tree entry holds.
+  const long = `${randomBytes(2_990).toString('base64url')}@example.com`;
+  for (let i = 0; i < 10; i++) expect((await login(a.baseUrl, long, 'wrong')).status).toBe(401);
+  expect((await login(a.baseUrl, long, 'wrong')).status).toBe(429);
+  clock += 15 * minute;
 });
 
 describe.skipIf(!onPostgres)('instances on one PostgreSQL database (the embedded database is one process: nothing to share)', () => {

@@ -1,7 +1,8 @@
 // Counting attempts per key (an address, an account, an email) to stop guessing and flooding. Each
 // key may make `limit` counted attempts within a window of `windowMs` that starts at its first
 // attempt; past that, every attempt is refused until the window ends, whether it would have
-// succeeded or not, so a guesser learns nothing. Kept in memory, per process: a restart forgets.
+// succeeded or not, so a guesser learns nothing. This limiter keeps them in memory, per process (a
+// restart forgets); on PostgreSQL src/limits/postgres-store.ts keeps them in the database instead.
 //
 // An attempt is counted when it is admitted, before the work it guards (a password check, a key
 // lookup) starts, not after it ends: otherwise any number of concurrent attempts all pass the check

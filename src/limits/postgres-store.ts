@@ -6,6 +6,7 @@
 //
 // The clock is the app's (tests move it), passed with each statement: instances compare times
 // taken on their own clocks, which NTP keeps within far less than a window.
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { ADMIT_OPTIONS, type AttemptStore, type CounterClaim, type StoreAdmission } from './store.js';
@@ -199,4 +200,9 @@ export class PostgresAttemptStore implements AttemptStore {
   }
 }
 
-const rowKey = (claim: CounterClaim) => `${claim.counter}:${claim.key}`;
+/**
+ * The row of a claim: `<limit>:<key>`, the key as it is when short, else its SHA-256: a key comes
+ * from the client (a login's username) and a B-tree entry must stay well under 2.7 kB.
+ */
+const rowKey = (claim: CounterClaim) =>
+  `${claim.counter}:${claim.key.length <= 200 ? claim.key : `sha256:${createHash('sha256').update(claim.key).digest('base64url')}`}`;
