@@ -7,6 +7,7 @@
 // body timeouts are in hostile-edge.test.ts, on the same createHttpServer.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onPostgres } from './helpers/database.js';
+import { machineLoadFactor } from './helpers/wait.js';
 import { openRaw, pollUntil, startGateway, timedGet, watchLive, type Gateway, type RawSocket } from './helpers/attacks.js';
 
 const KEY = 'hostile-process-owner-key-0123456789';
@@ -63,7 +64,10 @@ describe.skipIf(onPostgres)('hostile clients against the real process', () => {
     expect(growth).toBeLessThan(GROWTH_BOUND_MB);
     expect(result?.every((r) => r.status === 200 && r.bytes < 10_000)).toBe(true);
     expect(probe.failed).toBe(0);
-    expect(probe.slowestMs).toBeLessThan(1_000);
+    // Within a second on a quiet machine; later in proportion on one loaded with other work.
+    const load = machineLoadFactor();
+    console.log(`/live during the flood: slowest ${probe.slowestMs} ms of ${probe.samples}, machine load ×${load.toFixed(1)}`);
+    expect(probe.slowestMs).toBeLessThan(1_000 * load);
   }, 60_000);
 
   it('slow readers of the page and of the 9 MB bundle that never read do not grow memory', async () => {

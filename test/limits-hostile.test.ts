@@ -8,7 +8,7 @@ import { mailOutbox, users } from '../src/db/schema.js';
 import { passwordHashes } from '../src/metrics.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { PASSWORD, Realm, call, confirmationFromOutbox, forgetRealmUsers, realmApp, uniqueEmail } from './helpers/realm.js';
-import { pollUntil } from './helpers/wait.js';
+import { machineLoadFactor, pollUntil } from './helpers/wait.js';
 
 const minute = 60_000;
 const base = '/api/client/v2.0/app/app-users-gateway';
@@ -218,7 +218,8 @@ describe('the sign-up routes (part 4)', () => {
     const statuses = tally(results.map((r) => r.status));
     console.log(`registration flood: login answered ${login.status} in ${Math.round(login.ms)} ms; sign-ups ${JSON.stringify(statuses)}`);
     expect(login.status).toBe(200);
-    expect(login.ms).toBeLessThan(3_000);
+    // Within 3 s on a quiet machine; later in proportion on one loaded with other work.
+    expect(login.ms).toBeLessThan(3_000 * machineLoadFactor());
     // Every sign-up was answered: made, or refused at once as busy; never a 500.
     expect(Object.keys(statuses).sort()).toEqual(expect.arrayContaining(['201']));
     for (const r of results) expect([201, 503]).toContain(r.status);

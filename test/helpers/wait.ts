@@ -1,4 +1,5 @@
 // Waiting for a state by polling for it, instead of sleeping a fixed time and hoping it is reached.
+import { availableParallelism, loadavg } from 'node:os';
 
 /** Polls `check` every `everyMs` until it is true or `timeoutMs` passes; returns whether it became true. */
 export async function pollUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
@@ -26,6 +27,16 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * How many times over its cores the machine is loaded right now (the 1-minute load average per
+ * core), at least 1: 1 on a quiet machine. A latency a test asserts (an answer "within a second"
+ * under attack) is multiplied by it: on a machine that is busy with other work everything answers
+ * later, without the gateway being wrong. (0 where the system has no load average: Windows.)
+ */
+export function machineLoadFactor(): number {
+  return Math.max(1, loadavg()[0]! / availableParallelism());
 }
 
 /** A fixed pause: only for timing that is itself under test (an attack's pace, a load's phases), never to wait for a state. */
