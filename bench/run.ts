@@ -7,6 +7,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
 import pg from 'pg';
+// @ts-expect-error: a plain JavaScript module without types
+import { buildDist } from '../scripts/build.mjs';
 import { createTokenKeys } from '../src/tokens/tokens.js';
 import { openDatabase } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
@@ -116,6 +118,8 @@ async function main() {
     throw new Error('DATABASE_URL must name a PostgreSQL server (postgres://…) on which the benchmark may create its database.');
   }
   const started = new Date();
+  // The gateway runs as `npm start` runs it: dist/, built from this checkout now.
+  await buildDist();
   const seed = await prepareDatabase(adminUrl, opts.users, { fresh: opts.fresh, log });
   await createPostGraphileFunctions(seed.url);
   const reset = await resetDatabase(seed.url);

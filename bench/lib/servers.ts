@@ -18,11 +18,14 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** What each kind runs: the gateway exactly as `npm start` does (tsx src/server.ts), in production mode. */
-const entryPoints: Record<ServerKind, string> = {
-  gateway: 'src/server.ts',
-  postgraphile: 'bench/servers/postgraphile.ts',
-  raw: 'bench/servers/raw.ts',
+/**
+ * What each kind runs: the gateway exactly as `npm start` does (node dist/server.js, built by the
+ * benchmark first), in production mode; the other two are benchmark code, run through tsx.
+ */
+const commands: Record<ServerKind, string[]> = {
+  gateway: ['--enable-source-maps', 'dist/server.js'],
+  postgraphile: ['--import', 'tsx', 'bench/servers/postgraphile.ts'],
+  raw: ['--import', 'tsx', 'bench/servers/raw.ts'],
 };
 
 export function rssMbOf(pid: number): number {
@@ -38,7 +41,7 @@ export function rssMbOf(pid: number): number {
 /** `nodeArgs`: extra flags for node, e.g. `--cpu-prof` (bench --cpu-prof). */
 export async function startServer(kind: ServerKind, env: Record<string, string>, nodeArgs: string[] = []): Promise<RunningServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entryPoints[kind]], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...commands[kind]], {
     cwd: projectRoot,
     env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, ...env, PORT: String(port) },
     // The gateway logs a JSON line per request, as in production: written, then thrown away.
