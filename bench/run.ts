@@ -187,35 +187,35 @@ async function main() {
         // With --profile, a gateway process per scenario, so that each profile is of one scenario alone.
         const groups = kind === 'gateway' && opts.profile ? [...new Set(mine.map((l) => l.variant.scenario))].map((s) => mine.filter((l) => l.variant.scenario === s)) : [mine];
         for (const group of groups) {
-        const profileName = `${group[0]!.variant.scenario}-round${round}${webhook ? '-webhook' : ''}.cpuprofile`;
-        const nodeArgs = kind === 'gateway' && opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}`] : [];
-        const server: RunningServer = await startServer(kind, env[kind], nodeArgs);
-        if (kind === 'gateway') await setWebhookEndpoint(seed.url, server.baseUrl, ADMIN_KEY, webhook ? receiver : null);
-        try {
-          for (const line of group) {
-            const m = await measure(server, line, opts);
-            line.rounds.push(m);
-            log(
-              `round ${round} ${line.variant.scenario} ${`${line.variant.label}${line.variant.shape ? ` (${line.variant.shape})` : ''}`.padEnd(36)} ${line.connections === null ? '' : `${line.connections} conn `}${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB  load ${loadavg()[0]!.toFixed(2)}${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
-            );
+          const profileName = `${group[0]!.variant.scenario}-round${round}${webhook ? '-webhook' : ''}.cpuprofile`;
+          const nodeArgs = kind === 'gateway' && opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}`] : [];
+          const server: RunningServer = await startServer(kind, env[kind], nodeArgs);
+          if (kind === 'gateway') await setWebhookEndpoint(seed.url, server.baseUrl, ADMIN_KEY, webhook ? receiver : null);
+          try {
+            for (const line of group) {
+              const m = await measure(server, line, opts);
+              line.rounds.push(m);
+              log(
+                `round ${round} ${line.variant.scenario} ${`${line.variant.label}${line.variant.shape ? ` (${line.variant.shape})` : ''}`.padEnd(36)} ${line.connections === null ? '' : `${line.connections} conn `}${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB  load ${loadavg()[0]!.toFixed(2)}${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
+              );
+            }
+            if (webhook && receiver) {
+              const outbox = await waitForDeliveries(seed.url);
+              const got = await receiver.received();
+              const latency = [...got.latencyMs].sort((a, b) => a - b);
+              const at = (q: number) => latency[Math.min(latency.length - 1, Math.floor(q * latency.length))] ?? NaN;
+              const complete = outbox.pending === 0 && outbox.failed === 0 && outbox.delivered === outbox.events && got.distinct === outbox.events;
+              log(
+                `round ${round} --webhook: ${outbox.events} events committed, ${outbox.delivered} delivered, ${outbox.pending} pending, ${outbox.failed} failed ` +
+                  `(drained ${fmt(outbox.drainSeconds, 1)} s after the load); the receiver got ${got.distinct} distinct ids in ${got.posts} POSTs, ` +
+                  `event → receiver p50 ${fmt(at(0.5))} ms, p99 ${fmt(at(0.99))} ms, max ${fmt(latency.at(-1) ?? NaN)} ms${complete ? '' : '  INCOMPLETE'}`,
+              );
+            }
+          } finally {
+            await server.stop();
           }
-          if (webhook && receiver) {
-            const outbox = await waitForDeliveries(seed.url);
-            const got = await receiver.received();
-            const latency = [...got.latencyMs].sort((a, b) => a - b);
-            const at = (q: number) => latency[Math.min(latency.length - 1, Math.floor(q * latency.length))] ?? NaN;
-            const complete = outbox.pending === 0 && outbox.failed === 0 && outbox.delivered === outbox.events && got.distinct === outbox.events;
-            log(
-              `round ${round} --webhook: ${outbox.events} events committed, ${outbox.delivered} delivered, ${outbox.pending} pending, ${outbox.failed} failed ` +
-                `(drained ${fmt(outbox.drainSeconds, 1)} s after the load); the receiver got ${got.distinct} distinct ids in ${got.posts} POSTs, ` +
-                `event → receiver p50 ${fmt(at(0.5))} ms, p99 ${fmt(at(0.99))} ms, max ${fmt(latency.at(-1) ?? NaN)} ms${complete ? '' : '  INCOMPLETE'}`,
-            );
-          }
-        } finally {
-          await server.stop();
-        }
-        if (nodeArgs.length > 0) log(`profile: ${relative(projectRoot, writeProfileSummary(`${profileDir}/${profileName}`))}`);
-        if (group.some((l) => l.variant.mutates)) await resetDatabase(seed.url);
+          if (nodeArgs.length > 0) log(`profile: ${relative(projectRoot, writeProfileSummary(`${profileDir}/${profileName}`))}`);
+          if (group.some((l) => l.variant.mutates)) await resetDatabase(seed.url);
         }
       }
     }

@@ -38,7 +38,7 @@ export function rssMbOf(pid: number): number {
   }
 }
 
-/** `nodeArgs`: extra flags for node, e.g. `--cpu-prof` (bench --cpu-prof). */
+/** `nodeArgs`: extra flags for node, e.g. `--cpu-prof` (bench --profile). */
 export async function startServer(kind: ServerKind, env: Record<string, string>, nodeArgs: string[] = []): Promise<RunningServer> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...commands[kind]], {
