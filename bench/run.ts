@@ -196,7 +196,7 @@ async function main() {
               const m = await measure(server, line, opts);
               line.rounds.push(m);
               log(
-                `round ${round} ${line.variant.scenario} ${`${line.variant.label}${line.variant.shape ? ` (${line.variant.shape})` : ''}`.padEnd(36)} ${line.connections === null ? '' : `${line.connections} conn `}${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB  load ${loadavg()[0]!.toFixed(2)}${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
+                `round ${round} ${line.variant.scenario} ${`${line.variant.label}${line.variant.shape ? ` (${line.variant.shape})` : ''}`.padEnd(36)} ${line.connections === null ? '' : `${line.connections} conn `}${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB  CPU ${fmt(m.cpuMsPerRequest, 2)} ms/req  load ${loadavg()[0]!.toFixed(2)}${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
               );
             }
             if (webhook && receiver) {
@@ -271,6 +271,7 @@ interface Summary {
   p99: number;
   rssMb: number;
   maxRssMb: number;
+  cpuMsPerRequest: number;
   bad: number;
   errors: number;
   rounds: Measurement[];
@@ -297,6 +298,7 @@ function summarize(
     p99: median(rounds.map((m) => m.p99)),
     rssMb: median(rounds.map((m) => m.rssMb)),
     maxRssMb: Math.max(...rounds.map((m) => m.rssMb)),
+    cpuMsPerRequest: median(rounds.map((m) => m.cpuMsPerRequest)),
     bad: rounds.reduce((n, m) => n + m.bad, 0),
     errors: rounds.reduce((n, m) => n + m.errors, 0),
     rounds,
@@ -366,10 +368,10 @@ function summarize(
   const invalid = rows.filter((r) => r.bad || r.errors);
   for (const r of invalid) checks.push(`WARNING: ${r.scenario} ${r.label}: ${r.bad} wrong answers, ${r.errors} errors`);
 
-  const header = '| | server | conns | req/s | p50 ms | p99 ms | RSS MB | vs PostGraphile | vs raw |';
+  const header = '| | server | conns | req/s | p50 ms | p99 ms | RSS MB | CPU ms/req | vs PostGraphile | vs raw |';
   const table = [
     header,
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => {
       const vsPgl = r.ratios['gateway/PostGraphile'];
       const vsRaw = r.ratios['gateway/raw'] ?? r.ratios['gateway/raw verify-only'];
@@ -379,7 +381,7 @@ function summarize(
           : vsRaw !== undefined
             ? fmt(vsRaw, 2)
             : '';
-      return `| ${r.scenario} ${r.name} | ${r.label} | ${r.connections ?? ''} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.rssMb)} | ${vsPgl !== undefined ? fmt(vsPgl, 2) : ''} | ${vsRawText} |`;
+      return `| ${r.scenario} ${r.name} | ${r.label} | ${r.connections ?? ''} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.rssMb)} | ${fmt(r.cpuMsPerRequest, 2)} | ${vsPgl !== undefined ? fmt(vsPgl, 2) : ''} | ${vsRawText} |`;
     }),
   ].join('\n');
   const setup =

@@ -24,6 +24,11 @@ export interface Measurement {
   /** The highest resident memory of the server process seen during the run, in MB. */
   rssMb: number;
   requests: number;
+  /**
+   * The server's CPU time per request (user + system), in ms: what a request costs, less at the mercy
+   * of a machine shared with the load generator and other work than req/s.
+   */
+  cpuMsPerRequest: number;
   /** Responses that came back but were not a correct answer. */
   bad: number;
   errors: number;
@@ -36,6 +41,7 @@ export async function measureLoad(
 ): Promise<Measurement> {
   let bad = 0;
   let rssMb = server.rssMb();
+  const cpuBefore = server.cpuMs();
   const sampler = setInterval(() => (rssMb = Math.max(rssMb, server.rssMb())), 250);
   try {
     const result = await autocannon({
@@ -60,6 +66,7 @@ export async function measureLoad(
       p99: result.latency.p99,
       rssMb: Math.max(rssMb, server.rssMb()),
       requests: result.requests.total,
+      cpuMsPerRequest: (server.cpuMs() - cpuBefore) / Math.max(1, result.requests.total),
       bad,
       errors: result.errors + result.timeouts,
     };
@@ -75,6 +82,7 @@ export async function measureCalls(
   call: (i: number) => Promise<boolean>,
 ): Promise<Measurement & { seconds: number[] }> {
   let rssMb = server.rssMb();
+  const cpuBefore = server.cpuMs();
   const sampler = setInterval(() => (rssMb = Math.max(rssMb, server.rssMb())), 100);
   const seconds: number[] = [];
   let bad = 0;
@@ -95,6 +103,7 @@ export async function measureCalls(
     p99: sorted.at(-1)! * 1000,
     rssMb: Math.max(rssMb, server.rssMb()),
     requests: seconds.length,
+    cpuMsPerRequest: (server.cpuMs() - cpuBefore) / Math.max(1, seconds.length),
     bad,
     errors: 0,
     seconds,
