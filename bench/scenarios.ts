@@ -2,7 +2,9 @@
 // PostGraphile and the raw baseline get the same question in each one's own terms.
 import { request as httpRequest } from 'node:http';
 import pg from 'pg';
-import { signAccessToken, type TokenKeys } from '../src/tokens/tokens.js';
+import { hashPassword } from '../src/users/passwords.js';
+import { signRefreshToken, type RefreshTokenKeys } from '../src/tokens/refresh-tokens.js';
+import { hashToken, signAccessToken, type TokenKeys } from '../src/tokens/tokens.js';
 import { encodeCursor } from '../src/db/keyset.js';
 import type { LoadSpec, RequestShape } from './lib/load.js';
 import type { ServerKind } from './lib/servers.js';
@@ -11,13 +13,18 @@ export const ADMIN_KEY = 'agk_benchmark-owner-key-0000000000000000';
 export const JWT_SECRET = 'benchmark-signing-secret-0123456789abcdef';
 export const APP_ID = 'app-users-gateway';
 
-export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6';
+export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8';
+
+/** S8: the password of every user that S8 logs in (their hash is set by loadFixtures). */
+export const LOGIN_PASSWORD = 'benchmark password 0123';
 
 /** One line of the results: a scenario as one server (or one of its routes) answers it. */
 export interface Variant {
   scenario: ScenarioId;
-  /** e.g. "first page"; the same for every server of a scenario, except S4 and S5 (one line per route or action). */
+  /** e.g. "first page, edges"; the same for every server of a scenario, except S4 and S5 (one line per route or action). */
   name: string;
+  /** S1, S2: what the page asks for, `edges { cursor node }` and pageInfo, or only `nodes` (the raw server answers both alike). */
+  shape?: 'edges' | 'nodes';
   server: ServerKind;
   /** How the line is labelled: "gateway", "PostGraphile 4", "raw", "raw verify-only", … */
   label: string;
@@ -42,7 +49,14 @@ export interface Fixtures {
   disableUsers: string[];
   /** S6: batches of up to 10,000 confirmed users. */
   bulkBatches: string[][];
+  /** S7: refresh tokens (signed as the gateway signs them) of 10,000 users, one session each. */
+  refreshTokens: string[];
+  /** S8: emails of users whose password is LOGIN_PASSWORD. */
+  loginEmails: string[];
 }
+
+/** The device id of the sessions loadFixtures adds for S7 ("device-…" like the seeded ones: resetDatabase keeps them). */
+const S7_DEVICE = 'device-s7';
 
 /**
  * Prefixes "user<n>" that match between 60 and 200 of the users user1 … user<N> (so a full first
@@ -68,7 +82,7 @@ export function emailPrefixes(users: number, count = 1000): string[] {
 /** The number i of a seeded user user<i>@example.com; users are split into disjoint pools by i % 10. */
 const NUMBER = `substring(u.email FROM 5 FOR position('@' IN u.email) - 5)::int`;
 
-export async function loadFixtures(url: string, users: number, keys: TokenKeys): Promise<Fixtures> {
+export async function loadFixtures(url: string, users: number, keys: TokenKeys, refreshKeys: RefreshTokenKeys): Promise<Fixtures> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -105,6 +119,28 @@ export async function loadFixtures(url: string, users: number, keys: TokenKeys):
       ),
     );
 
+    // S7: one session of each of 10,000 users, whose refresh token is known: the rows are made here
+    // (again each run, the token's key being the deployment's), with the hash the gateway looks up.
+    await client.query('DELETE FROM refresh_tokens WHERE device_id = $1', [S7_DEVICE]);
+    const refreshUsers = await pool([2], 10_000);
+    const refreshTokens = await Promise.all(refreshUsers.map((sub) => signRefreshToken(refreshKeys, { sub, ttlSeconds: 30 * 86_400 })));
+    await client.query(
+      `INSERT INTO refresh_tokens (user_id, token_hash, device_id, expires_at)
+       SELECT user_id, token_hash, $3, now() + interval '30 days' FROM unnest($1::uuid[], $2::bytea[]) AS t(user_id, token_hash)`,
+      [refreshUsers, refreshTokens.map((t) => hashToken(t)), S7_DEVICE],
+    );
+
+    // S8: 1,000 users with one password, hashed as the gateway hashes it (one hash for all: a check costs the same).
+    const loginEmails = (
+      await client.query<{ email: string }>(
+        `SELECT u.email FROM users u WHERE u.status = 'confirmed' AND ${NUMBER} % 10 = 1 ORDER BY ${NUMBER} LIMIT 1000`,
+      )
+    ).rows.map((r) => r.email);
+    await client.query(
+      `UPDATE user_identities SET password_hash = $2 WHERE provider_type = 'local-userpass' AND provider_id = ANY($1::text[])`,
+      [loginEmails.map((e) => e.toLowerCase()), await hashPassword(LOGIN_PASSWORD)],
+    );
+
     const bulk = await pool([7, 8, 9], 300_000);
     const bulkBatches: string[][] = [];
     for (let i = 0; i < bulk.length; i += 10_000) bulkBatches.push(bulk.slice(i, i + 10_000));
@@ -116,6 +152,8 @@ export async function loadFixtures(url: string, users: number, keys: TokenKeys):
       revokeUsers: await pool([5], 200_000),
       disableUsers: await pool([6], 200_000),
       bulkBatches,
+      refreshTokens,
+      loginEmails,
     };
   } finally {
     await client.end();
@@ -155,15 +193,18 @@ const graphql = (query: string, variables: Record<string, unknown> = {}): Reques
 });
 /** A GraphQL answer with data, at least one node and no error. */
 const graphqlPage = (status: number, body: string) =>
-  status === 200 && body.startsWith('{"data":{') && body.includes('"node":{') && !body.includes('"errors"');
+  status === 200 && body.startsWith('{"data":{') && (body.includes('"node":{') || body.includes('"nodes":[{')) && !body.includes('"errors"');
 
 const USER_FIELDS = 'id email status createdAt activeSessionCount';
 const PAGE_FIELDS = `edges { cursor node { ${USER_FIELDS} } } pageInfo { hasNextPage endCursor }`;
+/** The page's rows only: what a client that pages by offset, or shows one page, asks for. */
+const NODES_FIELDS = `nodes { ${USER_FIELDS} }`;
+const SHAPES = { edges: PAGE_FIELDS, nodes: NODES_FIELDS } as const;
 
-const GATEWAY_PAGE = `query ($after: String) { users(status: CONFIRMED, first: 50, after: $after) { ${PAGE_FIELDS} } }`;
+const gatewayPage = (shape: keyof typeof SHAPES) => `query ($after: String) { users(status: CONFIRMED, first: 50, after: $after) { ${SHAPES[shape]} } }`;
 const GATEWAY_SEARCH = `query ($search: String!) { users(search: $search, first: 50) { ${PAGE_FIELDS} } }`;
-const POSTGRAPHILE_PAGE = `query ($after: Cursor) {
-  allUsers(condition: { status: CONFIRMED }, first: 50, after: $after, orderBy: [CREATED_AT_DESC, ID_DESC]) { ${PAGE_FIELDS} }
+const postgraphilePage = (shape: keyof typeof SHAPES) => `query ($after: Cursor) {
+  allUsers(condition: { status: CONFIRMED }, first: 50, after: $after, orderBy: [CREATED_AT_DESC, ID_DESC]) { ${SHAPES[shape]} }
 }`;
 const POSTGRAPHILE_SEARCH = `query ($prefix: String!) { searchUsers(prefix: $prefix, first: 50) { ${PAGE_FIELDS} } }`;
 
@@ -187,6 +228,8 @@ export const SCENARIO_NAMES: Record<ScenarioId, string> = {
   S4: 'token check',
   S5: 'actions on distinct users',
   S6: 'bulk: disableUsers of 10,000 users in one call',
+  S7: 'token refresh: POST …/auth/session with the refresh tokens of 10,000 users',
+  S8: 'password login (scrypt-bound)',
 };
 
 export function variants(f: Fixtures): Variant[] {
@@ -197,22 +240,25 @@ export function variants(f: Fixtures): Variant[] {
   const token = cycle(f.tokens);
   const revokeUser = cycle(f.revokeUsers);
   const disableUser = cycle(f.disableUsers);
+  const refreshToken = cycle(f.refreshTokens);
+  const loginEmail = cycle(f.loginEmails);
   const bearer = (path: string): RequestShape => ({ method: 'GET', path, headers: { authorization: `Bearer ${token()}` } });
 
   return [
-    // S1
-    { scenario: 'S1', name: 'first page', server: 'gateway', label: 'gateway', load: { next: () => graphql(GATEWAY_PAGE), valid: graphqlPage } },
-    { scenario: 'S1', name: 'first page', server: 'postgraphile', label: 'PostGraphile 4', load: { next: () => graphql(POSTGRAPHILE_PAGE), valid: graphqlPage } },
+    // S1 and S2, each shape: the gateway and PostGraphile answer the same GraphQL; raw has one answer for both.
+    ...(['edges', 'nodes'] as const).flatMap((shape): Variant[] => [
+      { scenario: 'S1', name: `first page, ${shape}`, shape, server: 'gateway', label: 'gateway', load: { next: () => graphql(gatewayPage(shape)), valid: graphqlPage } },
+      { scenario: 'S1', name: `first page, ${shape}`, shape, server: 'postgraphile', label: 'PostGraphile 4', load: { next: () => graphql(postgraphilePage(shape)), valid: graphqlPage } },
+      {
+        scenario: 'S2', name: `deep page (position ${f.deep.position.toLocaleString('en-US')}), ${shape}`, shape, server: 'gateway', label: 'gateway',
+        load: { next: () => graphql(gatewayPage(shape), { after: deepGateway }), valid: graphqlPage },
+      },
+      {
+        scenario: 'S2', name: `deep page (position ${f.deep.position.toLocaleString('en-US')}), ${shape}`, shape, server: 'postgraphile', label: 'PostGraphile 4',
+        load: { next: () => graphql(postgraphilePage(shape), { after: deepPostGraphile }), valid: graphqlPage },
+      },
+    ]),
     { scenario: 'S1', name: 'first page', server: 'raw', label: 'raw', load: { next: () => rawUsers({ status: 'confirmed', first: 50 }), valid: rawOk } },
-    // S2
-    {
-      scenario: 'S2', name: `deep page (position ${f.deep.position.toLocaleString('en-US')})`, server: 'gateway', label: 'gateway',
-      load: { next: () => graphql(GATEWAY_PAGE, { after: deepGateway }), valid: graphqlPage },
-    },
-    {
-      scenario: 'S2', name: `deep page (position ${f.deep.position.toLocaleString('en-US')})`, server: 'postgraphile', label: 'PostGraphile 4',
-      load: { next: () => graphql(POSTGRAPHILE_PAGE, { after: deepPostGraphile }), valid: graphqlPage },
-    },
     {
       scenario: 'S2', name: `deep page (position ${f.deep.position.toLocaleString('en-US')})`, server: 'raw', label: 'raw',
       load: {
@@ -278,6 +324,27 @@ export function variants(f: Fixtures): Variant[] {
           if (done !== ids.length) process.stderr.write(`S6: unexpected answer ${res.status}: ${res.text.slice(0, 300)}\n`);
           return done === ids.length;
         },
+      },
+    },
+    // S7: the write hot path of a signed-in app: a new access token for a refresh token, one row update each.
+    {
+      scenario: 'S7', name: 'token refresh', server: 'gateway', label: 'gateway POST …/auth/session', mutates: true,
+      load: {
+        next: () => ({ method: 'POST', path: '/api/client/v2.0/auth/session', headers: { authorization: `Bearer ${refreshToken()}` } }),
+        valid: (status, body) => status === 201 && body.includes('"access_token"'),
+      },
+    },
+    // S8: logins by password: one scrypt check each, then a new session.
+    {
+      scenario: 'S8', name: 'password login', server: 'gateway', label: 'gateway local-userpass login', mutates: true,
+      load: {
+        next: () => ({
+          method: 'POST',
+          path: `/api/client/v2.0/app/${APP_ID}/auth/providers/local-userpass/login`,
+          headers: json,
+          body: JSON.stringify({ username: loginEmail(), password: LOGIN_PASSWORD }),
+        }),
+        valid: (status, body) => status === 200 && body.includes('"refresh_token"'),
       },
     },
   ];

@@ -13,6 +13,7 @@ import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { createMigratedDataDir, onPostgres } from './helpers/database.js';
 import { projectRoot } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
+import { distCommand } from './helpers/build.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -125,11 +126,11 @@ describe('admin keys from GraphQL', () => {
 
 const run = promisify(execFile);
 
-/** `npm run admin -- …` as a user runs it (tsx src/cli/admin.ts), against the given database. */
+/** `npm run admin -- …` as a user runs it (node dist/admin.js), against the given database. */
 async function cli(env: Record<string, string>, ...args: string[]) {
   const { VITEST: _v, VITEST_POOL_ID: _p, VITEST_WORKER_ID: _w, TEST_DB: _t, DATABASE_URL: _d, ...inherited } = process.env;
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/admin.ts', ...args], {
+    const { stdout, stderr } = await run(process.execPath, [...distCommand('admin'), ...args], {
       cwd: projectRoot,
       env: { ...inherited, LOG_LEVEL: 'silent', ...env },
     });

@@ -18,6 +18,7 @@ import { createTestDatabase, migratedPgliteTemplate, onPostgres, type TestDataba
 import { graphql, succeeded, waitFor, type Call } from './helpers/faults.js';
 import { projectRoot, startGatewayProcess, type GatewayProcess } from './helpers/process.js';
 import { seedSessions, seedUsers } from './helpers/seed.js';
+import { distCommand } from './helpers/build.js';
 
 const KEY = 'faults-crash-owner-key-0123456789';
 const USERS = 150;
@@ -196,7 +197,7 @@ afterAll(async () => {
 /** `npm run check-db` against the data folder, as an operator would run it after a crash. */
 function runCheckDb(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const { VITEST: _v, VITEST_POOL_ID: _p, VITEST_WORKER_ID: _w, TEST_DB: _t, DATABASE_URL: _d, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/check-db.ts'], {
+  const child = spawn(process.execPath, distCommand('check-db'), {
     cwd: projectRoot,
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,6 +17,7 @@ import { mailOutbox } from '../src/db/schema.js';
 import { createLogger } from '../src/logger.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { projectRoot } from './helpers/process.js';
+import { distCommand } from './helpers/build.js';
 
 const APP = '/api/client/v2.0/app/app-users-gateway';
 const USERPASS = `${APP}/auth/providers/local-userpass`;
@@ -131,7 +132,7 @@ describe('a forged Host header', () => {
     const { VITEST: _v, VITEST_POOL_ID: _p, VITEST_WORKER_ID: _w, TEST_DB: _t, PUBLIC_URL: _u, CONFIRMATION_URL: _c, DATABASE_URL: _d, ...env } =
       process.env;
     try {
-      const exit = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      const exit = await promisify(execFile)(process.execPath, distCommand('server'), {
         cwd: projectRoot,
         env: { ...env, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
         timeout: 30_000,

@@ -1,4 +1,4 @@
-// Issue 11, "Hostile clients", against the real process (`npm start`, tsx src/server.ts): many
+// Issue 11, "Hostile clients", against the real process (`npm start`, node dist/server.js): many
 // GraphiQL views and slow readers do not grow its memory, the connection cap refuses the
 // connection past MAX_CONNECTIONS while a probe on an open connection still gets /live.
 // Bounded in count and time, 127.0.0.1 only; an attack is stopped (and the

@@ -31,6 +31,7 @@ import { onPostgres } from './helpers/database.js';
 import { DEFAULT_APP_ID, call, gql, introspect, profile } from './helpers/realm.js';
 import { pollUntil } from './helpers/wait.js';
 import { REALM_CORE_CLIENT, realmCoreClientPresent } from './helpers/realm-core.js';
+import { distCommand } from './helpers/build.js';
 
 const nativeClient = realmCoreClientPresent('test/jwks.test.ts');
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -286,7 +287,7 @@ describe('rotation', () => {
   });
 
   it.skipIf(!onPostgres)('`npm run admin -- keys rotate-signing` rotates, and the running gateway follows', async () => {
-    const { stdout } = await promisify(execFile)('npx', ['tsx', 'src/cli/admin.ts', 'keys', 'rotate-signing', '--json'], {
+    const { stdout } = await promisify(execFile)(process.execPath, [...distCommand('admin'), 'keys', 'rotate-signing', '--json'], {
       env: { ...process.env, DATABASE_URL: t.database.url!, PUBLIC_URL: t.baseUrl },
     });
     const rotated = JSON.parse(stdout) as { kid: string; previousKid: string };

@@ -54,3 +54,22 @@ it('a page costs the same fixed number of statements at 5, 50 and 500 users', as
   expect(medium.count).toBe(small.count);
   expect(large.count).toBe(small.count);
 });
+
+it('the page asked for as nodes carries the same counts, in the same one statement as edges', async () => {
+  const asked = (shape: string) => `query { users(status: CONFIRMED, first: 50) { ${shape} } }`;
+  const count = async (query: string) => {
+    await t.client.request(query);
+    statements = [];
+    const result = await t.client.request<Record<string, Record<string, unknown>>>(query);
+    return { statements: statements.length, users: result.users! };
+  };
+  const edges = await count(asked('edges { node { id activeSessionCount } }'));
+  const nodes = await count(asked('nodes { id activeSessionCount }'));
+  const withoutCounts = await count(asked('nodes { id }'));
+  const byEdges = (edges.users.edges as { node: { id: string; activeSessionCount: number } }[]).map((e) => e.node);
+  expect(nodes.users.nodes).toEqual(byEdges);
+  expect(byEdges.filter((u) => u.activeSessionCount === 2)).toHaveLength(30);
+  // The counts come inside the page's statement, never as a statement of their own.
+  expect(nodes.statements).toBe(edges.statements);
+  expect(nodes.statements).toBe(withoutCounts.statements);
+});

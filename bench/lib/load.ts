@@ -24,14 +24,19 @@ export interface Measurement {
   /** The highest resident memory of the server process seen during the run, in MB. */
   rssMb: number;
   requests: number;
+  /**
+   * The server's CPU time per request (user + system), in ms: what a request costs, less at the mercy
+   * of a machine shared with the load generator and other work than req/s.
+   */
+  cpuMsPerRequest: number;
   /** Responses that came back but were not a correct answer. */
   bad: number;
   errors: number;
   /**
-   * CPU milliseconds per request during the measurement, by process (the server, PostgreSQL's
-   * backends, the webhook receiver): bench/lib/cpu.ts.
+   * CPU time per request, in ms, of the other processes a request makes work for (PostgreSQL's
+   * backends of the benchmark's database, the webhook receiver): bench/lib/cpu.ts.
    */
-  cpuMsPerRequest?: Record<string, number>;
+  sideCpuMsPerRequest?: Record<string, number>;
 }
 
 export async function measureLoad(
@@ -41,6 +46,7 @@ export async function measureLoad(
 ): Promise<Measurement> {
   let bad = 0;
   let rssMb = server.rssMb();
+  const cpuBefore = server.cpuMs();
   const sampler = setInterval(() => (rssMb = Math.max(rssMb, server.rssMb())), 250);
   try {
     const result = await autocannon({
@@ -65,6 +71,7 @@ export async function measureLoad(
       p99: result.latency.p99,
       rssMb: Math.max(rssMb, server.rssMb()),
       requests: result.requests.total,
+      cpuMsPerRequest: (server.cpuMs() - cpuBefore) / Math.max(1, result.requests.total),
       bad,
       errors: result.errors + result.timeouts,
     };
@@ -80,6 +87,7 @@ export async function measureCalls(
   call: (i: number) => Promise<boolean>,
 ): Promise<Measurement & { seconds: number[] }> {
   let rssMb = server.rssMb();
+  const cpuBefore = server.cpuMs();
   const sampler = setInterval(() => (rssMb = Math.max(rssMb, server.rssMb())), 100);
   const seconds: number[] = [];
   let bad = 0;
@@ -100,6 +108,7 @@ export async function measureCalls(
     p99: sorted.at(-1)! * 1000,
     rssMb: Math.max(rssMb, server.rssMb()),
     requests: seconds.length,
+    cpuMsPerRequest: (server.cpuMs() - cpuBefore) / Math.max(1, seconds.length),
     bad,
     errors: 0,
     seconds,

@@ -15,15 +15,30 @@ export interface RunningServer {
   pid: number;
   /** Resident memory of the process now, in MB. */
   rssMb(): number;
+  /** CPU time (user + system) the process has used so far, in ms. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
-/** What each kind runs: the gateway exactly as `npm start` does (tsx src/server.ts), in production mode. */
-const entryPoints: Record<ServerKind, string> = {
-  gateway: 'src/server.ts',
-  postgraphile: 'bench/servers/postgraphile.ts',
-  raw: 'bench/servers/raw.ts',
+/**
+ * What each kind runs: the gateway exactly as `npm start` does (node dist/server.js, built by the
+ * benchmark first), in production mode; the other two are benchmark code, run through tsx.
+ */
+const commands: Record<ServerKind, string[]> = {
+  gateway: ['--enable-source-maps', 'dist/server.js'],
+  postgraphile: ['--import', 'tsx', 'bench/servers/postgraphile.ts'],
+  raw: ['--import', 'tsx', 'bench/servers/raw.ts'],
 };
+
+/** CPU time (user + system) a process has used so far, in ms (from /proc; 0 where there is none). */
+export function cpuMsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks of 1/100 s
+  } catch {
+    return 0;
+  }
+}
 
 export function rssMbOf(pid: number): number {
   try {
@@ -35,10 +50,10 @@ export function rssMbOf(pid: number): number {
   }
 }
 
-/** `nodeArgs`: extra flags for node, e.g. `--cpu-prof` (bench --cpu-prof). */
+/** `nodeArgs`: extra flags for node, e.g. `--cpu-prof` (bench --profile). */
 export async function startServer(kind: ServerKind, env: Record<string, string>, nodeArgs: string[] = []): Promise<RunningServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entryPoints[kind]], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...commands[kind]], {
     cwd: projectRoot,
     env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, ...env, PORT: String(port) },
     // The gateway logs a JSON line per request, as in production: written, then thrown away.
@@ -67,6 +82,7 @@ export async function startServer(kind: ServerKind, env: Record<string, string>,
     baseUrl,
     pid: child.pid!,
     rssMb: () => rssMbOf(child.pid!),
+    cpuMs: () => cpuMsOf(child.pid!),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);

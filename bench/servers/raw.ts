@@ -8,7 +8,8 @@ import { jwtVerify } from 'jose';
 import pg from 'pg';
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 10) });
-const key = new TextEncoder().encode(process.env.JWT_SECRET ?? '');
+// Imported once, as the gateway does: jose would import raw key bytes again on every check.
+const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(process.env.JWT_SECRET ?? ''), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
 const appId = process.env.APP_ID ?? 'app-users-gateway';
 
 const ACTIVE_SESSIONS = `(SELECT count(*)::int FROM refresh_tokens t

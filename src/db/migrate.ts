@@ -1,11 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import { migrationsFolder } from '../assets.js';
 import type { DatabaseHandle } from './client.js';
 
-export const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
+export { migrationsFolder };
 
 // Any fixed number: instances starting together queue on it, and the first one migrates.
 const MIGRATION_LOCK_KEY = 7_420_113_001;

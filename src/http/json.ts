@@ -1,8 +1,13 @@
-/** A JSON response: `application/json; charset=utf-8` unless `headers` name another content type. */
+/**
+ * A JSON response: `application/json; charset=utf-8` unless `headers` name another content type.
+ * With its length: without one, Node sends the body chunked, a second write per response for the
+ * closing chunk (issue 18: socket writes were a quarter of /introspect's CPU time).
+ */
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+  const text = JSON.stringify(body);
+  return new Response(text, {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers, 'content-length': String(Buffer.byteLength(text)) },
   });
 }
 

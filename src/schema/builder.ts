@@ -42,6 +42,8 @@ export const builder = new SchemaBuilder<{
     startCursorFieldOptions: { description: 'The cursor of the first item of the page.' },
     endCursorFieldOptions: { description: 'The cursor of the last item: pass it as `after` for the next page.' },
     edgesFieldOptions: { description: 'The items of the page, in order.' },
+    // Issue 18: clients that need no cursors ask for the rows alone, as PostGraphile's clients do.
+    nodesOnConnection: { description: 'The items of the page, in order, without their cursors (`edges` has them).' },
     pageInfoFieldOptions: { description: 'Where the page stands in its list.' },
     nodeFieldOptions: { description: 'The item.' },
     cursorFieldOptions: { description: 'The position of the item: pass it as `after` to continue after it.' },

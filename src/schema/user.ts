@@ -198,7 +198,8 @@ builder.queryField('users', (t) =>
     },
     resolve: async (_root, args, ctx, info) => {
       const list = await findUsers(ctx.db, { status: args.status, search: args.search }, args.first, args.after, {
-        withActiveSessionCount: selects(info, ['edges', 'node', 'activeSessionCount']),
+        withActiveSessionCount:
+          selects(info, ['edges', 'node', 'activeSessionCount']) || selects(info, ['nodes', 'activeSessionCount']),
       });
       return Object.assign(toConnection(list, args.after != null), { totalCount: list.totalCount });
     },

@@ -13,6 +13,7 @@ import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Executor } from '../db/client.js';
 import { InvalidSessionError } from './errors.js';
 import { findGatewaySecret, insertGatewaySecretUnlessExists } from './secrets.js';
+import { importHs256Key } from './signing-keys.js';
 
 const REFRESH_TOKEN_ALGORITHM = 'HS256';
 const REFRESH_KEY_SECRET_NAME = 'refresh_token_signing_key';
@@ -22,17 +23,17 @@ export const REFRESH_TOKEN_TYPE = 'refresh';
 export interface RefreshTokenKeys {
   /** The audience refresh tokens carry: the app id with `#refresh`, never the access tokens' audience. */
   audience: string;
-  key(): Promise<Uint8Array>;
+  key(): Promise<CryptoKey>;
 }
 
 export function createRefreshTokenKeys(db: Executor, settings: { appId: string }): RefreshTokenKeys {
-  let loading: Promise<Uint8Array> | undefined;
-  const load = async (): Promise<Uint8Array> => {
+  let loading: Promise<CryptoKey> | undefined;
+  const load = async (): Promise<CryptoKey> => {
     // Of instances starting together, the first insert wins and everyone reads that one.
     await insertGatewaySecretUnlessExists(db, REFRESH_KEY_SECRET_NAME, randomBytes(32).toString('base64url'));
     const stored = await findGatewaySecret(db, REFRESH_KEY_SECRET_NAME);
     if (!stored) throw new Error(`gateway secret ${REFRESH_KEY_SECRET_NAME} is missing right after its insert`);
-    return Buffer.from(stored, 'base64url');
+    return importHs256Key(Buffer.from(stored, 'base64url'));
   };
   return {
     audience: `${settings.appId}#refresh`,

@@ -25,7 +25,15 @@ const FED_MAX_AGE_MS = 5 * 60_000;
 /** A token with an unknown kid makes the ring read again at most this often (a flood of forged kids costs one read a second). */
 const MISS_RELOAD_INTERVAL_MS = 1_000;
 
-type VerificationKey = CryptoKey | Uint8Array;
+type VerificationKey = CryptoKey;
+
+/**
+ * An HS256 secret as a WebCrypto key, imported once: jose imports raw key bytes again on every
+ * signature and check, which cost as much as the HMAC itself on /introspect (issue 18).
+ */
+export function importHs256Key(secret: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+}
 
 /** One key of the ring, as an instance holds it. */
 export interface SigningKey {
@@ -257,7 +265,7 @@ export class SigningKeyRing {
     const secret = this.settings.jwtSecret;
     if (secret) {
       const kid = configuredKid(secret);
-      const key = new TextEncoder().encode(secret);
+      const key = await importHs256Key(new TextEncoder().encode(secret));
       signing = { kid, alg: 'HS256', key };
       keys.set(kid, {
         kid,
@@ -284,7 +292,7 @@ export class SigningKeyRing {
           if (isCurrent) throw err;
           continue; // A retired HS256 key this instance cannot open: its tokens are refused here.
         }
-        verificationKey = Buffer.from(material, 'base64url');
+        verificationKey = await importHs256Key(Buffer.from(material, 'base64url'));
         if (isCurrent) signing = { kid: row.id, alg, key: verificationKey };
       } else {
         verificationKey = (await importJWK(row.publicJwk as JWK, alg)) as VerificationKey;

@@ -16,6 +16,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../../src/db/client.js';
 import { migrationsFolder, runMigrations } from '../../src/db/migrate.js';
+import { buildDistOnce } from './build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -85,6 +86,7 @@ export async function dropDatabases(adminUrl: string, prefix: string): Promise<v
 }
 
 export default async function setup(project: TestProject) {
+  await buildDistOnce();
   const adminUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
   if (project.name !== 'postgres' || !adminUrl) {
     project.provide('pgTemplate', null);

@@ -1,9 +1,9 @@
 // `npm run check-db`: checks the invariants of src/users/invariants.ts on the configured database
 // (DATABASE_URL, or the embedded one in DATA_DIR: stop the gateway first, the embedded database
 // has one user at a time). Exit code 0: all hold; 1: some do not (listed); 2: could not check.
-import { ConfigError, loadConfig } from '../src/config.js';
-import { checkInvariants, describeViolations } from '../src/users/invariants.js';
-import { openDatabase } from '../src/db/client.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { checkInvariants, describeViolations } from '../users/invariants.js';
+import { openDatabase } from '../db/client.js';
 
 async function main(): Promise<number> {
   const config = loadConfig(process.env, { servesLinks: false });
