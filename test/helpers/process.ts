@@ -17,7 +17,8 @@ export async function startGatewayProcess(env: Record<string, string>, timeoutMs
   const { VITEST: _v, VITEST_POOL_ID: _p, VITEST_WORKER_ID: _w, TEST_DB: _t, ...inherited } = process.env;
   const child = spawn(process.execPath, distCommand('server'), {
     cwd: projectRoot,
-    env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    // No drain unless a test asks for one: the tests' gateways have no load balancer to wait for.
+    env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
