@@ -13,6 +13,7 @@ import { createLogger } from '../src/logger.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { onPostgres } from './helpers/database.js';
 import { PASSWORD, uniqueEmail } from './helpers/realm.js';
+import { waitFor } from './helpers/wait.js';
 
 const minute = 60_000;
 const APP = '/api/client/v2.0/app/app-users-gateway/auth/providers';
@@ -116,6 +117,32 @@ describe.skipIf(!onPostgres)('instances on one PostgreSQL database (the embedded
     for (let i = 0; i < 10; i++) expect((await login((i % 2 === 0 ? b : a).baseUrl, email, `wrong-${i}`)).status).toBe(401);
     expect((await login(b.baseUrl, email, PASSWORD)).status).toBe(429);
     clock += 15 * minute;
+  });
+
+  it('share failed admin-key checks: 20 bad keys per address in 10 minutes over both instances, then each refuses the address', async () => {
+    const badKey = (instance: { baseUrl: string }) =>
+      fetch(`${instance.baseUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-key' },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      }).then(async (res) => {
+        await res.body?.cancel();
+        return res.status;
+      });
+    // Ten on each instance: within each one's own allowance of 20, so only the shared count can refuse.
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push(await badKey(i % 2 === 0 ? a : b));
+    expect(statuses).toEqual(Array(20).fill(401));
+    // The shared count is past the allowance: the next failure on an instance tells it (the store
+    // refuses to count it), and from then on that instance refuses the address.
+    for (const instance of [a, b]) await waitFor(async () => (await badKey(instance)) === 429, 'the instance to refuse the address');
+    for (const instance of [a, b]) expect(await badKey(instance)).toBe(429);
+    const row = await a.database.db.execute(sql`SELECT count FROM attempt_counters WHERE key LIKE 'adminKeyPerAddress:%'`);
+    expect((row as unknown as { rows: { count: number }[] }).rows.map((r) => r.count)).toEqual([20]);
+    // The address recovers on both when the window ends.
+    clock += 10 * minute;
+    for (const instance of [a, b]) expect(await badKey(instance)).toBe(401);
+    clock += 10 * minute;
   });
 
   it('share the sign-up limits too: 20 anonymous logins per address per 10 minutes, over both instances', async () => {

@@ -4,7 +4,7 @@ import { findActiveKeyBySecret, touchAdminKey } from '../admin/keys.js';
 import type { CachedAdminKeys } from '../admin/key-cache.js';
 import type { Database } from '../db/client.js';
 import type { AdminKeyRow } from '../db/schema.js';
-import { isRefusal, type FailureLimiter } from '../limits/index.js';
+import { isRefusal, type FailureCounter } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import { TooManyAttemptsError } from './errors.js';
 
@@ -16,7 +16,7 @@ export function createAdminKeyAuth(deps: {
   /** The per-instance cache of admin keys, kept exact by notifications; without it, every check reads the database. */
   adminKeys: CachedAdminKeys | null;
   /** Failed admin-key checks per source address. */
-  limiter: FailureLimiter;
+  limiter: FailureCounter;
   logger: Logger;
 }): AuthenticateAdminKey {
   const { db, adminKeys, limiter, logger } = deps;

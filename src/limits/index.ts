@@ -11,7 +11,7 @@ export { QueueFullError, WorkQueue, type WorkQueueOptions } from './work-queue.j
 
 /** The rate limiters of one gateway process. */
 export interface Limiters {
-  adminKey: FailureLimiter;
+  adminKey: FailureCounter;
   login: LoginLimiter;
   signUp: SignUpLimiters;
   /** The bounds of the process-wide password-hashing queue (src/limits/password-hashing.ts), for createApp to apply. */
@@ -37,9 +37,11 @@ export function createLimiters(limits: Partial<RateLimits> = {}, now?: () => num
   const counters = store ?? local;
   const counter = (name: keyof Omit<RateLimits, 'passwordHashing'>) => ({ counter: name, limit: merged[name] });
   return {
-    // Per process, even with a shared store: the key check runs on every admin request and is
-    // answered from the instance's key cache without a statement, which a shared count would undo.
-    adminKey: new FailureLimiter(local, counter('adminKeyPerAddress')),
+    // Counted in this process first: the key check runs on every admin request and is answered
+    // from the instance's key cache without a statement. Only failures reach the shared store.
+    adminKey: store && store !== local
+      ? new SharedFailureLimiter(new FailureLimiter(local, counter('adminKeyPerAddress')), store, counter('adminKeyPerAddress'), now)
+      : new FailureLimiter(local, counter('adminKeyPerAddress')),
     login: new LoginLimiter(counters, counter('loginPerAddress'), counter('loginPerAccount')),
     signUp: {
       registerPerAddress: new AttemptCounter(counters, counter('registerPerAddress')),
@@ -85,8 +87,13 @@ export class AttemptCounter {
   }
 }
 
+/** Failed attempts per key: admits an attempt (or refuses it), then is told how it went. */
+export interface FailureCounter {
+  attempt(key: string): Promise<AttemptOutcome | Refusal>;
+}
+
 /** Failed attempts per key (a source address), counted from the moment they are admitted. */
-export class FailureLimiter {
+export class FailureLimiter implements FailureCounter {
   constructor(
     private readonly store: AttemptStore,
     private readonly counter: Counter,
@@ -100,6 +107,57 @@ export class FailureLimiter {
       succeeded: () => admission.settle('refund'),
       abandoned: () => admission.settle('refund'),
     };
+  }
+}
+
+/**
+ * Failed attempts per key, counted in this process (so an attempt that succeeds costs no statement)
+ * and, for failures only, in the shared store as well. When the shared count of a key is past its
+ * allowance, this process refuses the key until the store's window ends: N instances allow the
+ * documented number of failures between them, plus at most one more per instance (the one that
+ * tells it), instead of N times the number.
+ */
+export class SharedFailureLimiter implements FailureCounter {
+  /** Keys the shared store refused, and until when (ms). */
+  private readonly blocked = new Map<string, number>();
+
+  constructor(
+    private readonly local: FailureLimiter,
+    private readonly store: AttemptStore,
+    private readonly counter: Counter,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async attempt(key: string): Promise<AttemptOutcome | Refusal> {
+    const until = this.blocked.get(key);
+    if (until !== undefined) {
+      if (until > this.now()) return { retryAfter: Math.max(1, Math.ceil((until - this.now()) / 1000)) };
+      this.blocked.delete(key);
+    }
+    const outcome = await this.local.attempt(key);
+    if (isRefusal(outcome)) return outcome;
+    return {
+      ...outcome,
+      failed: () => {
+        outcome.failed();
+        // Not awaited: the answer is a 401 either way; what the store says applies from the next attempt.
+        void this.recordFailure(key);
+      },
+    };
+  }
+
+  private async recordFailure(key: string): Promise<void> {
+    try {
+      const admission = await this.store.admit([{ ...this.counter, key }]);
+      if (admission.admitted) admission.settle('keep');
+      else {
+        // Bounded: a refused key is dropped once its wait is over, and the map is emptied if it ever grows large.
+        if (this.blocked.size >= 10_000) this.blocked.clear();
+        this.blocked.set(key, this.now() + admission.retryAfter * 1000);
+      }
+    } catch {
+      // The shared store is unreachable: this process's own count still applies.
+    }
   }
 }
 
