@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, userIdentities, users, webhookEvents } from '../src/db/schema.js';
 import { exportUsers, type ExportedUser } from '../src/users/export.js';
 import { importUserBatch, type ImportUser } from '../src/users/import.js';
+import { checkInvariants } from '../src/users/invariants.js';
 import { firebaseScryptHash, hashPassword } from '../src/users/passwords.js';
 import { startTestApp, postGraphQL, type TestApp } from './helpers/app.js';
 import { onPostgres } from './helpers/database.js';
@@ -102,6 +103,8 @@ describe('importUsers', () => {
     const again = (await gql(t, IMPORT, { users: batch.map(asInput) })).importUsers;
     expect(again).toMatchObject({ createdCount: 0, unchangedCount: 5, conflictCount: 0, malformedCount: 0 });
     expect(await snapshot(t)).toEqual(before);
+    // `npm run check-db` finds nothing amiss (an imported disabled user has no disable event of its own).
+    expect(await checkInvariants(t.database.db)).toEqual([]);
   });
 
   it('reports conflicts per user and never applies half of one', async () => {
