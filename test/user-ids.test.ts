@@ -65,6 +65,25 @@ describe('new users of a new database', () => {
     expect(user).toBeNull();
   });
 
+  it('pages through users whose ids are ObjectIds and imported ids', async () => {
+    await importUserBatch(t.database.db, { type: 'system', name: 'test' }, [
+      { id: 'Firebase_uid-0', email: null, status: 'confirmed', createdAt: new Date(), identities: [{ providerType: 'anon-user', providerId: 'a0' }] },
+    ]);
+    await createUser(t);
+    const all: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const { users: page }: any = await gql(t, 'query ($after: String) { users(first: 1, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }', { after });
+      all.push(...page.edges.map((e: any) => e.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    const n = ((await t.database.db.execute(sql`SELECT count(*)::int AS n FROM users`)) as unknown as { rows: { n: number }[] }).rows[0]!.n;
+    expect(all).toHaveLength(Number(n));
+    expect(new Set(all).size).toBe(all.length);
+    expect(all).toContain('Firebase_uid-0');
+  });
+
   it('keeps the format recorded first, whatever a later start asks for', async () => {
     expect(await settleUserIdFormat(t.database.db, 'uuid')).toBe('objectid');
     expect(await createUser(t)).toMatch(OBJECT_ID);

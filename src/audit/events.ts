@@ -1,7 +1,7 @@
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { pageRequest, toPage, type Page } from '../db/keyset.js';
-import { userIdOrNull } from '../users/rules.js';
+import { userIdOrNull } from '../db/user-ids.js';
 import { auditEvents, type AuditEventRow } from '../db/schema.js';
 import { InvalidInputError } from '../errors.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/client.js';
-import { userIdOrNull } from '../users/rules.js';
+import { userIdOrNull } from '../db/user-ids.js';
 import { auditEvents } from '../db/schema.js';
 import { AppError } from '../errors.js';
 

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
-import { userIdOrNull } from '../users/rules.js';
+import { userIdOrNull } from '../db/user-ids.js';
 import type { LinkedTable } from './catalog.js';
 import { LinkedDataPurgeError } from './errors.js';
 

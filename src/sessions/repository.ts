@@ -5,7 +5,7 @@ import type { Executor } from '../db/client.js';
 import type { PageRequest } from '../db/keyset.js';
 import { refreshTokens, users, type RefreshTokenRow, type RevokeReason, type UserStatus } from '../db/schema.js';
 import { secondsFromNow } from '../db/time.js';
-import { userIdArray } from '../users/repository.js';
+import { userIdArray } from '../db/user-ids.js';
 import { liveSession, sessionsAsT } from './live.js';
 
 /** Live-session counts for many users in one statement; users without sessions are absent. */

@@ -6,7 +6,7 @@ import type { Executor } from '../db/client.js';
 import type { PageRequest } from '../db/keyset.js';
 import { refreshTokens, userIdentities, users, type IdentityRow, type UserRow, type UserStatus } from '../db/schema.js';
 import { liveSession, sessionsAsT } from '../sessions/live.js';
-import { userIdOrNull } from './rules.js';
+import { userIdArray, userIdOrNull } from '../db/user-ids.js';
 
 export interface UserFilter {
   status?: UserStatus | null;
@@ -175,11 +175,7 @@ export async function identitiesByUser(
   return byUser;
 }
 
-/**
- * A text[] parameter of user ids: one bound value, however many ids. Each element is quoted, so an
- * id such as "NULL" stays an id (ids are checked: no quote, comma or backslash can be in one).
- */
-export const userIdArray = (ids: readonly string[]) => sql`${sql.param(`{${ids.map((id) => `"${id}"`).join(',')}}`)}::text[]`;
+export { userIdArray } from '../db/user-ids.js';
 
 /**
  * Reads the users and locks their rows until the transaction ends, in id order: two actions over
