@@ -128,8 +128,7 @@ export async function importUserBatch(
     }
     if (options.dryRun || inBatch.length === 0) return results;
 
-    const inserted = await insertUsers(tx, inBatch);
-    const incomplete = await insertIdentities(tx, inBatch.filter((c) => inserted.has(c.id)));
+    const { inserted, incomplete } = await insertUsersWithIdentities(tx, inBatch);
     // Taken by a transaction that committed after the reads above: such a user goes away whole.
     if (incomplete.size > 0) await tx.execute(sql`DELETE FROM ${usersTable} WHERE id = ANY(${userIdArray([...incomplete])})`);
     const created: Candidate[] = [];
@@ -325,9 +324,16 @@ async function readExisting(tx: Executor, candidates: readonly Candidate[]): Pro
   );
 }
 
-/** Inserts the users (none whose id or email is taken by then); returns the ids inserted. */
-async function insertUsers(tx: Executor, candidates: readonly Candidate[]): Promise<Set<string>> {
-  const rows = candidates.map((c) => ({
+/**
+ * Inserts the users (none whose id or email is taken by then) and the identities of those inserted
+ * (none taken by then), in one statement; returns the ids inserted, and those of the inserted users
+ * that did not get every identity (the caller removes them).
+ */
+async function insertUsersWithIdentities(
+  tx: Executor,
+  candidates: readonly Candidate[],
+): Promise<{ inserted: Set<string>; incomplete: Set<string> }> {
+  const userRows = candidates.map((c) => ({
     id: c.id,
     email: c.email,
     status: c.status,
@@ -336,19 +342,7 @@ async function insertUsers(tx: Executor, candidates: readonly Candidate[]): Prom
     disabled_at: c.disabledAt?.toISOString() ?? null,
     custom_data: c.customData,
   }));
-  const result = (await tx.execute(sql`
-    INSERT INTO ${usersTable} (id, email, status, created_at, last_authenticated_at, disabled_at, custom_data)
-    SELECT r.id, r.email, r.status, r.created_at, r.last_authenticated_at, r.disabled_at, r.custom_data
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS r(id text, email text, status user_status, created_at timestamptz, last_authenticated_at timestamptz, disabled_at timestamptz, custom_data jsonb)
-    ON CONFLICT DO NOTHING
-    RETURNING id`)) as unknown as { rows: { id: string }[] };
-  return new Set(result.rows.map((r) => r.id));
-}
-
-/** Inserts the users' identities (none taken by then); returns the users that did not get all of theirs. */
-async function insertIdentities(tx: Executor, candidates: readonly Candidate[]): Promise<Set<string>> {
-  const rows = candidates.flatMap((c) =>
+  const identityRows = candidates.flatMap((c) =>
     c.identities.map((i) => ({
       user_id: c.id,
       provider_type: i.providerType,
@@ -357,17 +351,31 @@ async function insertIdentities(tx: Executor, candidates: readonly Candidate[]):
       created_at: c.createdAt.toISOString(),
     })),
   );
-  if (rows.length === 0) return new Set();
+  // The identities' foreign key is checked at the end of the statement, when the users are there.
   const result = (await tx.execute(sql`
-    INSERT INTO ${userIdentities} (user_id, provider_type, provider_id, password_hash, created_at)
-    SELECT c.user_id, c.provider_type, ${storedProviderId}, c.password_hash, c.created_at
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS c(user_id text, provider_type text, provider_id text, password_hash text, created_at timestamptz)
-    ON CONFLICT DO NOTHING
-    RETURNING user_id`)) as unknown as { rows: { user_id: string }[] };
-  const got = new Map<string, number>();
-  for (const r of result.rows) got.set(r.user_id, (got.get(r.user_id) ?? 0) + 1);
-  return new Set(candidates.filter((c) => (got.get(c.id) ?? 0) < c.identities.length).map((c) => c.id));
+    WITH u AS (
+      INSERT INTO ${usersTable} (id, email, status, created_at, last_authenticated_at, disabled_at, custom_data)
+      SELECT r.id, r.email, r.status, r.created_at, r.last_authenticated_at, r.disabled_at, r.custom_data
+      FROM jsonb_to_recordset(${JSON.stringify(userRows)}::jsonb)
+        AS r(id text, email text, status user_status, created_at timestamptz, last_authenticated_at timestamptz, disabled_at timestamptz, custom_data jsonb)
+      ON CONFLICT DO NOTHING
+      RETURNING id
+    ), i AS (
+      INSERT INTO ${userIdentities} (user_id, provider_type, provider_id, password_hash, created_at)
+      SELECT c.user_id, c.provider_type, ${storedProviderId}, c.password_hash, c.created_at
+      FROM jsonb_to_recordset(${JSON.stringify(identityRows)}::jsonb)
+        AS c(user_id text, provider_type text, provider_id text, password_hash text, created_at timestamptz)
+      WHERE c.user_id IN (SELECT id FROM u)
+      ON CONFLICT DO NOTHING
+      RETURNING user_id
+    )
+    SELECT u.id, count(i.user_id)::int AS identities FROM u LEFT JOIN i ON i.user_id = u.id GROUP BY u.id`)) as unknown as {
+    rows: { id: string; identities: number }[];
+  };
+  const wanted = new Map(candidates.map((c) => [c.id, c.identities.length]));
+  const inserted = new Set(result.rows.map((r) => r.id));
+  const incomplete = new Set(result.rows.filter((r) => Number(r.identities) < wanted.get(r.id)!).map((r) => r.id));
+  return { inserted, incomplete };
 }
 
 /** The one audit event of an import run (action 'users.imported', with source, counts, dryRun). */
