@@ -196,10 +196,13 @@ describe('bad GraphQL documents and variables', () => {
     expect(await snapshot()).toBe(before);
   });
 
-  it('refuses ids that are not uuids in every mutation, by name', async () => {
+  it('refuses malformed ids in every mutation, by name (user ids: 1–128 of [A-Za-z0-9_-]; admin keys: UUIDs)', async () => {
     const before = await snapshot();
+    const ids = ['1', "1' OR '1'='1", '../../etc/passwd', '00000000-0000-0000-0000-00000000000g', ' '.repeat(10), 'x'.repeat(100_000), 'x'.repeat(129)];
     for (const mutation of ['disableUser', 'enableUser', 'deleteUser', 'revokeUserSessions', 'revokeAdminKey']) {
-      for (const id of ['1', "1' OR '1'='1", '../../etc/passwd', '00000000-0000-0000-0000-00000000000g', ' '.repeat(10), 'x'.repeat(100_000)]) {
+      // '1' and the UUID with a "g" are user ids of the accepted shape (merely unknown ones).
+      const malformed = mutation === 'revokeAdminKey' ? ids : ids.filter((id) => !/^[A-Za-z0-9_-]{1,128}$/.test(id));
+      for (const id of malformed) {
         const res = await postGraphQL(t, { query: `mutation ($id: ID!) { ${mutation}(id: $id) { __typename } }`, variables: { id } });
         expect(res.status).toBe(200);
         expect(res.body.errors?.[0]?.extensions, `${mutation}(${id.slice(0, 20)})`).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });

@@ -2,6 +2,17 @@
 // the sign-in API and (through User.availableActions) the console all ask here; nothing else
 // compares statuses to decide what is allowed.
 import type { UserStatus } from '../db/schema.js';
+import { userIdOrNull } from '../db/user-ids.js';
+import { InvalidInputError } from '../errors.js';
+
+export { USER_ID_PATTERN, userIdOrNull } from '../db/user-ids.js';
+
+/** A user id as stored (userIdOrNull); anything else is a caller's mistake (BAD_USER_INPUT), never a database error. */
+export function checkUserId(id: string, field = 'id'): string {
+  const userId = userIdOrNull(id);
+  if (userId === null) throw new InvalidInputError(field, `"${id.slice(0, 64)}" is not a valid user id.`);
+  return userId;
+}
 
 /** The actions an operator can take on one user, in the order the console lists them. */
 export const userActions = ['disable', 'enable', 'delete', 'revokeSessions', 'confirm', 'resendConfirmation', 'sendPasswordReset'] as const;
