@@ -22,7 +22,7 @@ import type { FirebaseScryptParams } from '../users/passwords.js';
 import { Progress } from './progress.js';
 import { UsageError } from './usage.js';
 
-export const IMPORT_USAGE = `  npm run admin -- import --from <${IMPORT_FORMATS.join('|')}> FILE… [--dry-run] [--notify] [--send-reset-mail] [--batch-size N]
+export const IMPORT_USAGE = `  npm run admin -- import --from <${IMPORT_FORMATS.join('|')}> FILE… [--dry-run] [--notify] [--send-reset-mail] [--batch-size N] [--progress-interval S]
       firebase: --hash-key K --salt-separator S --rounds R --mem-cost M   (the project's password hash parameters)
       exit code 0: every line was imported or already present; 3: some were not (reported on stderr); 1: the run failed`;
 
@@ -42,6 +42,8 @@ interface Options {
   notify: boolean;
   sendResetMail: boolean;
   batchSize: number;
+  /** Seconds between plain progress lines (stderr not a terminal). */
+  progressInterval: number;
   firebase: FirebaseScryptParams | null;
 }
 
@@ -59,6 +61,7 @@ function options(argv: string[]): Options {
       'salt-separator': { type: 'string' },
       rounds: { type: 'string' },
       'mem-cost': { type: 'string' },
+      'progress-interval': { type: 'string' },
     },
   });
   const format = values.from;
@@ -66,6 +69,8 @@ function options(argv: string[]): Options {
   if (positionals.length === 0) throw new UsageError('"import" needs at least one FILE.');
   const batchSize = values['batch-size'] === undefined ? DEFAULT_BATCH_SIZE : Number(values['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) throw new UsageError(`--batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}.`);
+  const progressInterval = values['progress-interval'] === undefined ? 5 : Number(values['progress-interval']);
+  if (!(progressInterval > 0)) throw new UsageError('--progress-interval is a number of seconds, more than 0.');
   const hashFlags = [values['hash-key'], values['salt-separator'], values.rounds, values['mem-cost']];
   let firebase: FirebaseScryptParams | null = null;
   if (hashFlags.some((f) => f !== undefined)) {
@@ -83,6 +88,7 @@ function options(argv: string[]): Options {
     notify: values.notify,
     sendResetMail: values['send-reset-mail'],
     batchSize,
+    progressInterval,
     firebase,
   };
 }
@@ -116,7 +122,7 @@ export async function importUsersCommand(argv: string[]): Promise<number> {
     await runMigrations(database);
     const db = database.db;
     const auth = opts.sendResetMail ? await resetMailDeps(db, config) : null;
-    const progress = new Progress({ unit: 'users', total: sizes.reduce((a, b) => a + b, 0) });
+    const progress = new Progress({ unit: 'users', total: sizes.reduce((a, b) => a + b, 0), plainIntervalSeconds: opts.progressInterval });
     const counts: ImportCounts = { created: 0, unchanged: 0, conflicts: 0, malformed: 0 };
     let bytesRead = 0;
     let resetMails = 0;
