@@ -33,6 +33,23 @@ export interface Config {
   /** WEBHOOK_ALLOW_PRIVATE, WEBHOOK_SECRET_KEY, WEBHOOK_TIMEOUT_MS: see src/webhooks/settings.ts. */
   webhooks: { allowPrivate: boolean; secretKey: string | null; timeoutMs: number; retryDelaysMs?: number[] };
   mail: MailSettings;
+  /**
+   * What new users' ids look like in a new database (USER_ID_FORMAT; null when unset: objectid). A
+   * database keeps the format it recorded first (src/users/ids.ts).
+   */
+  userIdFormat: UserIdFormat | null;
+}
+
+export const USER_ID_FORMATS = ['objectid', 'uuid'] as const;
+export type UserIdFormat = (typeof USER_ID_FORMATS)[number];
+
+function userIdFormat(env: Env): UserIdFormat | null {
+  const raw = env.USER_ID_FORMAT?.trim().toLowerCase();
+  if (!raw) return null;
+  if (!(USER_ID_FORMATS as readonly string[]).includes(raw)) {
+    throw new ConfigError(`USER_ID_FORMAT must be objectid or uuid; got "${env.USER_ID_FORMAT!.slice(0, 40)}".`);
+  }
+  return raw as UserIdFormat;
 }
 
 /** How mail leaves the gateway (src/mail/). */
@@ -409,5 +426,6 @@ export function loadConfig(env: Env = process.env, options: { servesLinks?: bool
     limits: rateLimits(env),
     webhooks: webhookSettings(env),
     mail: mailSettings(env, auth.publicUrl),
+    userIdFormat: userIdFormat(env),
   };
 }

@@ -182,7 +182,7 @@ describe('the audit trail', () => {
 
   it('answers bad arguments with BAD_USER_INPUT naming the argument', async () => {
     for (const [variables, field] of [
-      [{ userId: 'not-a-uuid' }, 'userId'],
+      [{ userId: 'not a uuid' }, 'userId'],
       [{ action: 'x'.repeat(65) }, 'action'],
       [{ first: 501 }, 'first'],
       [{ first: -1 }, 'first'],

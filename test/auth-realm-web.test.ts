@@ -424,7 +424,7 @@ describe('confirmation from GraphQL', () => {
     const missing = '00000000-0000-4000-8000-000000000000';
     expect((await gql(t, confirm, { id: missing })).confirmUser).toMatchObject({ __typename: 'UserNotFoundError', id: missing });
     expect((await gql(t, resend, { id: missing })).resendConfirmation).toMatchObject({ __typename: 'UserNotFoundError' });
-    await expect(gql(t, confirm, { id: 'nope' })).rejects.toMatchObject({
+    await expect(gql(t, confirm, { id: 'no pe' })).rejects.toMatchObject({
       response: { errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] },
     });
   });

@@ -245,7 +245,7 @@ it(`keeps every user wholly before or after its action when the gateway is SIGKI
     holder.on('error', () => {}); // ended by the database's drop if the test fails
     await holder.connect();
     await holder.query('BEGIN');
-    await holder.query('SELECT id FROM refresh_tokens WHERE user_id = ANY($1::uuid[]) AND revoked_at IS NULL FOR UPDATE', [
+    await holder.query('SELECT id FROM refresh_tokens WHERE user_id = ANY($1::text[]) AND revoked_at IS NULL FOR UPDATE', [
       stuck.flatMap((p) => p.ids),
     ]);
   }

@@ -215,7 +215,7 @@ describe('connections killed with pg_terminate_backend', () => {
 describe('pool exhausted by slow requests', () => {
   it(`fails further requests within DB_CONNECT_TIMEOUT_MS with SERVICE_UNAVAILABLE (503), keeps /live at 200, and recovers`, async () => {
     const users = await seedUsers(db, POOL_MAX);
-    const lock = await holdLocks('SELECT id FROM users WHERE id = ANY($1::uuid[]) FOR UPDATE', [users.map((u) => u.id)]);
+    const lock = await holdLocks('SELECT id FROM users WHERE id = ANY($1::text[]) FOR UPDATE', [users.map((u) => u.id)]);
     // Each disable holds a pooled connection while it waits for its user's row.
     const slow = users.map((u) => call(action('disableUser'), { id: u.id }));
     await waitFor(

@@ -255,7 +255,7 @@ describe('User.linkedData and previewDeleteUser', () => {
     expect((await t.client.request<any>(PREVIEW, { id: unknown })).previewDeleteUser).toMatchObject({
       __typename: 'UserNotFoundError',
     });
-    const malformed = await postGraphQL(t, { query: PREVIEW, variables: { id: 'nope' } });
+    const malformed = await postGraphQL(t, { query: PREVIEW, variables: { id: 'no pe' } });
     expect(malformed.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 });

@@ -86,7 +86,7 @@ describe('logs', () => {
     logLines.length = 0;
     const ok = await graphql(baseUrl, 'query OpsUsers { users(first: 1) { totalCount } }', {}, { key, requestId: 'ops-ok' });
     const invalid = await graphql(baseUrl, '{ nope }', {}, { key, requestId: 'ops-invalid' });
-    const badInput = await graphql(baseUrl, '{ user(id: "not-a-uuid") { id } }', {}, { key, requestId: 'ops-bad-input' });
+    const badInput = await graphql(baseUrl, '{ user(id: "not a uuid") { id } }', {}, { key, requestId: 'ops-bad-input' });
     const unauthenticated = await graphql(baseUrl, '{ users { totalCount } }', {}, { requestId: 'ops-401' });
     // A fault that is neither expected nor a database outage: a table gone missing under a user.
     await seedUsers(database.db, 1);
@@ -143,7 +143,7 @@ describe('metrics', () => {
     const before = await scrape();
     const labels = { operation: 'OpsCount', type: 'query', outcome: 'success' };
     for (let i = 0; i < 3; i++) await graphql(baseUrl, 'query OpsCount { users(first: 1) { totalCount } }', {}, { key });
-    await graphql(baseUrl, 'query OpsFail { user(id: "bad") { id } }', {}, { key });
+    await graphql(baseUrl, 'query OpsFail { user(id: "bad!") { id } }', {}, { key });
     const [a, b] = await seedUsers(database.db, 2);
     await seedSessions(database.db, a!.id, { live: 2 });
     await seedSessions(database.db, b!.id, { live: 1 });

@@ -49,7 +49,7 @@ const ofUser = (r: WebhookReceiver, userId: string) => r.accepted().filter((e) =
 beforeAll(async () => {
   t = await startTestApp({
     prepare: async (database) => {
-      await database.db.execute(sql.raw('CREATE TABLE todo_items (id serial PRIMARY KEY, owner_id uuid NOT NULL)'));
+      await database.db.execute(sql.raw('CREATE TABLE todo_items (id serial PRIMARY KEY, owner_id text NOT NULL)'));
     },
     linkedData: [{ table: 'todo_items', column: 'owner_id' }],
     app: { webhooks: { allowPrivate: true, retryDelaysMs: [100, 100, 100, 100, 100], pollIntervalMs: 50, batchSize: 50 } },

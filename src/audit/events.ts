@@ -1,6 +1,7 @@
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
-import { pageRequest, toPage, UUID_PATTERN, type Page } from '../db/keyset.js';
+import { pageRequest, toPage, type Page } from '../db/keyset.js';
+import { userIdOrNull } from '../users/rules.js';
 import { auditEvents, type AuditEventRow } from '../db/schema.js';
 import { InvalidInputError } from '../errors.js';
 
@@ -24,10 +25,9 @@ export async function findAuditEvents(
   const page = pageRequest(first, after);
   const conditions: SQL[] = [];
   if (filter.userId != null) {
-    if (!UUID_PATTERN.test(filter.userId)) {
-      throw new InvalidInputError('userId', `"${filter.userId.slice(0, 64)}" is not a valid user id.`);
-    }
-    conditions.push(eq(auditEvents.userId, filter.userId.toLowerCase()));
+    const userId = userIdOrNull(filter.userId);
+    if (userId === null) throw new InvalidInputError('userId', `"${filter.userId.slice(0, 64)}" is not a valid user id.`);
+    conditions.push(eq(auditEvents.userId, userId));
   }
   if (filter.action != null) {
     if (filter.action.length === 0 || filter.action.length > ACTION_MAX_LENGTH) {

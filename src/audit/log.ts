@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/client.js';
-import { UUID_PATTERN } from '../db/keyset.js';
+import { userIdOrNull } from '../users/rules.js';
 import { auditEvents } from '../db/schema.js';
 import { AppError } from '../errors.js';
 
@@ -33,7 +33,7 @@ function auditRow(actor: Actor, entry: AuditEntry) {
     id: entry.id ?? randomUUID(),
     action: entry.action,
     outcome: entry.outcome,
-    userId: entry.userId && UUID_PATTERN.test(entry.userId) ? entry.userId.toLowerCase() : null,
+    userId: entry.userId ? userIdOrNull(entry.userId) : null,
     actorKeyId: actor.type === 'admin' ? actor.keyId : null,
     actorName: actor.type === 'admin' ? actor.keyName : actor.type === 'system' ? actor.name : null,
     requestId: actor.requestId ?? null,
@@ -71,7 +71,7 @@ export async function recordAuditEvents(ex: Executor, actor: Actor, entries: rea
     INSERT INTO ${auditEvents} (id, action, outcome, user_id, actor_key_id, actor_name, request_id, details)
     SELECT e.id, e.action, e.outcome, e.user_id, e.actor_key_id, e.actor_name, e.request_id, e.details
     FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS e(id uuid, action text, outcome text, user_id uuid, actor_key_id uuid, actor_name text, request_id text, details jsonb)`);
+      AS e(id uuid, action text, outcome text, user_id text, actor_key_id uuid, actor_name text, request_id text, details jsonb)`);
 }
 
 /**

@@ -16,14 +16,18 @@ export function encodeCursor(position: KeysetPosition): string {
   return Buffer.from(`${position.createdAt.getTime()}:${position.id}`).toString('base64url');
 }
 
-export function decodeCursor(cursor: string, field = 'after'): KeysetPosition {
+/** The ids a list's cursors carry: its rows' UUIDs, or user ids (1–128 characters of [A-Za-z0-9_-], src/users/rules.ts). */
+export type CursorIds = 'uuid' | 'userId';
+const USER_ID_SHAPE = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function decodeCursor(cursor: string, field = 'after', ids: CursorIds = 'uuid'): KeysetPosition {
   const invalid = () => new InvalidInputError(field, `"${field}" is not a cursor returned by this API.`);
-  if (cursor.length > 100) throw invalid();
+  if (cursor.length > 200) throw invalid();
   const [ms, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
-  if (rest.length > 0 || !/^\d{1,15}$/.test(ms ?? '') || !UUID_PATTERN.test(id ?? '')) throw invalid();
+  if (rest.length > 0 || !/^\d{1,15}$/.test(ms ?? '') || !(ids === 'uuid' ? UUID_PATTERN : USER_ID_SHAPE).test(id ?? '')) throw invalid();
   // Beyond the year 9999 a time has no plain ISO form, and the database refuses it (date out of range).
   if (Number(ms) > MAX_CURSOR_MS) throw invalid();
-  return { createdAt: new Date(Number(ms)), id: id!.toLowerCase() };
+  return { createdAt: new Date(Number(ms)), id: UUID_PATTERN.test(id!) ? id!.toLowerCase() : id! };
 }
 
 export interface PageRequest {
@@ -34,12 +38,12 @@ export interface PageRequest {
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
 
-export function pageRequest(first: number | null | undefined, after: string | null | undefined): PageRequest {
+export function pageRequest(first: number | null | undefined, after: string | null | undefined, ids: CursorIds = 'uuid'): PageRequest {
   const size = first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
     throw new InvalidInputError('first', `"first" must be between 0 and ${MAX_PAGE_SIZE}; got ${size}.`);
   }
-  return { first: size, after: after == null ? null : decodeCursor(after) };
+  return { first: size, after: after == null ? null : decodeCursor(after, 'after', ids) };
 }
 
 export interface Page<T> {

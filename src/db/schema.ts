@@ -25,7 +25,10 @@ export const userStatus = pgEnum('user_status', ['pending', 'confirmed', 'disabl
 export const users = pgTable(
   'users',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
+    // An opaque id (1–128 characters of [A-Za-z0-9_-]; src/users/rules.ts checkUserId): imported users keep
+    // theirs; new ones get gateway_new_user_id(), a time-ordered ObjectId or a UUID as the database's
+    // recorded format says (gateway_settings 'user_id_format').
+    id: text('id').primaryKey().default(sql`gateway_new_user_id()`),
     email: text('email'),
     status: userStatus('status').notNull(),
     createdAt: instant('created_at').notNull().defaultNow(),
@@ -47,7 +50,7 @@ export const userIdentities = pgTable(
   'user_identities',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    userId: uuid('user_id')
+    userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     providerType: text('provider_type').notNull(),
@@ -78,7 +81,7 @@ export const refreshTokens = pgTable(
   'refresh_tokens',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    userId: uuid('user_id')
+    userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     // SHA-256 of the opaque token; the token itself is never stored.
@@ -138,7 +141,7 @@ export const userTokens = pgTable(
   {
     // The "tokenId" of Realm's confirm and reset links.
     id: uuid('id').primaryKey().defaultRandom(),
-    userId: uuid('user_id')
+    userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     purpose: text('purpose').$type<'confirm' | 'reset'>().notNull(),
@@ -161,7 +164,7 @@ export const mailOutbox = pgTable(
   'mail_outbox',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    userId: text('user_id').references(() => users.id, { onDelete: 'set null' }),
     toEmail: text('to_email').notNull(),
     kind: text('kind').notNull(),
     subject: text('subject').notNull(),
@@ -229,7 +232,7 @@ export const auditEvents = pgTable(
     at: instant('at').notNull().defaultNow(),
     action: text('action').notNull(),
     outcome: text('outcome').$type<'success' | 'refused' | 'failed'>().notNull(),
-    userId: uuid('user_id'),
+    userId: text('user_id'),
     actorKeyId: uuid('actor_key_id').references(() => adminKeys.id, { onDelete: 'set null' }),
     actorName: text('actor_name'),
     requestId: text('request_id'),
@@ -270,7 +273,7 @@ export const webhookEvents = pgTable(
     seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity().notNull().unique(),
     type: text('type').notNull(),
     // No foreign key: the event of a deleted user outlives the user.
-    userId: uuid('user_id'),
+    userId: text('user_id'),
     auditEventId: uuid('audit_event_id'),
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
     createdAt: instant('created_at').notNull().defaultNow(),
@@ -292,7 +295,7 @@ export const webhookDeliveries = pgTable(
     // deliveries of an existing, enabled endpoint.
     endpointId: uuid('endpoint_id').notNull(),
     eventSeq: bigint('event_seq', { mode: 'number' }).notNull(),
-    userId: uuid('user_id'),
+    userId: text('user_id'),
     status: text('status').$type<'pending' | 'delivered' | 'failed'>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     // When pending: when it is due; while an instance sends it, the end of that instance's lease.
@@ -311,6 +314,13 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_event_idx').on(t.eventId),
   ],
 );
+
+/** Facts about this database the gateway records once and keeps, e.g. 'user_id_format' ('objectid' | 'uuid'). */
+export const gatewaySettings = pgTable('gateway_settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: instant('created_at').notNull().defaultNow(),
+});
 
 /**
  * When a capability began to write rows for every action, so `npm run check-db` expects them only

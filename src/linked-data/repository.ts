@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
+import { userIdOrNull } from '../users/rules.js';
 import type { LinkedTable } from './catalog.js';
 import { LinkedDataPurgeError } from './errors.js';
 
@@ -18,9 +19,12 @@ const columnRef = (t: LinkedTable): SQL => sql`${sql.identifier(t.column)}`;
 
 /** The user ids as one array parameter of the column's type. */
 function userIdArray(t: LinkedTable, userIds: readonly string[]): SQL {
-  const literal = `{${userIds.join(',')}}`;
+  const literal = `{${userIds.map((id) => `"${id}"`).join(',')}}`;
   return t.columnType === 'uuid' ? sql`${literal}::uuid[]` : sql`${literal}::text[]`;
 }
+
+// A uuid column holds only UUID ids: any other id matches none of its rows (and must not reach a ::uuid cast).
+const fitsColumn = (t: LinkedTable, userId: string): boolean => t.columnType !== 'uuid' || UUID_PATTERN.test(userId);
 
 function userIdValue(t: LinkedTable, userId: string): SQL {
   return t.columnType === 'uuid' ? sql`${userId}::uuid` : sql`${userId}::text`;
@@ -37,13 +41,18 @@ export async function countLinkedRows(
   userIds: readonly string[],
 ): Promise<Map<string, LinkedDataCount[]>> {
   // User ids come from the users table; anything else could not match and stays out of the literal.
-  const ids = [...new Set(userIds.filter((id) => UUID_PATTERN.test(id)).map((id) => id.toLowerCase()))];
+  const ids = [...new Set(userIds.map(userIdOrNull).filter((id): id is string => id !== null))];
   const counted = new Map<string, number>();
-  if (tables.length > 0 && ids.length > 0) {
-    const branches = tables.map(
-      (t, i) => sql`(SELECT ${i}::int AS entry, ${columnRef(t)}::text AS user_id, count(*)::int AS n
-        FROM ${tableRef(t)} WHERE ${columnRef(t)} = ANY (${userIdArray(t, ids)}) GROUP BY ${columnRef(t)})`,
-    );
+  const branches = tables.flatMap((t, i) => {
+    const fitting = ids.filter((id) => fitsColumn(t, id));
+    return fitting.length === 0
+      ? []
+      : [
+          sql`(SELECT ${i}::int AS entry, ${columnRef(t)}::text AS user_id, count(*)::int AS n
+        FROM ${tableRef(t)} WHERE ${columnRef(t)} = ANY (${userIdArray(t, fitting)}) GROUP BY ${columnRef(t)})`,
+        ];
+  });
+  if (branches.length > 0) {
     const result = (await ex.execute(sql.join(branches, sql` UNION ALL `))) as unknown as {
       rows: { entry: number; user_id: string; n: number }[];
     };
@@ -52,7 +61,7 @@ export async function countLinkedRows(
   return new Map(
     userIds.map((id) => [
       id,
-      tables.map((t, i) => ({ table: t.name, column: t.column, count: counted.get(`${i}:${id.toLowerCase()}`) ?? 0 })),
+      tables.map((t, i) => ({ table: t.name, column: t.column, count: counted.get(`${i}:${userIdOrNull(id) ?? ''}`) ?? 0 })),
     ]),
   );
 }
@@ -81,6 +90,10 @@ export async function purgeLinkedRows(
 ): Promise<LinkedDataCount[]> {
   const purged: LinkedDataCount[] = [];
   for (const t of tables) {
+    if (!fitsColumn(t, userId)) {
+      purged.push({ table: t.name, column: t.column, count: 0 });
+      continue;
+    }
     try {
       const result = (await tx.execute(sql`
         WITH purged AS (DELETE FROM ${tableRef(t)} WHERE ${columnRef(t)} = ${userIdValue(t, userId)} RETURNING 1)

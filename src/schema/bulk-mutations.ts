@@ -11,7 +11,7 @@ const BulkOutcomeStatusEnum = builder.enumType('BulkOutcomeStatus', {
     },
     NOT_FOUND: { value: 'notFound', description: 'No user has this id (it never existed, or it was deleted).' },
     PENDING: { value: 'pending', description: 'The user is pending confirmation: pending users cannot be disabled, only deleted.' },
-    MALFORMED: { value: 'malformed', description: 'The id is not a user id (user ids are UUIDs).' },
+    MALFORMED: { value: 'malformed', description: 'The id is not a user id (1 to 128 characters of A–Z, a–z, 0–9, "_" and "-").' },
   } as const,
 });
 

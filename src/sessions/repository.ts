@@ -5,6 +5,7 @@ import type { Executor } from '../db/client.js';
 import type { PageRequest } from '../db/keyset.js';
 import { refreshTokens, users, type RefreshTokenRow, type RevokeReason, type UserStatus } from '../db/schema.js';
 import { secondsFromNow } from '../db/time.js';
+import { userIdArray } from '../users/repository.js';
 import { liveSession, sessionsAsT } from './live.js';
 
 /** Live-session counts for many users in one statement; users without sessions are absent. */
@@ -35,7 +36,7 @@ export async function liveSessionPagesByUser(
   const result = (await ex.execute(sql`
     SELECT t.id, t.user_id, t.device_id, t.sdk, t.sdk_version, t.platform, t.platform_version, t.device_name,
       t.app_version, t.created_at, t.expires_at, t.last_used_at
-    FROM unnest(${sql.param(`{${userIds.join(',')}}`)}::uuid[]) AS u(id)
+    FROM unnest(${userIdArray(userIds)}) AS u(id)
     CROSS JOIN LATERAL (
       SELECT * FROM refresh_tokens t
       WHERE t.user_id = u.id AND ${liveSession(sessionsAsT)} ${after}
@@ -81,7 +82,7 @@ export async function revokeLiveSessions(
   const result = (await ex.execute(sql`
     WITH revoked AS (
       UPDATE ${refreshTokens} SET revoked_at = now(), revoke_reason = ${reason}
-      WHERE user_id = ANY(${sql.param(`{${userIds.join(',')}}`)}::uuid[]) AND ${liveSession()}
+      WHERE user_id = ANY(${userIdArray(userIds)}) AND ${liveSession()}
       RETURNING user_id
     )
     SELECT user_id, count(*)::int AS n FROM revoked GROUP BY user_id`)) as unknown as {

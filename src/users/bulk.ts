@@ -3,11 +3,11 @@
 import { randomUUID } from 'node:crypto';
 import { recordAuditEvent, recordAuditEvents, type Actor, type AuditEntry } from '../audit/log.js';
 import type { Database } from '../db/client.js';
-import { UUID_PATTERN } from '../db/keyset.js';
 import { InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
 import { countLinkedRows, type LinkedDataCount, type LinkedTable } from '../linked-data/index.js';
 import { recordSessionsRevoked } from '../metrics.js';
 import { appliesTo, revokeReasonOf, runPlan, type PlannedAction } from './plans.js';
+import { userIdOrNull } from './rules.js';
 
 /** The most ids one bulk call takes; more is refused whole, before anything changes. */
 export const MAX_BULK_IDS = 10_000;
@@ -53,7 +53,7 @@ function distinctIds(ids: readonly string[]): Requested[] {
   const seen = new Set<string>();
   const requested: Requested[] = [];
   ids.forEach((id, index) => {
-    const userId = UUID_PATTERN.test(id) ? id.toLowerCase() : null;
+    const userId = userIdOrNull(id);
     const key = userId ?? `malformed:${id}`;
     if (seen.has(key)) return;
     seen.add(key);

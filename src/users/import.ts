@@ -1,7 +1,14 @@
 // Bringing existing users in with their ids (issue 17): one transaction per batch, a handful of
 // set-based statements whatever its size, an outcome for every item.
-import type { Actor } from '../audit/log.js';
-import type { Database } from '../db/client.js';
+import { sql } from 'drizzle-orm';
+import { recordAuditEvent, type Actor } from '../audit/log.js';
+import type { Database, Executor } from '../db/client.js';
+import { userIdentities, users as usersTable, type UserStatus } from '../db/schema.js';
+import { enqueueUserEvents } from '../webhooks/outbox.js';
+import { isAcceptedPasswordHash } from './passwords.js';
+import { userIdArray } from './repository.js';
+import { userIdOrNull } from './rules.js';
+import { checkEmail, checkText, LOCAL_USERPASS } from './service.js';
 
 export interface ImportIdentity {
   /** 'local-userpass' | 'anon-user' | 'api-key' | 'custom-token' | …, kept as given. */
@@ -53,22 +60,336 @@ export interface ImportCounts {
 /**
  * One transaction per call; items that conflict or are malformed are reported and skipped, never half
  * applied; the others are inserted. A user identical to one already present (same id, same email,
- * identities) is 'unchanged' (so running an import twice changes nothing).
+ * identities) is 'unchanged' (so running an import twice changes nothing). Set-based: whatever the
+ * batch's size, one statement reads what is there, one inserts the users, one their identities (and
+ * one the webhook events with `notify`); the items travel as JSON parameters.
  */
 export async function importUserBatch(
-  _db: Database,
-  _actor: Actor,
-  _users: ImportUser[],
-  _options: ImportOptions = {},
+  db: Database,
+  actor: Actor,
+  users: ImportUser[],
+  options: ImportOptions = {},
 ): Promise<ImportItemResult[]> {
-  throw new Error('not implemented');
+  const results: ImportItemResult[] = users.map((_, index) => ({ index, id: null, outcome: 'created' }));
+  const candidates: Candidate[] = [];
+  users.forEach((user, index) => {
+    const checked = checkImportUser(user, index);
+    if ('code' in checked) results[index] = { index, id: idOf(user), outcome: 'malformed', code: checked.code, message: checked.message };
+    else {
+      results[index]!.id = checked.id;
+      candidates.push(checked);
+    }
+  });
+  const refuse = (c: Candidate, code: string, message: string) => {
+    results[c.index] = { index: c.index, id: c.id, outcome: 'conflict', code, message };
+  };
+
+  // Within the batch: the first item with an id, an email (in any case) or an identity keeps it.
+  const ids = new Map<string, Candidate>();
+  const emails = new Map<string, Candidate>();
+  const identityKeys = new Map<string, Candidate>();
+  let inBatch = candidates.filter((c) => {
+    const sameId = ids.get(c.id);
+    if (sameId) return refuse(c, 'DUPLICATE_ID', `Item ${sameId.index} of this batch has the same id ${c.id}.`), false;
+    const sameEmail = c.email === null ? undefined : emails.get(c.email.toLowerCase());
+    if (sameEmail) {
+      const code = sameEmail.email === c.email ? 'EMAIL_TAKEN' : 'EMAIL_CASE_DUPLICATE';
+      return refuse(c, code, `Item ${sameEmail.index} of this batch has the email ${sameEmail.email}.`), false;
+    }
+    const sameIdentity = c.identities.map((i) => identityKeys.get(identityKey(i))).find(Boolean);
+    if (sameIdentity) return refuse(c, 'IDENTITY_TAKEN', `Item ${sameIdentity.index} of this batch has one of its identities.`), false;
+    ids.set(c.id, c);
+    if (c.email !== null) emails.set(c.email.toLowerCase(), c);
+    for (const i of c.identities) identityKeys.set(identityKey(i), c);
+    return true;
+  });
+
+  return db.transaction(async (tx) => {
+    if (inBatch.length > 0) {
+      // Against the database: the user of the id, the users of the email, the owners of the identities.
+      const found = await readExisting(tx, inBatch);
+      inBatch = inBatch.filter((c) => {
+        const existing = found.get(c.index)!;
+        if (existing.idTaken) {
+          if (existing.email === c.email && sameIdentities(existing.identities, c.identities)) {
+            results[c.index] = { index: c.index, id: c.id, outcome: 'unchanged' };
+          } else {
+            refuse(c, 'ID_TAKEN', `A user with id ${c.id} exists, with another email or other identities.`);
+          }
+          return false;
+        }
+        if (existing.otherEmail !== null) {
+          const code = existing.otherEmail === c.email ? 'EMAIL_TAKEN' : 'EMAIL_CASE_DUPLICATE';
+          return refuse(c, code, `Another user has the email ${existing.otherEmail}.`), false;
+        }
+        if (existing.identityTaken) return refuse(c, 'IDENTITY_TAKEN', 'Another user has one of its identities.'), false;
+        return true;
+      });
+    }
+    if (options.dryRun || inBatch.length === 0) return results;
+
+    const inserted = await insertUsers(tx, inBatch);
+    const incomplete = await insertIdentities(tx, inBatch.filter((c) => inserted.has(c.id)));
+    // Taken by a transaction that committed after the reads above: such a user goes away whole.
+    if (incomplete.size > 0) await tx.execute(sql`DELETE FROM ${usersTable} WHERE id = ANY(${userIdArray([...incomplete])})`);
+    const created: Candidate[] = [];
+    for (const c of inBatch) {
+      if (!inserted.has(c.id)) refuse(c, 'TAKEN_MEANWHILE', 'Another import or sign-up took its id or email meanwhile.');
+      else if (incomplete.has(c.id)) refuse(c, 'IDENTITY_TAKEN', 'Another user took one of its identities meanwhile.');
+      else created.push(c);
+    }
+    if (options.notify && created.length > 0) {
+      await enqueueUserEvents(
+        tx,
+        created.map((c) => ({
+          type: 'user.created' as const,
+          userId: c.id,
+          actor,
+          auditEventId: null,
+          data: { email: c.email, status: c.status, provider: c.identities[0]?.providerType ?? null, imported: true },
+        })),
+      );
+    }
+    return results;
+  });
+}
+
+/** An item that passed checkImportUser: in the form it is stored. */
+interface Candidate {
+  index: number;
+  id: string;
+  email: string | null;
+  status: UserStatus;
+  createdAt: Date;
+  lastAuthenticatedAt: Date | null;
+  disabledAt: Date | null;
+  customData: Record<string, unknown>;
+  identities: { providerType: string; providerId: string; passwordHash: string | null }[];
+}
+
+const STATUSES: readonly string[] = ['confirmed', 'pending', 'disabled'];
+const PROVIDER_TYPE_MAX_LENGTH = 64;
+const PROVIDER_ID_MAX_LENGTH = 1024;
+const CUSTOM_DATA_MAX_LENGTH = 64 * 1024;
+
+type Malformed = { code: string; message: string };
+
+const idOf = (user: ImportUser): string | null => (typeof user?.id === 'string' ? user.id.slice(0, 128) : null);
+
+function validDate(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime()) && value.getUTCFullYear() >= 1 && value.getUTCFullYear() <= 9999;
+}
+
+function textOk(text: string): boolean {
+  try {
+    checkText(text, 'text');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The item in the form it is stored, or why it cannot be. */
+function checkImportUser(user: ImportUser, index: number): Candidate | Malformed {
+  if (typeof user !== 'object' || user === null) return { code: 'MALFORMED_ITEM', message: 'The item is not a user.' };
+  const id = typeof user.id === 'string' ? userIdOrNull(user.id) : null;
+  if (id === null) return { code: 'MALFORMED_ID', message: 'A user id is 1 to 128 characters of A–Z, a–z, 0–9, "_" and "-".' };
+  let email: string | null = null;
+  if (user.email != null) {
+    try {
+      email = checkEmail(String(user.email));
+    } catch {
+      return { code: 'MALFORMED_EMAIL', message: `"${String(user.email).slice(0, 64)}" is not a valid email address.` };
+    }
+  }
+  if (!STATUSES.includes(user.status)) return { code: 'MALFORMED_STATUS', message: 'The status is confirmed, pending or disabled.' };
+  if (!validDate(user.createdAt)) return { code: 'MALFORMED_DATE', message: 'createdAt is not a date.' };
+  for (const date of [user.lastAuthenticatedAt, user.disabledAt]) {
+    if (date != null && !validDate(date)) return { code: 'MALFORMED_DATE', message: 'lastAuthenticatedAt or disabledAt is not a date.' };
+  }
+  const customData = user.customData ?? {};
+  const json = typeof customData === 'object' && !Array.isArray(customData) ? JSON.stringify(customData) : null;
+  if (json === null || json.length > CUSTOM_DATA_MAX_LENGTH || json.includes('\\u0000')) {
+    return { code: 'MALFORMED_CUSTOM_DATA', message: `customData is a JSON object of at most ${CUSTOM_DATA_MAX_LENGTH} characters, without NUL.` };
+  }
+  if (!Array.isArray(user.identities)) return { code: 'MALFORMED_IDENTITY', message: 'identities is a list.' };
+  const identities: Candidate['identities'] = [];
+  const seen = new Set<string>();
+  for (const identity of user.identities) {
+    const { providerType, providerId } = identity ?? {};
+    if (
+      typeof providerType !== 'string' ||
+      typeof providerId !== 'string' ||
+      providerType.length === 0 ||
+      providerType.length > PROVIDER_TYPE_MAX_LENGTH ||
+      providerId.length === 0 ||
+      providerId.length > PROVIDER_ID_MAX_LENGTH ||
+      !textOk(providerType) ||
+      !textOk(providerId)
+    ) {
+      return { code: 'MALFORMED_IDENTITY', message: 'An identity needs a providerType (1–64 characters) and a providerId (1–1024).' };
+    }
+    const passwordHash = identity.passwordHash ?? null;
+    let storedId = providerId;
+    if (providerType === LOCAL_USERPASS) {
+      // Logins find the identity by the user's email (emailKey): it must be that email.
+      if (email === null || providerId.toLowerCase() !== email.toLowerCase()) {
+        return { code: 'MALFORMED_IDENTITY', message: 'A local-userpass identity has the user\'s email as its providerId.' };
+      }
+      storedId = email.toLowerCase();
+      if (passwordHash !== null && (typeof passwordHash !== 'string' || !isAcceptedPasswordHash(passwordHash))) {
+        return {
+          code: 'MALFORMED_PASSWORD_HASH',
+          message: 'The password hash is none of the accepted forms (scrypt, firebase-scrypt, bcrypt) or outside their cost bounds.',
+        };
+      }
+    } else if (passwordHash !== null) {
+      return { code: 'MALFORMED_IDENTITY', message: `Only a ${LOCAL_USERPASS} identity has a password hash.` };
+    }
+    const key = identityKey({ providerType, providerId: storedId });
+    if (seen.has(key)) return { code: 'MALFORMED_IDENTITY', message: 'The same identity is listed twice.' };
+    seen.add(key);
+    identities.push({ providerType, providerId: storedId, passwordHash });
+  }
+  const status = user.status as UserStatus;
+  return {
+    index,
+    id,
+    email,
+    status,
+    createdAt: user.createdAt,
+    lastAuthenticatedAt: user.lastAuthenticatedAt ?? null,
+    // The database keeps disabled_at exactly on disabled users (src/users/invariants.ts).
+    disabledAt: status === 'disabled' ? (user.disabledAt ?? user.lastAuthenticatedAt ?? user.createdAt) : null,
+    customData: customData as Record<string, unknown>,
+    identities,
+  };
+}
+
+const identityKey = (i: { providerType: string; providerId: string }) => `${i.providerType}\u0000${i.providerId}`;
+
+function sameIdentities(existing: readonly string[], wanted: Candidate['identities']): boolean {
+  const keys = new Set(wanted.map(identityKey));
+  return existing.length === keys.size && existing.every((k) => keys.has(k));
+}
+
+interface Existing {
+  idTaken: boolean;
+  email: string | null;
+  /** identityKey of each identity of the user with the id. */
+  identities: string[];
+  /** The email of another user whose email is the candidate's in any case; null when none. */
+  otherEmail: string | null;
+  identityTaken: boolean;
+}
+
+// The key an identity is stored under (the database's lower() on top of JavaScript's, as emailKey).
+const storedProviderId = sql.raw(`CASE WHEN c.provider_type = '${LOCAL_USERPASS}' THEN lower(c.provider_id) ELSE c.provider_id END`);
+
+/** One statement: for each candidate, its id's user, another user of its email, and whether another user has one of its identities. */
+async function readExisting(tx: Executor, candidates: readonly Candidate[]): Promise<Map<number, Existing>> {
+  const items = candidates.map((c) => ({ i: c.index, id: c.id, email: c.email }));
+  const identities = candidates.flatMap((c) =>
+    c.identities.map((i) => ({ i: c.index, user_id: c.id, provider_type: i.providerType, provider_id: i.providerId })),
+  );
+  const result = (await tx.execute(sql`
+    WITH taken AS (
+      SELECT DISTINCT c.i
+      FROM jsonb_to_recordset(${JSON.stringify(identities)}::jsonb) AS c(i int, user_id text, provider_type text, provider_id text)
+      JOIN ${userIdentities} x ON x.provider_type = c.provider_type AND x.provider_id = ${storedProviderId} AND x.user_id <> c.user_id
+    )
+    SELECT c.i, u.id IS NOT NULL AS id_taken, u.email,
+      CASE WHEN u.id IS NULL THEN '[]'::jsonb ELSE (
+        SELECT coalesce(jsonb_agg(x.provider_type || chr(1) || x.provider_id), '[]'::jsonb)
+        FROM ${userIdentities} x WHERE x.user_id = u.id) END AS identities,
+      (SELECT o.email FROM ${usersTable} o WHERE c.email IS NOT NULL AND lower(o.email) = lower(c.email) AND o.id <> c.id LIMIT 1) AS other_email,
+      EXISTS (SELECT 1 FROM taken WHERE taken.i = c.i) AS identity_taken
+    FROM jsonb_to_recordset(${JSON.stringify(items)}::jsonb) AS c(i int, id text, email text)
+    LEFT JOIN ${usersTable} u ON u.id = c.id`)) as unknown as {
+    rows: { i: number; id_taken: boolean; email: string | null; identities: string[] | string; other_email: string | null; identity_taken: boolean }[];
+  };
+  return new Map(
+    result.rows.map((r) => {
+      const list = (typeof r.identities === 'string' ? JSON.parse(r.identities) : r.identities) as string[];
+      return [
+        Number(r.i),
+        {
+          idTaken: r.id_taken,
+          email: r.email,
+          identities: list.map((k) => k.replace('\u0001', '\u0000')),
+          otherEmail: r.other_email,
+          identityTaken: r.identity_taken,
+        },
+      ];
+    }),
+  );
+}
+
+/** Inserts the users (none whose id or email is taken by then); returns the ids inserted. */
+async function insertUsers(tx: Executor, candidates: readonly Candidate[]): Promise<Set<string>> {
+  const rows = candidates.map((c) => ({
+    id: c.id,
+    email: c.email,
+    status: c.status,
+    created_at: c.createdAt.toISOString(),
+    last_authenticated_at: c.lastAuthenticatedAt?.toISOString() ?? null,
+    disabled_at: c.disabledAt?.toISOString() ?? null,
+    custom_data: c.customData,
+  }));
+  const result = (await tx.execute(sql`
+    INSERT INTO ${usersTable} (id, email, status, created_at, last_authenticated_at, disabled_at, custom_data)
+    SELECT r.id, r.email, r.status, r.created_at, r.last_authenticated_at, r.disabled_at, r.custom_data
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS r(id text, email text, status user_status, created_at timestamptz, last_authenticated_at timestamptz, disabled_at timestamptz, custom_data jsonb)
+    ON CONFLICT DO NOTHING
+    RETURNING id`)) as unknown as { rows: { id: string }[] };
+  return new Set(result.rows.map((r) => r.id));
+}
+
+/** Inserts the users' identities (none taken by then); returns the users that did not get all of theirs. */
+async function insertIdentities(tx: Executor, candidates: readonly Candidate[]): Promise<Set<string>> {
+  const rows = candidates.flatMap((c) =>
+    c.identities.map((i) => ({
+      user_id: c.id,
+      provider_type: i.providerType,
+      provider_id: i.providerId,
+      password_hash: i.passwordHash,
+      created_at: c.createdAt.toISOString(),
+    })),
+  );
+  if (rows.length === 0) return new Set();
+  const result = (await tx.execute(sql`
+    INSERT INTO ${userIdentities} (user_id, provider_type, provider_id, password_hash, created_at)
+    SELECT c.user_id, c.provider_type, ${storedProviderId}, c.password_hash, c.created_at
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS c(user_id text, provider_type text, provider_id text, password_hash text, created_at timestamptz)
+    ON CONFLICT DO NOTHING
+    RETURNING user_id`)) as unknown as { rows: { user_id: string }[] };
+  const got = new Map<string, number>();
+  for (const r of result.rows) got.set(r.user_id, (got.get(r.user_id) ?? 0) + 1);
+  return new Set(candidates.filter((c) => (got.get(c.id) ?? 0) < c.identities.length).map((c) => c.id));
 }
 
 /** The one audit event of an import run (action 'users.imported', with source, counts, dryRun). */
 export async function recordImportRun(
-  _db: Database,
-  _actor: Actor,
-  _run: { source: string; counts: ImportCounts; dryRun: boolean },
+  db: Database,
+  actor: Actor,
+  run: { source: string; counts: ImportCounts; dryRun: boolean },
 ): Promise<void> {
-  throw new Error('not implemented');
+  await recordAuditEvent(db, actor, {
+    action: 'users.imported',
+    outcome: 'success',
+    details: { source: run.source, dryRun: run.dryRun, ...run.counts },
+  });
+}
+
+/** The counts of a batch's (or a run's) results. */
+export function countOutcomes(results: readonly ImportItemResult[], into: ImportCounts = { created: 0, unchanged: 0, conflicts: 0, malformed: 0 }): ImportCounts {
+  for (const r of results) {
+    if (r.outcome === 'created') into.created++;
+    else if (r.outcome === 'unchanged') into.unchanged++;
+    else if (r.outcome === 'conflict') into.conflicts++;
+    else into.malformed++;
+  }
+  return into;
 }

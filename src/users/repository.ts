@@ -3,9 +3,10 @@
 // either table's unique index says so (emailKey).
 import { and, count, desc, eq, getTableColumns, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
-import { UUID_PATTERN, type PageRequest } from '../db/keyset.js';
+import type { PageRequest } from '../db/keyset.js';
 import { refreshTokens, userIdentities, users, type IdentityRow, type UserRow, type UserStatus } from '../db/schema.js';
 import { liveSession, sessionsAsT } from '../sessions/live.js';
+import { userIdOrNull } from './rules.js';
 
 export interface UserFilter {
   status?: UserStatus | null;
@@ -24,7 +25,8 @@ function filterCondition(filter: UserFilter): SQL | undefined {
   if (search) {
     // Matches users_email_lower_key (lower(email) text_pattern_ops) as a prefix range scan.
     const emailPrefix = sql`lower(${users.email}) LIKE ${`${escapeLike(search.toLowerCase())}%`}`;
-    conditions.push(UUID_PATTERN.test(search) ? or(eq(users.id, search.toLowerCase()), emailPrefix)! : emailPrefix);
+    const id = userIdOrNull(search);
+    conditions.push(id !== null ? or(eq(users.id, id), emailPrefix)! : emailPrefix);
   }
   return conditions.length ? and(...conditions) : undefined;
 }
@@ -57,10 +59,10 @@ function prepareList(ex: Executor, shape: ListShape) {
   if (shape.search !== 'none') {
     // Matches users_email_lower_key (lower(email) text_pattern_ops) as a prefix range scan.
     const emailPrefix = sql`lower(${users.email}) LIKE ${p('emailPrefix')}`;
-    conditions.push(shape.search === 'emailOrId' ? sql`(${users.id} = ${p('id')}::uuid OR ${emailPrefix})` : emailPrefix);
+    conditions.push(shape.search === 'emailOrId' ? sql`(${users.id} = ${p('id')} OR ${emailPrefix})` : emailPrefix);
   }
   if (shape.after) {
-    conditions.push(sql`(${users.createdAt}, ${users.id}) < (${p('afterAt')}::timestamptz, ${p('afterId')}::uuid)`);
+    conditions.push(sql`(${users.createdAt}, ${users.id}) < (${p('afterAt')}::timestamptz, ${p('afterId')}::text)`);
   }
   const columns = shape.counts ? { ...getTableColumns(users), activeSessionCount } : getTableColumns(users);
   const query = ex
@@ -91,7 +93,7 @@ export async function listUsers(
   const search = filter.search?.trim();
   const shape: ListShape = {
     status: !!filter.status,
-    search: !search ? 'none' : UUID_PATTERN.test(search) ? 'emailOrId' : 'email',
+    search: !search ? 'none' : userIdOrNull(search) !== null ? 'emailOrId' : 'email',
     after: !!page.after,
     counts: !!options.withActiveSessionCount,
   };
@@ -103,7 +105,7 @@ export async function listUsers(
   return query.execute({
     status: filter.status ?? undefined,
     emailPrefix: search ? `${escapeLike(search.toLowerCase())}%` : undefined,
-    id: search?.toLowerCase(),
+    id: search ? (userIdOrNull(search) ?? undefined) : undefined,
     afterAt: page.after?.createdAt.toISOString(),
     afterId: page.after?.id,
     limit: page.first + 1,
@@ -173,8 +175,11 @@ export async function identitiesByUser(
   return byUser;
 }
 
-/** A uuid[] parameter: one bound value, however many ids (the ids must be checked UUIDs). */
-export const uuidArray = (ids: readonly string[]) => sql`${sql.param(`{${ids.join(',')}}`)}::uuid[]`;
+/**
+ * A text[] parameter of user ids: one bound value, however many ids. Each element is quoted, so an
+ * id such as "NULL" stays an id (ids are checked: no quote, comma or backslash can be in one).
+ */
+export const userIdArray = (ids: readonly string[]) => sql`${sql.param(`{${ids.map((id) => `"${id}"`).join(',')}}`)}::text[]`;
 
 /**
  * Reads the users and locks their rows until the transaction ends, in id order: two actions over
@@ -187,7 +192,7 @@ export async function lockUsers(ex: Executor, ids: readonly string[]): Promise<U
   return ex
     .select()
     .from(users)
-    .where(sql`${users.id} = ANY(${uuidArray(ids)})`)
+    .where(sql`${users.id} = ANY(${userIdArray(ids)})`)
     .orderBy(users.id)
     .for('update');
 }
@@ -198,13 +203,13 @@ export async function setStatusOfUsers(ex: Executor, ids: readonly string[], sta
   await ex
     .update(users)
     .set({ status, disabledAt: status === 'disabled' ? sql`now()` : null })
-    .where(sql`${users.id} = ANY(${uuidArray(ids)})`);
+    .where(sql`${users.id} = ANY(${userIdArray(ids)})`);
 }
 
 /** Deletes users in one statement; identities and sessions go with them (ON DELETE CASCADE). */
 export async function deleteUserRows(ex: Executor, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await ex.delete(users).where(sql`${users.id} = ANY(${uuidArray(ids)})`);
+  await ex.delete(users).where(sql`${users.id} = ANY(${userIdArray(ids)})`);
 }
 
 /** The identity a login names, through user_identities_provider_key. */

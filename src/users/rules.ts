@@ -1,7 +1,31 @@
 // What may happen to a user of each status, in one place. The admin mutations, the bulk actions,
 // the sign-in API and (through User.availableActions) the console all ask here; nothing else
 // compares statuses to decide what is allowed.
+import { UUID_PATTERN } from '../db/keyset.js';
 import type { UserStatus } from '../db/schema.js';
+import { InvalidInputError } from '../errors.js';
+
+/**
+ * The shape of a user id: opaque text the gateway never rewrites, 1–128 characters of
+ * [A-Za-z0-9_-] (Atlas ObjectIds, Firebase uids, Supabase and our older UUIDs, our ObjectIds).
+ */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * The id as stored, or null when it is not one: a UUID is lower-cased (as ids were always printed
+ * and matched, in any letter case); any other id is kept exactly (Firebase uids are case-sensitive).
+ */
+export function userIdOrNull(id: string): string | null {
+  if (!USER_ID_PATTERN.test(id)) return null;
+  return UUID_PATTERN.test(id) ? id.toLowerCase() : id;
+}
+
+/** A user id as stored (userIdOrNull); anything else is a caller's mistake (BAD_USER_INPUT), never a database error. */
+export function checkUserId(id: string, field = 'id'): string {
+  const userId = userIdOrNull(id);
+  if (userId === null) throw new InvalidInputError(field, `"${id.slice(0, 64)}" is not a valid user id.`);
+  return userId;
+}
 
 /** The actions an operator can take on one user, in the order the console lists them. */
 export const userActions = ['disable', 'enable', 'delete', 'revokeSessions', 'confirm', 'resendConfirmation', 'sendPasswordReset'] as const;

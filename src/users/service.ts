@@ -10,7 +10,7 @@ import { recordSessionsRevoked } from '../metrics.js';
 import type { RevokeReason } from '../db/schema.js';
 import * as repo from './repository.js';
 import { appliesTo, revokeOneSession, runPlan, type PlanEvents, type PlannedAction, type SessionRevocation } from './plans.js';
-import { actionChanges } from './rules.js';
+import { actionChanges, checkUserId } from './rules.js';
 import { enqueueUserEvent } from '../webhooks/outbox.js';
 
 export const LOCAL_USERPASS = 'local-userpass';
@@ -63,11 +63,7 @@ export function checkPassword(password: string, field = 'password'): string {
   return password;
 }
 
-/** User ids are UUIDs; anything else is a caller's mistake, reported as such, never a database error. */
-export function checkUserId(id: string, field = 'id'): string {
-  if (!UUID_PATTERN.test(id)) throw new InvalidInputError(field, `"${id.slice(0, 64)}" is not a valid user id.`);
-  return id.toLowerCase();
-}
+export { checkUserId } from './rules.js';
 
 /**
  * Creates an email/password user. `status` is `confirmed` for users an operator creates (as Realm's
@@ -352,7 +348,7 @@ export async function findUsers(
   after: string | null | undefined,
   options: { withActiveSessionCount?: boolean } = {},
 ): Promise<UserList> {
-  const page = pageRequest(first, after);
+  const page = pageRequest(first, after, 'userId');
   if (filter.search && filter.search.length > 254) {
     throw new InvalidInputError('search', '"search" is longer than any email address can be.');
   }

@@ -67,7 +67,7 @@ export async function enqueueUserEvents(tx: Executor, events: readonly UserEvent
       INSERT INTO ${webhookEvents} (id, type, user_id, audit_event_id, payload)
       SELECT e.id, e.type, e.user_id, e.audit_event_id, e.payload
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS e(id uuid, type text, user_id uuid, audit_event_id uuid, payload jsonb)
+        AS e(id uuid, type text, user_id text, audit_event_id uuid, payload jsonb)
       RETURNING id, seq, type, user_id
     )
     INSERT INTO ${webhookDeliveries} (event_id, endpoint_id, event_seq, user_id)
