@@ -6,6 +6,7 @@ import './user.js';
 import './user-mutations.js';
 import './user-actions.js';
 import './bulk-mutations.js';
+import './user-import.js';
 import './admin.js';
 import './linked-data.js';
 import './confirmations.js';
