@@ -30,6 +30,8 @@ export const IMPORT_USAGE = `  npm run admin -- import --from <${IMPORT_FORMATS.
 export const EXIT_INCOMPLETE = 3;
 const DEFAULT_BATCH_SIZE = 2_500;
 const MAX_BATCH_SIZE = 10_000;
+/** Batches written at the same time (the database works on one while it commits another). */
+const WRITERS = 2;
 /** Reset mails are queued this many at a time (each is one transaction with its token). */
 const RESET_MAIL_CONCURRENCY = 4;
 
@@ -167,20 +169,21 @@ export async function importUsersCommand(argv: string[]): Promise<number> {
       }
     };
 
-    // One batch is written while the next is read: at most two batches in memory.
-    let writing: Promise<void> | null = null;
+    // Up to WRITERS batches are written (each in its own transaction, on its own connection) while
+    // the next is read: at most WRITERS + 1 batches in memory.
+    const inFlight: Promise<void>[] = [];
     let users: ImportUser[] = [];
     let origins: Origin[] = [];
-    const flush = async () => {
-      if (writing) await writing;
-      writing = null;
+    const flush = async (writers: number) => {
+      while (inFlight.length > 0 && inFlight.length >= writers) await inFlight.shift();
       if (users.length === 0) return;
       const batch = users;
       const batchOrigins = origins;
       users = [];
       origins = [];
-      writing = importUserBatch(db, actor, batch, { dryRun: opts.dryRun, notify: opts.notify }).then((results) => settle(batch, batchOrigins, results));
-      writing.catch(() => {}); // awaited at the next flush; a failure must not count as unhandled meanwhile
+      const writing = importUserBatch(db, actor, batch, { dryRun: opts.dryRun, notify: opts.notify }).then((results) => settle(batch, batchOrigins, results));
+      writing.catch(() => {}); // awaited in turn; a failure must not count as unhandled meanwhile
+      inFlight.push(writing);
     };
     const handled = () => counts.created + counts.unchanged + counts.conflicts + counts.malformed;
 
@@ -198,13 +201,13 @@ export async function importUsersCommand(argv: string[]): Promise<number> {
         } else {
           users.push(record.user);
           origins.push({ file, line: record.line });
-          if (users.length >= opts.batchSize) await flush();
+          if (users.length >= opts.batchSize) await flush(WRITERS);
         }
         progress.update(handled() + users.length, bytesRead);
       }
     }
-    await flush();
-    if (writing) await writing;
+    await flush(WRITERS);
+    await flush(0);
     progress.finish();
 
     await recordImportRun(db, actor, { source: opts.format, counts, dryRun: opts.dryRun });
