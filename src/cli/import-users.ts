@@ -169,6 +169,19 @@ export async function importUsersCommand(argv: string[]): Promise<number> {
       }
     };
 
+    // A batch written beside another can lose an id or email to it after its checks (TAKEN_MEANWHILE):
+    // by the time it returns the other has committed, so those users are tried once more, and get the
+    // code a run of one batch at a time would give them (EMAIL_TAKEN, EMAIL_CASE_DUPLICATE, …).
+    const writeBatch = async (batch: ImportUser[]): Promise<ImportItemResult[]> => {
+      const options = { dryRun: opts.dryRun, notify: opts.notify };
+      const results = await importUserBatch(db, actor, batch, options);
+      const lost = results.filter((r) => r.code === 'TAKEN_MEANWHILE');
+      if (lost.length === 0) return results;
+      const again = await importUserBatch(db, actor, lost.map((r) => batch[r.index]!), options);
+      for (const r of again) results[lost[r.index]!.index] = { ...r, index: lost[r.index]!.index };
+      return results;
+    };
+
     // Up to WRITERS batches are written (each in its own transaction, on its own connection) while
     // the next is read: at most WRITERS + 1 batches in memory.
     const inFlight: Promise<void>[] = [];
@@ -181,7 +194,7 @@ export async function importUsersCommand(argv: string[]): Promise<number> {
       const batchOrigins = origins;
       users = [];
       origins = [];
-      const writing = importUserBatch(db, actor, batch, { dryRun: opts.dryRun, notify: opts.notify }).then((results) => settle(batch, batchOrigins, results));
+      const writing = writeBatch(batch).then((results) => settle(batch, batchOrigins, results));
       writing.catch(() => {}); // awaited in turn; a failure must not count as unhandled meanwhile
       inFlight.push(writing);
     };
