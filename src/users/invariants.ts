@@ -89,9 +89,13 @@ const rules: { rule: string; description: string; ids: SQL }[] = [
   {
     rule: 'disabled-user-without-audit-event',
     description: 'a disabled user has no successful disable event from the moment it was disabled',
+    // A user imported disabled (src/users/import.ts) was disabled elsewhere, before the import run
+    // that brought it (one 'users.imported' event per run, written after its users).
     ids: sql`SELECT u.id::text AS id FROM users u WHERE u.status = 'disabled' AND NOT EXISTS (
       SELECT 1 FROM audit_events e WHERE e.user_id = u.id AND e.outcome = 'success'
-        AND e.action IN (${disabling}) AND e.at = u.disabled_at)`,
+        AND e.action IN (${disabling}) AND e.at = u.disabled_at)
+      AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.action = 'users.imported' AND e.outcome = 'success'
+        AND e.at >= u.disabled_at)`,
   },
   {
     rule: 'revoked-session-without-audit-event',
