@@ -53,7 +53,7 @@ function options() {
   --connections LIST concurrent connections, each a line of its own (default 10,20)
   --rounds R         rounds of gateway, PostGraphile, raw (default 3; the median is quoted)
   --warmup S         seconds of unmeasured load before each measurement (default 2)
-  --scenarios LIST   e.g. S1,S2,S3 (default all: ${ALL.join(',')})
+  --scenarios LIST   e.g. S1,S2,S3 (default all: ${ALL.join(',')}); 'import' alone: the bulk import (--import-lines N)
   --algorithm A      the gateway's ACCESS_TOKEN_ALGORITHM: HS256 (default, with JWT_SECRET), EdDSA, ES256 or RS256
   --log-level L      the gateway's LOG_LEVEL (default info, as in production)
   --fresh            seed again even if a complete database of that size exists
@@ -457,7 +457,9 @@ function writeReadme(markdown: string) {
   writeFileSync(path, `${readme.slice(0, from + START.length)}\n${markdown}\n${readme.slice(to)}`);
 }
 
-main().catch((err) => {
+// `--scenarios import` is the bulk-import benchmark (bench/import.ts): it needs no seeded database.
+const importScenario = /(^|\s)--scenarios[= ]import(\s|$)/.test(process.argv.slice(2).join(' '));
+(importScenario ? import('./import.js').then((m) => m.runImportBenchmark(process.argv.slice(2))) : main()).catch((err) => {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

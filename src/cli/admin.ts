@@ -1,7 +1,8 @@
 // `npm run admin -- keys create --role viewer --name ci` and friends: admin keys from the command
 // line, on the database the gateway is configured with (DATABASE_URL, or the embedded one in
 // DATA_DIR; stop the gateway first when it runs on the embedded database: one process at a time).
-// The same service functions as GraphQL, audited as actions of "cli".
+// The same service functions as GraphQL, audited as actions of "cli". `import` and `export` move
+// users in and out (src/cli/import-users.ts, src/cli/export-users.ts).
 import { parseArgs } from 'node:util';
 import { checkRole, issueAdminKey, listAdminKeys, revokeAdminKey } from '../admin/keys.js';
 import type { Actor } from '../audit/log.js';
@@ -12,15 +13,18 @@ import type { AdminKeyRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { SigningKeyUnreadableError } from '../tokens/signing-keys.js';
 import { createTokenKeys } from '../tokens/tokens.js';
+import { EXPORT_USAGE, exportUsersCommand } from './export-users.js';
+import { IMPORT_USAGE, importUsersCommand } from './import-users.js';
+import { UsageError } from './usage.js';
 
 const USAGE = `Usage:
   npm run admin -- keys create --name <name> --role <viewer|operator|owner> [--json]
   npm run admin -- keys list [--json]
   npm run admin -- keys revoke <key id> [--json]
   npm run admin -- keys rotate-signing [--json]    (the access-token signing key)
+${IMPORT_USAGE}
+${EXPORT_USAGE}
 `;
-
-class UsageError extends Error {}
 
 const actor: Actor = { type: 'system', name: 'cli' };
 
@@ -36,6 +40,8 @@ function row(key: AdminKeyRow) {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'import') return importUsersCommand(argv.slice(1));
+  if (argv[0] === 'export') return exportUsersCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -47,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [group, command, ...rest] = positionals;
-  if (values.help || group !== 'keys' || !command) throw new UsageError(values.help ? '' : 'Expected "keys create", "keys list", "keys revoke" or "keys rotate-signing".');
+  if (values.help || group !== 'keys' || !command) throw new UsageError(values.help ? '' : 'Expected "keys create", "keys list", "keys revoke", "keys rotate-signing", "import" or "export".');
 
   const config = loadConfig(process.env, { servesLinks: false });
   const database = await openDatabase(config.database, config.db);

@@ -33,6 +33,8 @@ export interface TestApp {
 export async function startTestApp(
   options: {
     database?: DatabaseOptions;
+    /** A database of the test's own to serve instead of a fresh one (closed with the app). */
+    existingDatabase?: TestDatabase;
     auth?: AppDeps['auth'];
     /** Mail templates (MAIL_TEMPLATES_DIR's), and a delivery worker to start beside the app as the server does (none unless given). */
     mail?: { templates?: AppDeps['mailTemplates']; delivery?: Omit<MailDeliveryOptions, 'from'> & { from?: string } };
@@ -48,7 +50,7 @@ export async function startTestApp(
     http?: Partial<HttpServerSettings>;
   } = {},
 ): Promise<TestApp> {
-  const database = await createTestDatabase(options.database);
+  const database = options.existingDatabase ?? (await createTestDatabase(options.database));
   await options.prepare?.(database);
   const linkedData = options.linkedData
     ? await checkLinkedData(database.db, parseDeclarations(options.linkedData, 'linkedData'), 'linkedData')
