@@ -3,12 +3,11 @@
 // DATA_DIR; stop the gateway first when it runs on the embedded database: one process at a time).
 // The same service functions as GraphQL, audited as actions of "cli". `import` and `export` move
 // users in and out (src/cli/import-users.ts, src/cli/export-users.ts).
+import { openCliDatabase } from './database.js';
 import { parseArgs } from 'node:util';
 import { checkRole, issueAdminKey, listAdminKeys, revokeAdminKey } from '../admin/keys.js';
 import type { Actor } from '../audit/log.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
-import { runMigrations } from '../db/migrate.js';
 import type { AdminKeyRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { SigningKeyUnreadableError } from '../tokens/signing-keys.js';
@@ -56,10 +55,9 @@ async function main(argv: string[]): Promise<number> {
   if (values.help || group !== 'keys' || !command) throw new UsageError(values.help ? '' : 'Expected "keys create", "keys list", "keys revoke", "keys rotate-signing", "import" or "export".');
 
   const config = loadConfig(process.env, { servesLinks: false });
-  const database = await openDatabase(config.database, config.db);
+  const database = await openCliDatabase(config);
   const out = (text: string, data: unknown) => process.stdout.write(values.json ? `${JSON.stringify(data)}\n` : text);
   try {
-    await runMigrations(database);
     const db = database.db;
     switch (command) {
       case 'create': {

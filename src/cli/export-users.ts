@@ -1,11 +1,10 @@
 // `npm run admin -- export [--status …] [--with-password-hashes] > users.jsonl`: every user (or those of
 // some statuses) as one JSON object per line on stdout, in keyset order, streamed page by page; the
 // progress on stderr. Exporting is audited (with whether hashes were included).
+import { openCliDatabase } from './database.js';
 import { parseArgs } from 'node:util';
 import type { Actor } from '../audit/log.js';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
-import { runMigrations } from '../db/migrate.js';
 import { exportUsers, recordExport } from '../users/export.js';
 import { Progress } from './progress.js';
 import { UsageError } from './usage.js';
@@ -42,9 +41,8 @@ export async function exportUsersCommand(argv: string[]): Promise<number> {
   const withPasswordHashes = values['with-password-hashes'];
 
   const config = loadConfig(process.env, { servesLinks: false });
-  const database = await openDatabase(config.database, config.db);
+  const database = await openCliDatabase(config);
   try {
-    await runMigrations(database);
     const progress = new Progress({ unit: 'users' });
     let count = 0;
     let pending = '';

@@ -3,14 +3,14 @@
 // handed to importUserBatch in batches (one transaction each, so a run that is killed leaves whole
 // batches, and a second run finds them 'unchanged'), every line that is not imported is reported on
 // stderr with its code, and the run is audited once at the end. stdout is not written.
+import { openCliDatabase } from './database.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { Actor } from '../audit/log.js';
 import { loadConfig } from '../config.js';
-import { openDatabase, type Database } from '../db/client.js';
-import { runMigrations } from '../db/migrate.js';
+import type { Database } from '../db/client.js';
 import { AppError } from '../errors.js';
 import { IMPORT_FORMATS, isImportFormat, parseImportFile, type ByteSource, type ImportFormat } from '../import-formats/index.js';
 import { createLogger } from '../logger.js';
@@ -119,9 +119,8 @@ export async function importUsersCommand(argv: string[]): Promise<number> {
     ),
   );
   const config = loadConfig(process.env, { servesLinks: opts.sendResetMail });
-  const database = await openDatabase(config.database, config.db);
+  const database = await openCliDatabase(config);
   try {
-    await runMigrations(database);
     const db = database.db;
     const auth = opts.sendResetMail ? await resetMailDeps(db, config) : null;
     const progress = new Progress({ unit: 'users', total: sizes.reduce((a, b) => a + b, 0), plainIntervalSeconds: opts.progressInterval });
