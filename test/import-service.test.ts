@@ -1,8 +1,10 @@
 // Issue 17: users brought in with their ids (importUsers over GraphQL, the import service the
 // command line uses), and taken out again (the export service).
 import bcrypt from 'bcryptjs';
+import pg from 'pg';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/client.js';
 import { auditEvents, userIdentities, users, webhookEvents } from '../src/db/schema.js';
 import { exportUsers, type ExportedUser } from '../src/users/export.js';
 import { importUserBatch, type ImportUser } from '../src/users/import.js';
@@ -10,6 +12,7 @@ import { checkInvariants } from '../src/users/invariants.js';
 import { firebaseScryptHash, hashPassword } from '../src/users/passwords.js';
 import { startTestApp, postGraphQL, type TestApp } from './helpers/app.js';
 import { onPostgres } from './helpers/database.js';
+import { waitFor } from './helpers/wait.js';
 import { Realm, forgetRealmUsers, gql, introspect, realmApp, uniqueEmail } from './helpers/realm.js';
 
 const FIREBASE_HASH = firebaseScryptHash(
@@ -145,6 +148,87 @@ describe('importUsers', () => {
     expect(orphans).toEqual([]);
     const [kept] = await t.database.db.select().from(users).where(eq(users.id, existing.id));
     expect(kept!.email).toBe(existing.email);
+  });
+
+  it('never applies half of a user when batches race for the same ids, emails and identities', async () => {
+    // Two imports at once, each of 40 users. The same ids with other emails, other ids with the same
+    // emails, and users whose second identity the other batch also claims: whichever commits first
+    // takes each, the other reports it (read before the first committed: TAKEN_MEANWHILE or
+    // IDENTITY_TAKEN; after: ID_TAKEN, EMAIL_TAKEN or IDENTITY_TAKEN), and no user is left without
+    // one of its identities.
+    for (let round = 0; round < 3; round++) {
+      const a: ImportUser[] = [];
+      const b: ImportUser[] = [];
+      for (let i = 0; i < 10; i++) {
+        const sameId = atlasUser();
+        a.push(sameId);
+        b.push(atlasUser({ id: sameId.id }));
+        const sameEmail = atlasUser();
+        a.push(sameEmail);
+        b.push(atlasUser({ email: sameEmail.email }));
+        const shared = { providerType: 'api-key', providerId: `race-${round}-${i}` };
+        a.push(atlasUser({ email: null, identities: [{ providerType: 'custom-token', providerId: `a-${round}-${i}` }, shared] }));
+        b.push(atlasUser({ email: null, identities: [{ providerType: 'custom-token', providerId: `b-${round}-${i}` }, shared] }));
+        a.push(atlasUser());
+        b.push(atlasUser());
+      }
+      // On a PostgreSQL server, both batches are made to read before either writes: a lock held on
+      // users (which their reads do not need and their inserts do) is let go once both wait for it.
+      // The embedded database runs one transaction at a time: there the second sees the first's.
+      const gate = onPostgres ? new pg.Client({ connectionString: t.database.url! }) : null;
+      if (gate) {
+        await gate.connect();
+        await gate.query('BEGIN');
+        await gate.query('LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE');
+      }
+      // Each batch on a connection of its own, as two import runs (or instances) would be.
+      const other = onPostgres ? await openDatabase({ kind: 'postgres', url: t.database.url! }) : null;
+      const racing = Promise.all([importUserBatch(t.database.db, SYSTEM, a), importUserBatch(other?.db ?? t.database.db, SYSTEM, b)]);
+      if (gate) {
+        await waitFor(async () => {
+          // The statistics a transaction reads are a snapshot taken at its first look: take a new one.
+          await gate.query('SELECT pg_stat_clear_snapshot()');
+          const waiting = await gate.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+          return waiting.rows[0].n === 2;
+        }, 'both imports to wait for the lock on users');
+        await gate.query('COMMIT');
+        await gate.end();
+      }
+      const [ra, rb] = await racing.finally(() => other?.close());
+      const conflictCodes = new Set(['ID_TAKEN', 'EMAIL_TAKEN', 'IDENTITY_TAKEN', 'TAKEN_MEANWHILE']);
+      for (let i = 0; i < a.length; i++) {
+        const pair = [ra[i]!, rb[i]!];
+        if (i % 4 === 3) {
+          expect(pair.map((r) => r.outcome)).toEqual(['created', 'created']);
+          continue;
+        }
+        // Exactly one of the two got it; the other says why not.
+        expect(pair.filter((r) => r.outcome === 'created'), `pair ${i}: ${JSON.stringify(pair)}`).toHaveLength(1);
+        const loser = pair.find((r) => r.outcome !== 'created')!;
+        expect(loser.outcome).toBe('conflict');
+        expect(conflictCodes.has(loser.code!), loser.code).toBe(true);
+        if (i % 4 !== 0) {
+          // Its id was its own: no user of that id may remain (not one without the identity it lost).
+          const [left] = await t.database.db.select().from(users).where(eq(users.id, loser.id!));
+          expect(left, `pair ${i}: ${loser.code}`).toBeUndefined();
+        }
+      }
+      // Every user created has every identity it was imported with, and no identity is left without its user.
+      for (const [batch, results] of [[a, ra], [b, rb]] as const) {
+        for (const [i, user] of batch.entries()) {
+          const rows = await t.database.db.select().from(userIdentities).where(eq(userIdentities.userId, user.id));
+          const mine = rows.filter((row) => user.identities.some((id) => id.providerType === row.providerType && id.providerId === row.providerId));
+          if (results[i]!.outcome === 'created') expect(mine, `item ${i}`).toHaveLength(user.identities.length);
+        }
+      }
+      for (const side of ['a', 'b']) {
+        const orphans = await t.database.db.execute(
+          sql`SELECT i.provider_id FROM user_identities i LEFT JOIN users u ON u.id = i.user_id WHERE i.provider_id LIKE ${`${side}-${round}-%`} AND u.id IS NULL`,
+        );
+        expect((orphans as unknown as { rows: unknown[] }).rows).toEqual([]);
+      }
+    }
+    expect(await checkInvariants(t.database.db)).toEqual([]);
   });
 
   it('reports malformed users with stable codes and imports the rest', async () => {
