@@ -4,7 +4,7 @@
 // so files read at run time are found from dist/ as from src/ (src/assets.ts: the folder above is
 // the project in both cases); nothing needs copying.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,20 +16,34 @@ export const entryPoints = {
   'check-db': 'src/cli/check-db.ts',
 };
 
+/**
+ * Builds into a folder of its own, then moves each file into dist/ by rename, so that a process
+ * starting from dist/ meanwhile (a test run, a benchmark, another build) never finds a file missing
+ * or half written.
+ */
 export async function buildDist() {
-  rmSync(`${root}dist`, { recursive: true, force: true });
-  await build({
-    absWorkingDir: root,
-    entryPoints,
-    outdir: 'dist',
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: true,
-    logLevel: 'warning',
-  });
+  const staging = `dist.building-${process.pid}-${Date.now()}`;
+  try {
+    await build({
+      absWorkingDir: root,
+      entryPoints,
+      outdir: staging,
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      sourcemap: true,
+      logLevel: 'warning',
+    });
+    mkdirSync(`${root}dist`, { recursive: true });
+    const built = readdirSync(`${root}${staging}`);
+    for (const file of built) renameSync(`${root}${staging}/${file}`, `${root}dist/${file}`);
+    // What an earlier build left that this one no longer makes (a renamed entry point).
+    for (const file of readdirSync(`${root}dist`)) if (!built.includes(file)) rmSync(`${root}dist/${file}`, { recursive: true, force: true });
+  } finally {
+    rmSync(`${root}${staging}`, { recursive: true, force: true });
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

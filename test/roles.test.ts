@@ -41,6 +41,7 @@ const EXPECTED: Record<string, AdminRole> = {
   'Mutation.revokeSessionsOfUsers': 'operator',
   'Mutation.deleteUser': 'owner',
   'Mutation.deleteUsers': 'owner',
+  'Mutation.importUsers': 'owner',
   'Mutation.createAdminKey': 'owner',
   'Mutation.revokeAdminKey': 'owner',
   'Mutation.sendPasswordReset': 'operator',
