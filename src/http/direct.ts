@@ -1,0 +1,89 @@
+// The direct path: the hottest route answered straight on Node's request and response, without the
+// Fetch-API Request and Response the rest of the app is written against (building and writing them
+// was a large share of a token check's CPU time, issue 18). Only requests whose every behaviour this
+// path reproduces take it: POST /introspect with a declared body of at most MAX_SIGN_IN_BODY_BYTES.
+// Anything else (another method, a chunked or larger body) goes the Fetch-API way, unchanged. The
+// answer is written through `res`, so the server's own listeners (src/shutdown.ts) see it as any.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pickClientAddress, type TrustProxy } from '../client-address.js';
+import { withRequestScope, type Logger } from '../logger.js';
+import { MAX_SIGN_IN_BODY_BYTES } from './body.js';
+import { INTROSPECTION_PATH, type ClientApi } from './client-api.js';
+import { thrownErrorResponse } from './errors.js';
+import type { JsonAnswer } from './json.js';
+import { recordRequest, requestIdOf, trustedProxies } from './request-scope.js';
+
+/** Answers `req` if it is one the direct path takes, and says whether it did. */
+export type DirectRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger; trustProxy: boolean | TrustProxy | undefined }): DirectRoutes {
+  const { clientApi, logger } = deps;
+  const trust = trustedProxies(deps.trustProxy);
+
+  async function introspect(req: IncomingMessage, res: ServerResponse, requestId: string, log: Logger, declared: number): Promise<void> {
+    const started = performance.now();
+    const address = pickClientAddress(trust, req.socket.remoteAddress, headerOf(req, 'x-forwarded-for'));
+    let bodyRead = false;
+    let answer: JsonAnswer;
+    try {
+      answer = await clientApi.introspectPost(
+        headerOf(req, 'authorization'),
+        headerOf(req, 'content-type') ?? '',
+        () => {
+          bodyRead = true;
+          return readBody(req);
+        },
+        address,
+      );
+    } catch (err) {
+      const response = thrownErrorResponse(err, INTROSPECTION_PATH, requestId, logger);
+      answer = { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
+    }
+    const headers: Record<string, string> = { ...answer.headers, 'x-request-id': requestId };
+    // As the Fetch path does: refused without reading its body, the connection is closed after the answer.
+    if (answer.status >= 400 && declared > 0 && !bodyRead) headers.connection = 'close';
+    res.writeHead(answer.status, headers);
+    res.end(answer.body);
+    recordRequest(log, 'POST', INTROSPECTION_PATH, answer.status, started);
+  }
+
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const url = req.url ?? '';
+    if (url !== INTROSPECTION_PATH && !url.startsWith(`${INTROSPECTION_PATH}?`)) return false;
+    const length = req.headers['content-length'];
+    if (length === undefined || req.headers['transfer-encoding'] !== undefined) return false;
+    const declared = Number(length);
+    if (!(declared >= 0 && declared <= MAX_SIGN_IN_BODY_BYTES)) return false;
+    const requestId = requestIdOf(headerOf(req, 'x-request-id'));
+    const log = logger.child({ requestId });
+    void withRequestScope({ requestId, logger: log }, () =>
+      introspect(req, res, requestId, log, declared).catch((err: unknown) => {
+        logger.error({ err, requestId }, 'request failed');
+        if (!res.headersSent) res.writeHead(500, { 'x-request-id': requestId, connection: 'close' });
+        res.end();
+      }),
+    );
+    return true;
+  };
+}
+
+/** A header as the Fetch API's Headers.get reads it: repeated values joined, null when absent. */
+function headerOf(req: IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The request body as text (its declared length is bounded by the caller). */
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('the client went away before sending its whole body'));
+    });
+  });
+}
