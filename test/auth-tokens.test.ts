@@ -240,6 +240,51 @@ describe('the signing key', () => {
   }, 120_000);
 });
 
+describe('the token routes on the direct path', () => {
+  it('GET …/auth/profile and POST …/auth/session answer with the sign-in API\'s headers, request id and errors', async () => {
+    const user = await signedInUser();
+    const send = (method: string, path: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }>((resolve, reject) => {
+        const req = httpRequest(`${t.baseUrl}/api/client/v2.0/${path}`, { method, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : null });
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const apiHeaders = { 'content-type': 'application/json', 'cache-control': 'no-store', 'access-control-allow-origin': '*' };
+
+    const me = await send('GET', 'auth/profile', { authorization: `Bearer ${user.accessToken}`, 'x-request-id': 'trace-profile-1' });
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ user_id: user.id, domain_id: DEFAULT_APP_ID, type: 'normal' });
+    expect(me.headers).toMatchObject({ ...apiHeaders, 'x-request-id': 'trace-profile-1', 'access-control-allow-methods': expect.stringContaining('DELETE') });
+    expect(me.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify(me.body))));
+
+    const refreshed = await send('POST', 'auth/session', { authorization: `Bearer ${user.refreshToken}` });
+    expect(refreshed.status).toBe(201);
+    expect(refreshed.headers).toMatchObject(apiHeaders);
+    expect(decodeJwt(refreshed.body.access_token).sub).toBe(user.id);
+    expect((await profile(t, refreshed.body.access_token)).status).toBe(200);
+
+    // Refusals: no token, the wrong kind of token; each with the API's headers and error body.
+    for (const [method, path, headers] of [
+      ['GET', 'auth/profile', {}],
+      ['GET', 'auth/profile', { authorization: `Bearer ${user.refreshToken}` }],
+      ['POST', 'auth/session', { authorization: `Bearer ${user.accessToken}` }],
+      ['POST', 'auth/session', { authorization: 'Basic abc' }],
+    ] as const) {
+      const refused = await send(method, path, headers);
+      expect(refused.status).toBe(401);
+      expect(refused.body).toMatchObject({ error_code: 'InvalidSession', error: expect.stringContaining('invalid session') });
+      expect(refused.headers).toMatchObject({ 'content-type': 'application/json', 'access-control-allow-origin': '*', 'x-request-id': expect.any(String) });
+    }
+  });
+});
+
 describe('POST /introspect', () => {
   it('answers on Node directly with the headers, request id, limits and errors of the other routes', async () => {
     const user = await signedInUser();

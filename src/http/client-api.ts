@@ -28,7 +28,7 @@ import {
   signInFailureResponse,
   thrownErrorResponse,
 } from './errors.js';
-import { json, jsonAnswer, SIGN_IN_HEADERS, toResponse, type JsonAnswer } from './json.js';
+import { answerOf, json, jsonAnswer, SIGN_IN_HEADERS, toResponse, type JsonAnswer } from './json.js';
 
 export const CLIENT_API_PREFIX = '/api/client/v2.0/';
 export const INTROSPECTION_PATH = '/introspect';
@@ -99,15 +99,15 @@ function deviceOf(body: Record<string, unknown>): unknown {
   return options && typeof options === 'object' ? options.device : undefined;
 }
 
-function bearerToken(request: Request): string | null {
-  const match = /^Bearer\s+(\S{1,8192})\s*$/i.exec(request.headers.get('authorization') ?? '');
-  return match ? match[1]! : null;
+function requireBearer(request: Request): string {
+  return requireBearerOf(request.headers.get('authorization'));
 }
 
-function requireBearer(request: Request): string {
-  const token = bearerToken(request);
-  if (!token) throw new InvalidSessionError('must authenticate first: send "Authorization: Bearer <token>"');
-  return token;
+/** The token of an Authorization header, or InvalidSessionError. */
+function requireBearerOf(authorization: string | null): string {
+  const match = /^Bearer\s+(\S{1,8192})\s*$/i.exec(authorization ?? '');
+  if (!match) throw new InvalidSessionError('must authenticate first: send "Authorization: Bearer <token>"');
+  return match[1]!;
 }
 
 /** The profile as realm-web reads it: `type`, `identities` [{ id, provider_type }] and `data`. */
@@ -158,6 +158,19 @@ function withClientApiHeaders(response: Response): Response {
   return response;
 }
 
+/** withClientApiHeaders, on an answer of the direct path. */
+function withClientApiAnswerHeaders(answer: JsonAnswer): JsonAnswer {
+  const headers: Record<string, string> = { ...answer.headers, ...CORS_HEADERS };
+  if ((headers['content-type'] ?? '').startsWith('application/json')) headers['content-type'] = 'application/json';
+  return { ...answer, headers };
+}
+
+/** The routes of this API the direct path (./direct.ts) answers: they read no body. */
+export const DIRECT_CLIENT_ROUTES: Readonly<Record<string, string>> = {
+  [`${CLIENT_API_PREFIX}auth/profile`]: 'GET',
+  [`${CLIENT_API_PREFIX}auth/session`]: 'POST',
+};
+
 export interface ClientApi {
   /** Answers a request whose path starts with CLIENT_API_PREFIX; `address` is the client's, for the login limits. */
   handle(request: Request, requestId: string, address: string): Promise<Response>;
@@ -168,6 +181,8 @@ export interface ClientApi {
    * MAX_SIGN_IN_BODY_BYTES: `readBody` is called only once the admin key works.
    */
   introspectPost(authorization: string | null, contentType: string, readBody: () => Promise<string>, address: string): Promise<JsonAnswer>;
+  /** GET …/auth/profile or POST …/auth/session (DIRECT_CLIENT_ROUTES) without a body, on the direct path. */
+  answerDirect(pathname: string, authorization: string | null, requestId: string): Promise<JsonAnswer>;
 }
 
 export function createClientApi(
@@ -431,6 +446,28 @@ export function createClientApi(
       const request = await withBoundedBody(incoming);
       if (!request) return refusalResponse('payloadTooLarge', 'gateway', requestId);
       return toResponse(await introspect(request.method, adminKey, request.headers.get('content-type') ?? '', () => readBodyText(request)));
+    },
+
+    async answerDirect(pathname, authorization, requestId) {
+      let answer: JsonAnswer;
+      try {
+        if (pathname === `${CLIENT_API_PREFIX}auth/profile`) {
+          const { user, identities } = await profileOf(auth, requireBearerOf(authorization));
+          answer = jsonAnswer(profileBody(settings.appId, user, identities), 200, SIGN_IN_HEADERS);
+        } else {
+          const refreshed = await refreshAccessToken(auth, requireBearerOf(authorization));
+          answer = jsonAnswer({ access_token: refreshed.accessToken }, 201, SIGN_IN_HEADERS);
+        }
+      } catch (err) {
+        let response: Response;
+        try {
+          response = signInFailureResponse(err);
+        } catch (unexpected) {
+          response = thrownErrorResponse(unexpected, pathname, requestId, logger);
+        }
+        answer = await answerOf(response);
+      }
+      return withClientApiAnswerHeaders(answer);
     },
 
     async introspectPost(authorization, contentType, readBody, address) {

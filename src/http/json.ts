@@ -24,6 +24,11 @@ export function toResponse(answer: JsonAnswer): Response {
   return new Response(answer.body, { status: answer.status, headers: answer.headers });
 }
 
+/** A Response as an answer (for the rare answers, refusals and faults, the direct path takes from the Fetch-API path's writers). */
+export async function answerOf(response: Response): Promise<JsonAnswer> {
+  return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
+}
+
 /** A JSON response, as jsonAnswer describes it. */
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return toResponse(jsonAnswer(body, status, headers));
