@@ -1,5 +1,6 @@
 // The composition root: createApp(deps) wires the modules of src/http/ into the gateway's one
-// fetch handler, used by src/server.ts and by the tests alike.
+// Node request listener (and fetch handler), used by src/server.ts and by the tests alike.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServerAdapter } from '@whatwg-node/server';
 import { CachedAdminKeys } from './admin/key-cache.js';
 import type { RevocationFeed } from './changefeed/feed.js';
@@ -14,6 +15,7 @@ import { createConsoleHandler } from './console/serve.js';
 import type { DatabaseHandle } from './db/client.js';
 import { createAdminKeyAuth } from './http/admin-key-auth.js';
 import { createClientApi } from './http/client-api.js';
+import { createDirectRoutes } from './http/direct.js';
 import { createGraphQLSurface } from './http/graphql.js';
 import { createMetricsRoute } from './http/metrics-route.js';
 import { createProbes } from './http/probes.js';
@@ -76,7 +78,7 @@ export interface OperationsDeps {
   isStopping?: () => boolean;
 }
 
-/** The whole HTTP surface of the gateway, as one fetch handler: used by the server and by tests alike. */
+/** The whole HTTP surface of the gateway, as one Node request listener: used by the server and by tests alike. */
 export function createApp(deps: AppDeps & OperationsDeps) {
   const { database, logger } = deps;
   const db = database.db;
@@ -94,6 +96,7 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   const webhookPool = webhooks.worker ? database.openSidePool(webhooks.poolSize, 'webhooks') : null;
   const webhookWorker = webhookPool ? new WebhookWorker(webhookPool.db, webhooks, logger) : null;
 
+  const clientApi = createClientApi(auth, limiters, authenticate, deps.linkedData ?? []);
   const router = createRouter(
     {
       graphql: createGraphQLSurface({
@@ -107,7 +110,7 @@ export function createApp(deps: AppDeps & OperationsDeps) {
         corsOrigins: deps.corsOrigins ?? [],
         graphiql: deps.graphiql,
       }),
-      clientApi: createClientApi(auth, limiters, authenticate, deps.linkedData ?? []),
+      clientApi,
       probes: createProbes(database, deps.isStopping),
       metrics: createMetricsRoute(deps.metricsRoute !== false, authenticate),
       console: createConsoleHandler(),
@@ -119,7 +122,14 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   if (database.pool) metrics.observePool(database.pool);
   webhookWorker?.start();
   const adapter = createServerAdapter<NodeServerContext>(inRequestScope(logger, deps.trustProxy, router));
-  return Object.assign(adapter, {
+  const direct = createDirectRoutes({ clientApi, logger, trustProxy: deps.trustProxy });
+  /** Node's request listener: the direct path's routes (src/http/direct.ts) on Node's own objects, the rest through the adapter. */
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (!direct(req, res)) void adapter(req, res);
+  };
+  return Object.assign(listener, {
+    /** The app as a fetch handler, without a server (every route through the Fetch-API path). */
+    fetch: adapter.fetch,
     /** Stops this instance's background work (the webhook worker); call before closing the database. */
     stopBackgroundWork: async () => {
       await webhookWorker?.stop();

@@ -1,6 +1,7 @@
 // Access and refresh tokens: what a token must be to be accepted, the
 // signing key, verifyAccessToken in-process, /introspect, and a second instance on the same database.
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
@@ -239,7 +240,97 @@ describe('the signing key', () => {
   }, 120_000);
 });
 
+describe('the token routes on the direct path', () => {
+  it('GET …/auth/profile and POST …/auth/session answer with the sign-in API\'s headers, request id and errors', async () => {
+    const user = await signedInUser();
+    const send = (method: string, path: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }>((resolve, reject) => {
+        const req = httpRequest(`${t.baseUrl}/api/client/v2.0/${path}`, { method, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : null });
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const apiHeaders = { 'content-type': 'application/json', 'cache-control': 'no-store', 'access-control-allow-origin': '*' };
+
+    const me = await send('GET', 'auth/profile', { authorization: `Bearer ${user.accessToken}`, 'x-request-id': 'trace-profile-1' });
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ user_id: user.id, domain_id: DEFAULT_APP_ID, type: 'normal' });
+    expect(me.headers).toMatchObject({ ...apiHeaders, 'x-request-id': 'trace-profile-1', 'access-control-allow-methods': expect.stringContaining('DELETE') });
+    expect(me.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify(me.body))));
+
+    const refreshed = await send('POST', 'auth/session', { authorization: `Bearer ${user.refreshToken}` });
+    expect(refreshed.status).toBe(201);
+    expect(refreshed.headers).toMatchObject(apiHeaders);
+    expect(decodeJwt(refreshed.body.access_token).sub).toBe(user.id);
+    expect((await profile(t, refreshed.body.access_token)).status).toBe(200);
+
+    // Refusals: no token, the wrong kind of token; each with the API's headers and error body.
+    for (const [method, path, headers] of [
+      ['GET', 'auth/profile', {}],
+      ['GET', 'auth/profile', { authorization: `Bearer ${user.refreshToken}` }],
+      ['POST', 'auth/session', { authorization: `Bearer ${user.accessToken}` }],
+      ['POST', 'auth/session', { authorization: 'Basic abc' }],
+    ] as const) {
+      const refused = await send(method, path, headers);
+      expect(refused.status).toBe(401);
+      expect(refused.body).toMatchObject({ error_code: 'InvalidSession', error: expect.stringContaining('invalid session') });
+      expect(refused.headers).toMatchObject({ 'content-type': 'application/json', 'access-control-allow-origin': '*', 'x-request-id': expect.any(String) });
+    }
+  });
+});
+
 describe('POST /introspect', () => {
+  it('answers on Node directly with the headers, request id, limits and errors of the other routes', async () => {
+    const user = await signedInUser();
+    const send = (headers: Record<string, string>, body: string, path = '/introspect') =>
+      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+        const req = httpRequest(`${t.baseUrl}${path}`, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const json = { 'content-type': 'application/json' };
+    const key = { authorization: `Bearer ${t.adminKey}` };
+
+    const ok = await send({ ...json, ...key, 'x-request-id': 'trace-introspect-1' }, JSON.stringify({ token: user.accessToken }));
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body)).toMatchObject({ active: true, sub: user.id });
+    expect(ok.headers).toMatchObject({
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'content-length': String(Buffer.byteLength(ok.body)),
+      'x-request-id': 'trace-introspect-1',
+    });
+    expect(ok.headers['transfer-encoding']).toBeUndefined();
+    expect(ok.headers.connection).not.toBe('close');
+    // A query string changes nothing; a form body works; an insane request id is replaced.
+    const form = await send({ 'content-type': 'application/x-www-form-urlencoded', ...key, 'x-request-id': 'bad id!' }, `token=${user.accessToken}`, '/introspect?x=1');
+    expect(JSON.parse(form.body)).toMatchObject({ active: true });
+    expect(form.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse((await send({ ...json, ...key }, JSON.stringify({ token: 'nope' }))).body)).toEqual({ active: false });
+
+    // No admin key: refused without reading the body, and the connection closed after the answer.
+    const refused = await send(json, JSON.stringify({ token: user.accessToken }));
+    expect(refused.status).toBe(401);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: 'invalid_client' });
+    expect(refused.headers).toMatchObject({ 'www-authenticate': expect.stringContaining('Bearer'), connection: 'close' });
+    // Bodies: not JSON, a JSON array (on the direct path), over the sign-in limit (left to the Fetch-API path).
+    for (const body of ['{not json', '[1]', JSON.stringify({ token: 'x'.repeat(64 * 1024) })]) {
+      const bad = await send({ ...json, ...key }, body);
+      expect(bad.status).toBe(400);
+      expect(JSON.parse(bad.body)).toMatchObject({ error: 'invalid_request' });
+    }
+  });
+
   it('needs an admin key', async () => {
     const user = await signedInUser();
     for (const bearer of [undefined, 'agk_wrong', user.accessToken!]) {

@@ -3,6 +3,7 @@
 // each algorithm, the attacks on it, rotation, two instances, sealed keys, and the deployment from
 // before signing keys that keeps HS256.
 import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
@@ -185,6 +186,52 @@ describe('HS256', () => {
       expect((await profile(t, old)).status).toBe(200);
       const wrong = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(`${secret}!`));
       expect((await profile(t, wrong)).status).toBe(401);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
+  it('a token signed with the secret itself still has every claim checked: issuer, audience, nbf, exp, types, shape', async () => {
+    const secret = 'a configured secret of at least thirty-two characters';
+    const key = new TextEncoder().encode(secret);
+    const t = await startTestApp({ auth: { jwtSecret: secret, accessTokenAlgorithm: 'HS256' } });
+    try {
+      const user = await anonymousLogin(t.baseUrl);
+      const header = decodeProtectedHeader(user.access);
+      const claims = decodeJwt(user.access);
+      const now = Math.floor(Date.now() / 1000);
+      const signed = (payload: Record<string, unknown>, protectedHeader: Record<string, unknown> = header) =>
+        new SignJWT(payload).setProtectedHeader(protectedHeader as { alg: string }).sign(key);
+      const without = (name: string) => Object.fromEntries(Object.entries(claims).filter(([k]) => k !== name));
+      const refusedWith = async (token: string, reason: string) => {
+        const res = await profile(t, token);
+        expect(res.status).toBe(401);
+        expect(res.body.error).toBe(`invalid session: ${reason}`);
+        expect((await introspect(t, token)).body).toEqual({ active: false });
+      };
+      // Rewritten by the holder of the secret, and still a valid token: an audience among several.
+      expect((await profile(t, await signed({ ...claims, aud: ['another-app', DEFAULT_APP_ID] }))).status).toBe(200);
+      expect((await profile(t, await signed({ ...claims, nbf: now - 5 }))).status).toBe(200);
+      await refusedWith(await signed({ ...claims, exp: now - 1 }), 'access token expired');
+      await refusedWith(await signed({ ...claims, exp: now }), 'access token expired');
+      await refusedWith(await signed({ ...claims, nbf: now + 60 }), 'invalid access token');
+      await refusedWith(await signed({ ...claims, nbf: String(now) }), 'invalid access token');
+      await refusedWith(await signed({ ...claims, iss: 'https://elsewhere.example' }), 'invalid access token');
+      await refusedWith(await signed({ ...claims, aud: ['another-app'] }), 'invalid access token');
+      await refusedWith(await signed({ ...claims, iat: String(claims.iat) }), 'invalid access token');
+      await refusedWith(await signed({ ...claims, exp: String(claims.exp) }), 'invalid access token');
+      for (const name of ['iss', 'aud', 'sub', 'sid', 'iat', 'exp']) await refusedWith(await signed(without(name)), 'invalid access token');
+      // An expired token that is also for another audience fails on the audience first, as jose orders its checks.
+      await refusedWith(await signed({ ...claims, aud: 'another-app', exp: now - 1 }), 'invalid access token');
+      // A payload that is not a JSON object, under a good signature.
+      const [head, body] = user.access.split('.') as [string, string];
+      const withMac = (h: string, p: string) => `${h}.${p}.${createHmac('sha256', key).update(`${h}.${p}`).digest('base64url')}`;
+      for (const payload of [Buffer.from('[1]').toString('base64url'), Buffer.from('{not json').toString('base64url')]) {
+        await refusedWith(withMac(head, payload), 'invalid access token');
+      }
+      // A header asking for what no JWT may do (an unencoded payload), under a good signature.
+      await refusedWith(withMac(b64({ ...header, b64: false, crit: ['b64'] }), body), 'invalid access token');
+      expect((await profile(t, user.access)).status).toBe(200);
     } finally {
       await t.close();
     }

@@ -8,8 +8,8 @@ import { isRefusal, type FailureCounter } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import { TooManyAttemptsError } from './errors.js';
 
-/** The admin key of the request, or null; throws TooManyAttemptsError past the limit. */
-export type AuthenticateAdminKey = (request: Request, address: string) => Promise<AdminKeyRow | null>;
+/** The admin key of a request's Authorization header (null when none), or null; throws TooManyAttemptsError past the limit. */
+export type AuthenticateAdminKey = (authorization: string | null, address: string) => Promise<AdminKeyRow | null>;
 
 export function createAdminKeyAuth(deps: {
   db: Database;
@@ -27,8 +27,7 @@ export function createAdminKeyAuth(deps: {
    * before the lookup starts and handed back if the key works, so concurrent bad keys cannot all
    * be looked up before the first is counted (src/limits/attempts.ts).
    */
-  return async function authenticate(request: Request, address: string): Promise<AdminKeyRow | null> {
-    const header = request.headers.get('authorization');
+  return async function authenticate(header: string | null, address: string): Promise<AdminKeyRow | null> {
     if (header === null) return null;
     const attempt = await limiter.attempt(address);
     if (isRefusal(attempt)) throw new TooManyAttemptsError(attempt.retryAfter);

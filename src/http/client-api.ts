@@ -22,13 +22,13 @@ import { MAX_SIGN_IN_BODY_BYTES, withBoundedBody } from './body.js';
 import {
   ADMIN_KEY_REQUIRED,
   BadRequestError,
-  introspectionErrorResponse,
+  introspectionError,
   refusalResponse,
   signInErrorResponse,
   signInFailureResponse,
   thrownErrorResponse,
 } from './errors.js';
-import { json, SIGN_IN_HEADERS } from './json.js';
+import { answerOf, json, jsonAnswer, SIGN_IN_HEADERS, toResponse, type JsonAnswer } from './json.js';
 
 export const CLIENT_API_PREFIX = '/api/client/v2.0/';
 export const INTROSPECTION_PATH = '/introspect';
@@ -61,14 +61,20 @@ function tooManyRequests(limit: string, retryAfter: number, what: string): Respo
 async function readBodyText(request: Request): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? 0);
   if (declared > MAX_SIGN_IN_BODY_BYTES) throw new BadRequestError(`the request body is larger than ${MAX_SIGN_IN_BODY_BYTES} bytes`);
-  const text = await request.text();
+  return boundedBodyText(await request.text());
+}
+
+function boundedBodyText(text: string): string {
   if (text.length > MAX_SIGN_IN_BODY_BYTES) throw new BadRequestError(`the request body is larger than ${MAX_SIGN_IN_BODY_BYTES} bytes`);
   return text;
 }
 
 /** The JSON object body (the SDKs send canonical EJSON; the fields read here are plain strings). */
 async function readJsonBody(request: Request): Promise<Record<string, unknown>> {
-  const text = await readBodyText(request);
+  return parseJsonObject(await readBodyText(request));
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
   if (text.trim() === '') return {};
   let body: unknown;
   try {
@@ -93,15 +99,15 @@ function deviceOf(body: Record<string, unknown>): unknown {
   return options && typeof options === 'object' ? options.device : undefined;
 }
 
-function bearerToken(request: Request): string | null {
-  const match = /^Bearer\s+(\S{1,8192})\s*$/i.exec(request.headers.get('authorization') ?? '');
-  return match ? match[1]! : null;
+function requireBearer(request: Request): string {
+  return requireBearerOf(request.headers.get('authorization'));
 }
 
-function requireBearer(request: Request): string {
-  const token = bearerToken(request);
-  if (!token) throw new InvalidSessionError('must authenticate first: send "Authorization: Bearer <token>"');
-  return token;
+/** The token of an Authorization header, or InvalidSessionError. */
+function requireBearerOf(authorization: string | null): string {
+  const match = /^Bearer\s+(\S{1,8192})\s*$/i.exec(authorization ?? '');
+  if (!match) throw new InvalidSessionError('must authenticate first: send "Authorization: Bearer <token>"');
+  return match[1]!;
 }
 
 /** The profile as realm-web reads it: `type`, `identities` [{ id, provider_type }] and `data`. */
@@ -152,11 +158,31 @@ function withClientApiHeaders(response: Response): Response {
   return response;
 }
 
+/** withClientApiHeaders, on an answer of the direct path. */
+function withClientApiAnswerHeaders(answer: JsonAnswer): JsonAnswer {
+  const headers: Record<string, string> = { ...answer.headers, ...CORS_HEADERS };
+  if ((headers['content-type'] ?? '').startsWith('application/json')) headers['content-type'] = 'application/json';
+  return { ...answer, headers };
+}
+
+/** The routes of this API the direct path (./direct.ts) answers: they read no body. */
+export const DIRECT_CLIENT_ROUTES: Readonly<Record<string, string>> = {
+  [`${CLIENT_API_PREFIX}auth/profile`]: 'GET',
+  [`${CLIENT_API_PREFIX}auth/session`]: 'POST',
+};
+
 export interface ClientApi {
   /** Answers a request whose path starts with CLIENT_API_PREFIX; `address` is the client's, for the login limits. */
   handle(request: Request, requestId: string, address: string): Promise<Response>;
   /** Answers /introspect: the admin key from the headers first, then the body. */
   introspect(request: Request, requestId: string, address: string): Promise<Response>;
+  /**
+   * A POST /introspect on the direct path (./direct.ts), whose body declares a length of at most
+   * MAX_SIGN_IN_BODY_BYTES: `readBody` is called only once the admin key works.
+   */
+  introspectPost(authorization: string | null, contentType: string, readBody: () => Promise<string>, address: string): Promise<JsonAnswer>;
+  /** GET …/auth/profile or POST …/auth/session (DIRECT_CLIENT_ROUTES) without a body, on the direct path. */
+  answerDirect(pathname: string, authorization: string | null, requestId: string): Promise<JsonAnswer>;
 }
 
 export function createClientApi(
@@ -350,40 +376,45 @@ export function createClientApi(
     return notServed(request, path);
   }
 
-  /** POST /introspect, once the admin key is known: the token of the body, checked. */
-  async function introspect(request: Request, adminKey: AdminKeyRow | null): Promise<Response> {
-    if (request.method !== 'POST') return introspectionErrorResponse(405, 'invalid_request', 'use POST', { allow: 'POST' });
+  /**
+   * /introspect, once the admin key is known: the token of the body, checked. Plain data, from what
+   * it needs of the request, for the Fetch-API path and the direct one (./direct.ts) alike.
+   */
+  async function introspect(method: string, adminKey: AdminKeyRow | null, contentType: string, readBody: () => Promise<string>): Promise<JsonAnswer> {
+    if (method !== 'POST') return introspectionError(405, 'invalid_request', 'use POST', { allow: 'POST' });
     if (!adminKey) {
-      return introspectionErrorResponse(401, 'invalid_client', ADMIN_KEY_REQUIRED.message, ADMIN_KEY_REQUIRED.headers);
+      return introspectionError(401, 'invalid_client', ADMIN_KEY_REQUIRED.message, ADMIN_KEY_REQUIRED.headers);
     }
     let token: unknown;
     try {
-      const contentType = request.headers.get('content-type') ?? '';
-      token = contentType.startsWith('application/x-www-form-urlencoded')
-        ? new URLSearchParams(await readBodyText(request)).get('token')
-        : (await readJsonBody(request)).token;
+      const text = await readBody();
+      token = contentType.startsWith('application/x-www-form-urlencoded') ? new URLSearchParams(text).get('token') : parseJsonObject(text).token;
     } catch (err) {
       if (!(err instanceof BadRequestError)) throw err;
-      return introspectionErrorResponse(400, 'invalid_request', err.message);
+      return introspectionError(400, 'invalid_request', err.message);
     }
     if (typeof token !== 'string' || token === '') {
-      return introspectionErrorResponse(400, 'invalid_request', 'send the token to check as "token" (form or JSON body)');
+      return introspectionError(400, 'invalid_request', 'send the token to check as "token" (form or JSON body)');
     }
     try {
       const verified = await verifyAccessToken(token, auth.verifier);
-      return reply({
-        active: true,
-        sub: verified.userId,
-        sid: verified.sessionId,
-        exp: verified.expiresAt,
-        iat: verified.issuedAt,
-        aud: verified.audience,
-        client_id: verified.audience,
-        token_type: 'Bearer',
-        device_id: verified.deviceId,
-      });
+      return jsonAnswer(
+        {
+          active: true,
+          sub: verified.userId,
+          sid: verified.sessionId,
+          exp: verified.expiresAt,
+          iat: verified.issuedAt,
+          aud: verified.audience,
+          client_id: verified.audience,
+          token_type: 'Bearer',
+          device_id: verified.deviceId,
+        },
+        200,
+        SIGN_IN_HEADERS,
+      );
     } catch (err) {
-      if (err instanceof InvalidSessionError) return reply({ active: false });
+      if (err instanceof InvalidSessionError) return jsonAnswer({ active: false }, 200, SIGN_IN_HEADERS);
       throw err;
     }
   }
@@ -412,10 +443,38 @@ export function createClientApi(
     },
 
     async introspect(incoming, requestId, address) {
-      const adminKey = incoming.method === 'POST' ? await authenticate(incoming, address) : null;
-      if (!adminKey) return introspect(incoming, null);
+      const adminKey = incoming.method === 'POST' ? await authenticate(incoming.headers.get('authorization'), address) : null;
+      if (!adminKey) return toResponse(await introspect(incoming.method, null, '', () => Promise.resolve('')));
       const request = await withBoundedBody(incoming);
-      return request ? introspect(request, adminKey) : refusalResponse('payloadTooLarge', 'gateway', requestId);
+      if (!request) return refusalResponse('payloadTooLarge', 'gateway', requestId);
+      return toResponse(await introspect(request.method, adminKey, request.headers.get('content-type') ?? '', () => readBodyText(request)));
+    },
+
+    async answerDirect(pathname, authorization, requestId) {
+      let answer: JsonAnswer;
+      try {
+        if (pathname === `${CLIENT_API_PREFIX}auth/profile`) {
+          const { user, identities } = await profileOf(auth, requireBearerOf(authorization));
+          answer = jsonAnswer(profileBody(settings.appId, user, identities), 200, SIGN_IN_HEADERS);
+        } else {
+          const refreshed = await refreshAccessToken(auth, requireBearerOf(authorization));
+          answer = jsonAnswer({ access_token: refreshed.accessToken }, 201, SIGN_IN_HEADERS);
+        }
+      } catch (err) {
+        let response: Response;
+        try {
+          response = signInFailureResponse(err);
+        } catch (unexpected) {
+          response = thrownErrorResponse(unexpected, pathname, requestId, logger);
+        }
+        answer = await answerOf(response);
+      }
+      return withClientApiAnswerHeaders(answer);
+    },
+
+    async introspectPost(authorization, contentType, readBody, address) {
+      const adminKey = await authenticate(authorization, address);
+      return introspect('POST', adminKey, contentType, async () => boundedBodyText(await readBody()));
     },
   };
 }

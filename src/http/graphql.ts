@@ -114,7 +114,7 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
     if (incoming.method === 'OPTIONS') return graphqlPreflight(incoming, corsOrigins);
     if (graphiql && shouldRenderGraphiQL(incoming)) return graphiql.page(incoming);
     // The key is checked from the headers before a byte of the body is read.
-    const adminKey = await authenticate(incoming, address);
+    const adminKey = await authenticate(incoming.headers.get('authorization'), address);
     if (!adminKey) return refusalResponse('unauthenticated', 'graphql', requestId);
     if (FORM_BODY.test(incoming.headers.get('content-type') ?? '')) return refusalResponse('unsupportedMediaType', 'graphql', requestId);
     const request = await withBoundedBody(incoming);

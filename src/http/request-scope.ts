@@ -34,7 +34,7 @@ const PROBES = new Set(['/health', '/live', '/ready', '/metrics']);
 
 /** `handler` in a request scope, as the fetch handler of the server adapter. */
 export function inRequestScope(logger: Logger, trustProxy: boolean | TrustProxy | undefined, handler: ScopedHandler) {
-  const trust: TrustProxy = trustProxy === true ? { kind: 'hops', hops: 1 } : trustProxy || NO_PROXY;
+  const trust = trustedProxies(trustProxy);
 
   async function answer(request: Request, serverContext: NodeServerContext | undefined, requestId: string): Promise<Response> {
     const address = pickClientAddress(trust, serverContext?.req?.socket?.remoteAddress, request.headers.get('x-forwarded-for'));
@@ -48,20 +48,33 @@ export function inRequestScope(logger: Logger, trustProxy: boolean | TrustProxy 
   }
 
   return async function observed(request: Request, serverContext?: NodeServerContext): Promise<Response> {
-    const incoming = request.headers.get('x-request-id');
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(request.headers.get('x-request-id'));
     const log = logger.child({ requestId });
     const started = performance.now();
     const response = await withRequestScope({ requestId, logger: log }, () => answer(request, serverContext, requestId));
-    const { pathname } = new URL(request.url);
-    const seconds = (performance.now() - started) / 1000;
-    const routeName = routeLabel(pathname, response.status);
-    const status = String(response.status);
-    metrics.httpRequests.inc({ route: routeName, method: request.method, status });
-    metrics.httpRequestDuration.observe({ route: routeName, status }, seconds);
-    const line = { method: request.method, path: pathname, status: response.status, ms: Math.round(seconds * 1000) };
-    if (PROBES.has(pathname) && response.status < 500) log.debug(line, 'request');
-    else log.info(line, 'request');
+    recordRequest(log, request.method, new URL(request.url).pathname, response.status, started);
     return response;
   };
+}
+
+/** The request's id: the client's X-Request-Id if sane, else a new one. */
+export function requestIdOf(incoming: string | null | undefined): string {
+  return incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** The HTTP metrics and the access-log line of an answered request (`started`: performance.now() at its start). */
+export function recordRequest(log: Logger, method: string, pathname: string, statusCode: number, started: number): void {
+  const seconds = (performance.now() - started) / 1000;
+  const routeName = routeLabel(pathname, statusCode);
+  const status = String(statusCode);
+  metrics.httpRequests.inc({ route: routeName, method, status });
+  metrics.httpRequestDuration.observe({ route: routeName, status }, seconds);
+  const line = { method, path: pathname, status: statusCode, ms: Math.round(seconds * 1000) };
+  if (PROBES.has(pathname) && statusCode < 500) log.debug(line, 'request');
+  else log.info(line, 'request');
+}
+
+/** The trusted proxies of TRUST_PROXY, as pickClientAddress takes them. */
+export function trustedProxies(trustProxy: boolean | TrustProxy | undefined): TrustProxy {
+  return trustProxy === true ? { kind: 'hops', hops: 1 } : trustProxy || NO_PROXY;
 }

@@ -4,7 +4,7 @@
 // holds the ring in memory; the change feed (migrations/0003_signing_keys_notify.sql) tells every
 // instance to reload it after a rotation. Private keys are never logged and never leave this file
 // except to sign.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { asc, eq, isNull, and } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { audited, recordAuditEvent, type Actor } from '../audit/log.js';
@@ -41,6 +41,11 @@ export interface SigningKey {
   alg: AccessTokenAlgorithm;
   /** What verifies its tokens: the public key, or the HS256 secret. */
   verificationKey: VerificationKey;
+  /**
+   * The HS256 secret as a node:crypto key, for src/tokens/tokens.ts's own HMAC check (an HMAC
+   * through WebCrypto was a sixth of /introspect's CPU time, issue 18); null for other algorithms.
+   */
+  hmacSecret: KeyObject | null;
   /** Published at /.well-known/jwks.json; null for HS256 keys, which are never published. */
   publicJwk: JWK | null;
   createdAt: Date;
@@ -265,12 +270,14 @@ export class SigningKeyRing {
     const secret = this.settings.jwtSecret;
     if (secret) {
       const kid = configuredKid(secret);
-      const key = await importHs256Key(new TextEncoder().encode(secret));
+      const bytes = new TextEncoder().encode(secret);
+      const key = await importHs256Key(bytes);
       signing = { kid, alg: 'HS256', key };
       keys.set(kid, {
         kid,
         alg: 'HS256',
         verificationKey: key,
+        hmacSecret: createSecretKey(bytes),
         publicJwk: null,
         createdAt: new Date(0),
         retiredAt: null,
@@ -284,6 +291,7 @@ export class SigningKeyRing {
       const alg = row.algorithm as AccessTokenAlgorithm;
       const isCurrent = !row.retiredAt && !secret;
       let verificationKey: VerificationKey;
+      let hmacSecret: KeyObject | null = null;
       if (alg === 'HS256') {
         let material: string;
         try {
@@ -292,7 +300,9 @@ export class SigningKeyRing {
           if (isCurrent) throw err;
           continue; // A retired HS256 key this instance cannot open: its tokens are refused here.
         }
-        verificationKey = await importHs256Key(Buffer.from(material, 'base64url'));
+        const bytes = Buffer.from(material, 'base64url');
+        verificationKey = await importHs256Key(bytes);
+        hmacSecret = createSecretKey(bytes);
         if (isCurrent) signing = { kid: row.id, alg, key: verificationKey };
       } else {
         verificationKey = (await importJWK(row.publicJwk as JWK, alg)) as VerificationKey;
@@ -305,6 +315,7 @@ export class SigningKeyRing {
         kid: row.id,
         alg,
         verificationKey,
+        hmacSecret,
         publicJwk: (row.publicJwk as JWK | null) ?? null,
         createdAt: row.createdAt,
         retiredAt: row.retiredAt,

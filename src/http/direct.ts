@@ -1,0 +1,110 @@
+// The direct path: the hottest route answered straight on Node's request and response, without the
+// Fetch-API Request and Response the rest of the app is written against (building and writing them
+// was a large share of a token check's CPU time, issue 18). Only requests whose every behaviour this
+// path reproduces take it: POST /introspect with a declared body of at most MAX_SIGN_IN_BODY_BYTES,
+// and the sign-in API's token routes that read no body (GET …/auth/profile, POST …/auth/session,
+// sent without one). Anything else goes the Fetch-API way, unchanged. The
+// answer is written through `res`, so the server's own listeners (src/shutdown.ts) see it as any.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pickClientAddress, type TrustProxy } from '../client-address.js';
+import { withRequestScope, type Logger } from '../logger.js';
+import { MAX_SIGN_IN_BODY_BYTES } from './body.js';
+import { DIRECT_CLIENT_ROUTES, INTROSPECTION_PATH, type ClientApi } from './client-api.js';
+import { thrownErrorResponse } from './errors.js';
+import { answerOf, type JsonAnswer } from './json.js';
+import { recordRequest, requestIdOf, trustedProxies } from './request-scope.js';
+
+/** Answers `req` if it is one the direct path takes, and says whether it did. */
+export type DirectRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger; trustProxy: boolean | TrustProxy | undefined }): DirectRoutes {
+  const { clientApi, logger } = deps;
+  const trust = trustedProxies(deps.trustProxy);
+
+  async function introspect(req: IncomingMessage, res: ServerResponse, requestId: string, log: Logger, declared: number): Promise<void> {
+    const started = performance.now();
+    const address = pickClientAddress(trust, req.socket.remoteAddress, headerOf(req, 'x-forwarded-for'));
+    let bodyRead = false;
+    let answer: JsonAnswer;
+    try {
+      answer = await clientApi.introspectPost(
+        headerOf(req, 'authorization'),
+        headerOf(req, 'content-type') ?? '',
+        () => {
+          bodyRead = true;
+          return readBody(req);
+        },
+        address,
+      );
+    } catch (err) {
+      answer = await answerOf(thrownErrorResponse(err, INTROSPECTION_PATH, requestId, logger));
+    }
+    // As the Fetch path does: refused without reading its body, the connection is closed after the answer.
+    write(res, answer, requestId, answer.status >= 400 && declared > 0 && !bodyRead);
+    recordRequest(log, 'POST', INTROSPECTION_PATH, answer.status, started);
+  }
+
+  async function clientRoute(req: IncomingMessage, res: ServerResponse, requestId: string, log: Logger, pathname: string): Promise<void> {
+    const started = performance.now();
+    const answer = await clientApi.answerDirect(pathname, headerOf(req, 'authorization'), requestId);
+    write(res, answer, requestId, false);
+    recordRequest(log, req.method!, pathname, answer.status, started);
+  }
+
+  /** Runs `handle` in the request's scope (its id and child logger), as the Fetch path's requests run. */
+  function inScope(req: IncomingMessage, res: ServerResponse, handle: (requestId: string, log: Logger) => Promise<void>): true {
+    const requestId = requestIdOf(headerOf(req, 'x-request-id'));
+    const log = logger.child({ requestId });
+    void withRequestScope({ requestId, logger: log }, () =>
+      handle(requestId, log).catch((err: unknown) => {
+        logger.error({ err, requestId }, 'request failed');
+        if (!res.headersSent) res.writeHead(500, { 'x-request-id': requestId, connection: 'close' });
+        res.end();
+      }),
+    );
+    return true;
+  }
+
+  return (req, res) => {
+    const url = req.url ?? '';
+    const length = req.headers['content-length'];
+    if (req.headers['transfer-encoding'] !== undefined) return false;
+    if (DIRECT_CLIENT_ROUTES[url] === req.method) {
+      if (length !== undefined && length !== '0') return false;
+      return inScope(req, res, (requestId, log) => clientRoute(req, res, requestId, log, url));
+    }
+    if (req.method !== 'POST') return false;
+    if (url !== INTROSPECTION_PATH && !url.startsWith(`${INTROSPECTION_PATH}?`)) return false;
+    if (length === undefined) return false;
+    const declared = Number(length);
+    if (!(declared >= 0 && declared <= MAX_SIGN_IN_BODY_BYTES)) return false;
+    return inScope(req, res, (requestId, log) => introspect(req, res, requestId, log, declared));
+  };
+}
+
+function write(res: ServerResponse, answer: JsonAnswer, requestId: string, close: boolean): void {
+  const headers: Record<string, string> = { ...answer.headers, 'x-request-id': requestId };
+  if (close) headers.connection = 'close';
+  res.writeHead(answer.status, headers);
+  res.end(answer.body);
+}
+
+/** A header as the Fetch API's Headers.get reads it: repeated values joined, null when absent. */
+function headerOf(req: IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The request body as text (its declared length is bounded by the caller). */
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('the client went away before sending its whole body'));
+    });
+  });
+}
