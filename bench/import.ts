@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+// @ts-expect-error: a plain JavaScript module without types
+import { buildDist } from '../scripts/build.mjs';
 import type { ExportedUser } from '../src/users/export.js';
 import { projectRoot } from './lib/servers.js';
 import { databaseUrl } from './seed.js';
@@ -85,7 +87,9 @@ export async function runImportBenchmark(argv: string[]): Promise<void> {
   log(`wrote ${lines} lines to ${file} in ${((performance.now() - written) / 1000).toFixed(1)} s`);
 
   const { VITEST: _v, ...env } = process.env;
-  const args = ['--import', 'tsx', 'src/cli/admin.ts', 'import', '--from', 'jsonl', file];
+  // The CLI as `npm run admin` runs it: compiled, plain node.
+  await buildDist();
+  const args = ['--enable-source-maps', 'dist/admin.js', 'import', '--from', 'jsonl', file];
   if (typeof values['batch-size'] === 'string') args.push('--batch-size', values['batch-size']);
   const started = performance.now();
   const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...env, DATABASE_URL: url, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'pipe'] });

@@ -16,6 +16,7 @@ import { auditEvents, users } from '../src/db/schema.js';
 import type { ExportedUser } from '../src/users/export.js';
 import type { FirebaseScryptParams } from '../src/users/passwords.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
+import { distCommand } from './helpers/build.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { projectRoot } from './helpers/process.js';
 import { Realm, forgetRealmUsers, gql, linkFromOutbox, realmApp } from './helpers/realm.js';
@@ -82,10 +83,10 @@ async function target(): Promise<Target> {
   };
 }
 
-/** The CLI as a process; `onStderr` sees its stderr as it comes (the child, to kill it). */
+/** The CLI as a process, as `npm run admin` runs it (dist/admin.js); `onStderr` sees its stderr as it comes (the child, to kill it). */
 function cli(env: Record<string, string>, args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
   const { VITEST: _v, VITEST_POOL_ID: _p, VITEST_WORKER_ID: _w, TEST_DB: _t, DATABASE_URL: _d, DATA_DIR: _dd, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/admin.ts', ...args], {
+  const child = spawn(process.execPath, [...distCommand('admin'), ...args], {
     cwd: projectRoot,
     env: { ...inherited, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
