@@ -279,7 +279,7 @@ describe('several instances and restarts', () => {
   let t: TestApp;
   beforeAll(async () => {
     smtp = await startSmtpServer({ delayMs: 20 });
-    t = await startTestApp({ mail: { delivery: { transport: createSmtpTransport(smtp.url), ...FAST, batchSize: 2 } } });
+    t = await startTestApp({ app: { limits: MANY_SIGN_UPS }, mail: { delivery: { transport: createSmtpTransport(smtp.url), ...FAST, batchSize: 2 } } });
   }, 240_000);
   afterAll(async () => {
     await t?.close();

@@ -201,8 +201,12 @@ export class PostgresAttemptStore implements AttemptStore {
 }
 
 /**
- * The row of a claim: `<limit>:<key>`, the key as it is when short, else its SHA-256: a key comes
- * from the client (a login's username) and a B-tree entry must stay well under 2.7 kB.
+ * The row of a claim: `<limit>:<key>`, the key as it is when short and storable, else its SHA-256: a
+ * key comes from the client (a login's username), a B-tree entry must stay well under 2.7 kB, and
+ * PostgreSQL's text holds no NUL (nor can UTF-8 encode a lone surrogate).
  */
 const rowKey = (claim: CounterClaim) =>
-  `${claim.counter}:${claim.key.length <= 200 ? claim.key : `sha256:${createHash('sha256').update(claim.key).digest('base64url')}`}`;
+  `${claim.counter}:${claim.key.length <= 200 && !UNSTORABLE.test(claim.key) ? claim.key : `sha256:${createHash('sha256').update(claim.key).digest('base64url')}`}`;
+
+// A NUL, or a surrogate not part of a pair.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
