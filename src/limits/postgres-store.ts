@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { ADMIT_OPTIONS, type AttemptStore, type CounterClaim, type StoreAdmission } from './store.js';
+import { ADMIT_OPTIONS, admittedOnce, type AttemptStore, type CounterClaim, type StoreAdmission } from './store.js';
 
 /** Expired rows are deleted at most this often, by the instance whose check comes first. */
 const CLEANUP_EVERY_MS = 60_000;
@@ -114,25 +114,19 @@ export class PostgresAttemptStore implements AttemptStore {
 
   private admitted(rows: readonly CounterRow[]): StoreAdmission {
     for (const row of rows) this.localKey(row.key).inFlight += 1;
-    let settled = false;
-    return {
-      admitted: true,
-      settle: (outcome, forget = []) => {
-        if (settled) return;
-        settled = true;
-        const done = () => {
-          for (const row of rows) this.settledLocally(row.key);
-        };
-        if (outcome === 'keep' && forget.length === 0) return done();
-        // Waiters wake once the count is handed back, not before: they would find it still full.
-        const refunds = outcome === 'refund' ? rows : [];
-        this.refund(refunds, forget.map(rowKey), this.now())
-          .catch(() => {
-            // The attempt stays counted: the limit errs on the strict side until the window ends.
-          })
-          .finally(done);
-      },
-    };
+    return admittedOnce((outcome, forget = []) => {
+      const done = () => {
+        for (const row of rows) this.settledLocally(row.key);
+      };
+      if (outcome === 'keep' && forget.length === 0) return done();
+      // Waiters wake once the count is handed back, not before: they would find it still full.
+      const refunds = outcome === 'refund' ? rows : [];
+      this.refund(refunds, forget.map(rowKey), this.now())
+        .catch(() => {
+          // The attempt stays counted: the limit errs on the strict side until the window ends.
+        })
+        .finally(done);
+    });
   }
 
   /**

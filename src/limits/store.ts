@@ -33,6 +33,21 @@ export interface AttemptStore {
   admit(claims: readonly CounterClaim[]): Promise<StoreAdmission>;
 }
 
+type Settle = Extract<StoreAdmission, { admitted: true }>['settle'];
+
+/** An admitted attempt whose `settle` acts on its first call only: an attempt is settled once. */
+export function admittedOnce(settle: Settle): StoreAdmission {
+  let settled = false;
+  return {
+    admitted: true,
+    settle: (outcome, forget) => {
+      if (settled) return;
+      settled = true;
+      settle(outcome, forget);
+    },
+  };
+}
+
 /** How long an attempt waits for the attempts in flight that hold its key's allowance. */
 export const ADMIT_OPTIONS: Required<AdmitOptions> = { maxWaitMs: 10_000, maxWaiting: 256 };
 
@@ -58,15 +73,9 @@ export class MemoryAttemptStore implements AttemptStore {
       ADMIT_OPTIONS,
     );
     if (!admission.admitted) return admission;
-    let settled = false;
-    return {
-      admitted: true,
-      settle: (outcome, forget = []) => {
-        if (settled) return;
-        settled = true;
-        settleAll(admission.reservations, outcome);
-        for (const claim of forget) this.limiter(claim.counter, claim.limit).reset(claim.key);
-      },
-    };
+    return admittedOnce((outcome, forget = []) => {
+      settleAll(admission.reservations, outcome);
+      for (const claim of forget) this.limiter(claim.counter, claim.limit).reset(claim.key);
+    });
   }
 }
