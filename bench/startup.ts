@@ -3,13 +3,14 @@
 // as it ran before (tsx src/server.ts). Needs DATABASE_URL (a PostgreSQL server where it may create
 // the database gw_startup); the first start of each command migrates and is not counted.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 // @ts-expect-error: a plain JavaScript module without types
 import { buildDist } from '../scripts/build.mjs';
 import { databaseUrl } from '../test/helpers/global-setup.js';
 import { freePort } from '../test/helpers/faults.js';
+import { processCpuMs } from './lib/cpu.js';
+import { median } from './lib/load.js';
 import { projectRoot, rssMbOf } from './lib/servers.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, 'idle-seconds': { type: 'string', default: '3' } } });
@@ -40,7 +41,7 @@ async function startOnce(args: string[], url: string): Promise<{ readyMs: number
       await new Promise((r) => setTimeout(r, 10));
     }
     const readyMs = performance.now() - started;
-    const cpuMs = cpuMsOf(child.pid!);
+    const cpuMs = processCpuMs(child.pid!);
     await new Promise((r) => setTimeout(r, idleMs));
     return { readyMs, cpuMs, idleRssMb: rssMbOf(child.pid!) };
   } finally {
@@ -48,14 +49,6 @@ async function startOnce(args: string[], url: string): Promise<{ readyMs: number
     await exited;
   }
 }
-
-/** CPU time (user + system) a process has used so far, in ms: less at the mercy of a loaded machine than wall time. */
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 await buildDist();
 const admin = new pg.Client({ connectionString: adminUrl });

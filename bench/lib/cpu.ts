@@ -23,6 +23,11 @@ function allPids(): number[] {
     .map(Number);
 }
 
+/** CPU milliseconds (user + system) used so far by the process `pid`; 0 where there is none. */
+export function processCpuMs(pid: number): number {
+  return (procStat(pid)?.ticks ?? 0) * TICK_MS;
+}
+
 /** CPU milliseconds used so far by `pid` and its descendants (those alive now). */
 export function treeCpuMs(pid: number): number {
   const stats = new Map<number, { ppid: number; ticks: number }>();

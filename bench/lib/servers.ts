@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/faults.js';
+import { processCpuMs } from './cpu.js';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -29,16 +30,6 @@ const commands: Record<ServerKind, string[]> = {
   postgraphile: ['--import', 'tsx', 'bench/servers/postgraphile.ts'],
   raw: ['--import', 'tsx', 'bench/servers/raw.ts'],
 };
-
-/** CPU time (user + system) a process has used so far, in ms (from /proc; 0 where there is none). */
-export function cpuMsOf(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks of 1/100 s
-  } catch {
-    return 0;
-  }
-}
 
 export function rssMbOf(pid: number): number {
   try {
@@ -82,7 +73,7 @@ export async function startServer(kind: ServerKind, env: Record<string, string>,
     baseUrl,
     pid: child.pid!,
     rssMb: () => rssMbOf(child.pid!),
-    cpuMs: () => cpuMsOf(child.pid!),
+    cpuMs: () => processCpuMs(child.pid!),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
