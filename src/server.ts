@@ -13,7 +13,7 @@ import { startMailDelivery } from './mail/delivery-worker.js';
 import { createSmtpTransport } from './mail/mailer.js';
 import { loadMailTemplates, MailTemplateError } from './mail/templates.js';
 import { stopOnSignals } from './shutdown.js';
-import { settleUserIdFormat } from './users/ids.js';
+import { settleConfiguredUserIdFormat } from './users/ids.js';
 import { SigningKeyUnreadableError } from './tokens/signing-keys.js';
 import { createTokenKeys } from './tokens/tokens.js';
 
@@ -26,10 +26,7 @@ async function main() {
     onConnectionError: (err, state) => logger.warn({ err, state }, 'a PostgreSQL connection failed'),
   });
   await runMigrations(database);
-  const userIdFormat = await settleUserIdFormat(database.db, config.userIdFormat ?? 'objectid');
-  if (config.userIdFormat && userIdFormat !== config.userIdFormat) {
-    logger.warn(`USER_ID_FORMAT is ${config.userIdFormat}, but this database makes ${userIdFormat} user ids (it recorded that format first and keeps it)`);
-  }
+  await settleConfiguredUserIdFormat(database.db, config.userIdFormat, (message) => logger.warn(message));
   // Before the startup key: a refused start must not create a key whose secret is never printed.
   const linkedData = config.linkedDataFile
     ? await loadLinkedDataFile(database.db, config.linkedDataFile).catch(async (err) => {

@@ -11,9 +11,8 @@ import { LastOwnerKeyError } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { createMigratedDataDir, onPostgres } from './helpers/database.js';
-import { projectRoot } from './helpers/process.js';
+import { distCommand, projectRoot } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
-import { distCommand } from './helpers/build.js';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -16,9 +16,8 @@ import { runMigrations } from '../src/db/migrate.js';
 import { auditEvents, refreshTokens, userIdentities, users } from '../src/db/schema.js';
 import { createTestDatabase, migratedPgliteTemplate, onPostgres, type TestDatabase } from './helpers/database.js';
 import { graphql, succeeded, waitFor, type Call } from './helpers/faults.js';
-import { projectRoot, startGatewayProcess, type GatewayProcess } from './helpers/process.js';
+import { distCommand, projectRoot, startGatewayProcess, type GatewayProcess } from './helpers/process.js';
 import { seedSessions, seedUsers } from './helpers/seed.js';
-import { distCommand } from './helpers/build.js';
 
 const KEY = 'faults-crash-owner-key-0123456789';
 const USERS = 150;

@@ -16,8 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailOutbox } from '../src/db/schema.js';
 import { createLogger } from '../src/logger.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
-import { projectRoot } from './helpers/process.js';
-import { distCommand } from './helpers/build.js';
+import { distCommand, projectRoot } from './helpers/process.js';
 
 const APP = '/api/client/v2.0/app/app-users-gateway';
 const USERPASS = `${APP}/auth/providers/local-userpass`;

@@ -16,9 +16,8 @@ import { auditEvents, users } from '../src/db/schema.js';
 import type { ExportedUser } from '../src/users/export.js';
 import type { FirebaseScryptParams } from '../src/users/passwords.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
-import { distCommand } from './helpers/build.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
-import { projectRoot } from './helpers/process.js';
+import { distCommand, projectRoot } from './helpers/process.js';
 import { Realm, forgetRealmUsers, gql, linkFromOutbox, realmApp } from './helpers/realm.js';
 import { waitFor } from './helpers/wait.js';
 

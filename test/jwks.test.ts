@@ -32,7 +32,7 @@ import { onPostgres } from './helpers/database.js';
 import { DEFAULT_APP_ID, call, gql, introspect, profile } from './helpers/realm.js';
 import { pollUntil } from './helpers/wait.js';
 import { REALM_CORE_CLIENT, realmCoreClientPresent } from './helpers/realm-core.js';
-import { distCommand } from './helpers/build.js';
+import { distCommand } from './helpers/process.js';
 
 const nativeClient = realmCoreClientPresent('test/jwks.test.ts');
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

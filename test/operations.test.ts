@@ -261,7 +261,7 @@ describe.runIf(onPostgres)('several instances starting together on one database'
   it('generates and prints exactly one owner key when two first starts without ADMIN_API_KEY run at once', async () => {
     const url = await emptyDatabase();
     const started = await Promise.allSettled(
-      Array.from({ length: 2 }, () => startGatewayProcess({ DATABASE_URL: url, ADMIN_API_KEY: '', SHUTDOWN_DRAIN_MS: '0' })),
+      Array.from({ length: 2 }, () => startGatewayProcess({ DATABASE_URL: url, ADMIN_API_KEY: '' })),
     );
     const gateways = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     try {

@@ -4,16 +4,13 @@
 import type { loadConfig } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
-import { settleUserIdFormat } from '../users/ids.js';
+import { settleConfiguredUserIdFormat } from '../users/ids.js';
 
 export async function openCliDatabase(config: ReturnType<typeof loadConfig>): Promise<DatabaseHandle> {
   const database = await openDatabase(config.database, config.db);
   try {
     await runMigrations(database);
-    const format = await settleUserIdFormat(database.db, config.userIdFormat ?? 'objectid');
-    if (config.userIdFormat && format !== config.userIdFormat) {
-      process.stderr.write(`warning: USER_ID_FORMAT is ${config.userIdFormat}, but this database makes ${format} user ids (it recorded that format first and keeps it)\n`);
-    }
+    await settleConfiguredUserIdFormat(database.db, config.userIdFormat, (message) => process.stderr.write(`warning: ${message}\n`));
     return database;
   } catch (err) {
     await database.close();

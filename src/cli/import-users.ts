@@ -17,7 +17,7 @@ import { createLogger } from '../logger.js';
 import { loadMailTemplates } from '../mail/templates.js';
 import { createAuthDeps, type AuthDeps } from '../signin/deps.js';
 import { sendPasswordReset } from '../signin/password-reset.js';
-import { importUserBatch, recordImportRun, type ImportCounts, type ImportItemResult, type ImportUser } from '../users/import.js';
+import { countOutcomes, importUserBatch, recordImportRun, type ImportItemResult, type ImportUser } from '../users/import.js';
 import type { FirebaseScryptParams } from '../users/passwords.js';
 import { Progress } from './progress.js';
 import { UsageError } from './usage.js';
@@ -124,7 +124,7 @@ export async function importUsersCommand(argv: string[]): Promise<number> {
     const db = database.db;
     const auth = opts.sendResetMail ? await resetMailDeps(db, config) : null;
     const progress = new Progress({ unit: 'users', total: sizes.reduce((a, b) => a + b, 0), plainIntervalSeconds: opts.progressInterval });
-    const counts: ImportCounts = { created: 0, unchanged: 0, conflicts: 0, malformed: 0 };
+    const counts = countOutcomes([]);
     let bytesRead = 0;
     let resetMails = 0;
     const where = (origin: Origin) => `${opts.files.length > 1 ? `${origin.file}: ` : ''}line ${origin.line}`;
@@ -132,24 +132,12 @@ export async function importUsersCommand(argv: string[]): Promise<number> {
 
     const settle = async (users: ImportUser[], origins: Origin[], results: ImportItemResult[]) => {
       const toReset: { user: ImportUser; origin: Origin }[] = [];
+      countOutcomes(results, counts);
       for (const result of results) {
         const origin = origins[result.index]!;
-        switch (result.outcome) {
-          case 'created':
-            counts.created++;
-            if (auth && needsReset(users[result.index]!)) toReset.push({ user: users[result.index]!, origin });
-            break;
-          case 'unchanged':
-            counts.unchanged++;
-            break;
-          case 'conflict':
-            counts.conflicts++;
-            report(origin, result.code ?? 'CONFLICT', result.message ?? '');
-            break;
-          case 'malformed':
-            counts.malformed++;
-            report(origin, result.code ?? 'MALFORMED', result.message ?? '');
-            break;
+        if (result.outcome === 'created' && auth && needsReset(users[result.index]!)) toReset.push({ user: users[result.index]!, origin });
+        if (result.outcome === 'conflict' || result.outcome === 'malformed') {
+          report(origin, result.code ?? result.outcome.toUpperCase(), result.message ?? '');
         }
       }
       // Mails of this batch, a few at a time; a refusal is reported and does not stop the run.

@@ -21,7 +21,7 @@ import {
 } from '../signin/errors.js';
 import { InvalidSessionError } from '../tokens/errors.js';
 import { MAX_REQUEST_BODY_BYTES } from './body.js';
-import { json, jsonAnswer, SIGN_IN_HEADERS, toResponse, type JsonAnswer } from './json.js';
+import { json, jsonAnswer, SIGN_IN_HEADERS, type JsonAnswer } from './json.js';
 
 /** Refused before any check because of too many failures: HTTP 429 with Retry-After. */
 export class TooManyAttemptsError extends Error {
@@ -112,12 +112,7 @@ export function signInErrorResponse(status: number, errorCode: string, message: 
   return json({ error: message, error_code: errorCode }, status, { ...SIGN_IN_HEADERS, ...headers });
 }
 
-/** The OAuth 2.0 error body of /introspect (RFC 6749 §5.2). */
-export function introspectionErrorResponse(status: number, error: string, description: string, headers: Record<string, string> = {}): Response {
-  return toResponse(introspectionError(status, error, description, headers));
-}
-
-/** introspectionErrorResponse as plain data, for the direct path (./direct.ts). */
+/** The OAuth 2.0 error body of /introspect (RFC 6749 §5.2), as plain data (./json.ts: toResponse). */
 export function introspectionError(status: number, error: string, description: string, headers: Record<string, string> = {}): JsonAnswer {
   return jsonAnswer({ error, error_description: description }, status, { ...SIGN_IN_HEADERS, ...headers });
 }

@@ -36,12 +36,11 @@ export function createLimiters(limits: Partial<RateLimits> = {}, now?: () => num
   const local = new MemoryAttemptStore(now);
   const counters = store ?? local;
   const counter = (name: keyof Omit<RateLimits, 'passwordHashing'>) => ({ counter: name, limit: merged[name] });
+  const adminKeyLocal = new FailureLimiter(local, counter('adminKeyPerAddress'));
   return {
     // Counted in this process first: the key check runs on every admin request and is answered
     // from the instance's key cache without a statement. Only failures reach the shared store.
-    adminKey: store && store !== local
-      ? new SharedFailureLimiter(new FailureLimiter(local, counter('adminKeyPerAddress')), store, counter('adminKeyPerAddress'), now)
-      : new FailureLimiter(local, counter('adminKeyPerAddress')),
+    adminKey: store ? new SharedFailureLimiter(adminKeyLocal, store, counter('adminKeyPerAddress'), now) : adminKeyLocal,
     login: new LoginLimiter(counters, counter('loginPerAddress'), counter('loginPerAccount')),
     signUp: {
       registerPerAddress: new AttemptCounter(counters, counter('registerPerAddress')),

@@ -17,8 +17,24 @@ export async function settleUserIdFormat(ex: Executor, wanted: UserIdFormat): Pr
   return recordedUserIdFormat(ex);
 }
 
+/**
+ * What a start (of the gateway or a command-line tool) does: settles the format USER_ID_FORMAT asks
+ * for (`configured`, objectid when unset) and tells `warn` when the database had recorded another.
+ */
+export async function settleConfiguredUserIdFormat(
+  ex: Executor,
+  configured: UserIdFormat | null,
+  warn: (message: string) => void,
+): Promise<UserIdFormat> {
+  const format = await settleUserIdFormat(ex, configured ?? 'objectid');
+  if (configured && format !== configured) {
+    warn(`USER_ID_FORMAT is ${configured}, but this database makes ${format} user ids (it recorded that format first and keeps it)`);
+  }
+  return format;
+}
+
 /** The database's user id format: 'objectid' until one is recorded (what gateway_new_user_id() makes then). */
-export async function recordedUserIdFormat(ex: Executor): Promise<UserIdFormat> {
+async function recordedUserIdFormat(ex: Executor): Promise<UserIdFormat> {
   const result = (await ex.execute(
     sql`SELECT value FROM ${gatewaySettings} WHERE key = ${USER_ID_FORMAT_KEY}`,
   )) as unknown as { rows: { value: string }[] };

@@ -4,10 +4,9 @@ import { sql } from 'drizzle-orm';
 import { recordAuditEvent, type Actor } from '../audit/log.js';
 import type { Database, Executor } from '../db/client.js';
 import { userIdentities, users as usersTable, type UserStatus } from '../db/schema.js';
+import { userIdArray, userIdOrNull } from '../db/user-ids.js';
 import { enqueueUserEvents } from '../webhooks/outbox.js';
 import { isAcceptedPasswordHash } from './passwords.js';
-import { userIdArray } from './repository.js';
-import { userIdOrNull } from './rules.js';
 import { checkEmail, checkText, LOCAL_USERPASS } from './service.js';
 
 export interface ImportIdentity {

@@ -175,7 +175,6 @@ export async function identitiesByUser(
   return byUser;
 }
 
-export { userIdArray } from '../db/user-ids.js';
 
 /**
  * Reads the users and locks their rows until the transaction ends, in id order: two actions over

@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { distCommand } from './build.js';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** `node <args> dist/<name>.js`, as `npm start` / `npm run admin` / `npm run check-db` run it (dist/ is built by the global setup). */
+export function distCommand(name: 'server' | 'admin' | 'check-db'): string[] {
+  return ['--enable-source-maps', `${projectRoot}dist/${name}.js`];
+}
 
 export interface GatewayProcess {
   child: ChildProcess;

@@ -33,7 +33,7 @@ export async function waitFor<T>(
  * How many times over its cores the machine is loaded right now (the 1-minute load average per
  * core), at least 1: 1 on a quiet machine. A latency a test asserts (an answer "within a second"
  * under attack) is multiplied by it: on a machine that is busy with other work everything answers
- * later, without the gateway being wrong. (0 where the system has no load average: Windows.)
+ * later, without the gateway being wrong. (1 where the system has no load average: Windows.)
  */
 export function machineLoadFactor(): number {
   return Math.max(1, loadavg()[0]! / availableParallelism());
