@@ -14,6 +14,7 @@ import pg from 'pg';
 // @ts-expect-error: a plain JavaScript module without types
 import { buildDist } from '../scripts/build.mjs';
 import type { ExportedUser } from '../src/users/export.js';
+import { postgresCpuMs, processCpuMs } from './lib/cpu.js';
 import { projectRoot } from './lib/servers.js';
 import { databaseUrl } from './seed.js';
 
@@ -99,7 +100,16 @@ export async function runImportBenchmark(argv: string[]): Promise<void> {
     stderr += d;
     process.stderr.write(d);
   });
-  const sampler = setInterval(() => (peak = Math.max(peak, peakRss(child.pid!) ?? 0)), 100);
+  // CPU time of the import process and of the PostgreSQL backends serving it, read while they live
+  // (the backends end with the process): where the time goes, per 1,000 users.
+  const postgresAtStart = postgresCpuMs(name);
+  let importCpuMs = 0;
+  let postgresCpu = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, peakRss(child.pid!) ?? 0);
+    importCpuMs = Math.max(importCpuMs, processCpuMs(child.pid!));
+    postgresCpu = Math.max(postgresCpu, postgresCpuMs(name) - postgresAtStart);
+  }, 100);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   clearInterval(sampler);
   const seconds = (performance.now() - started) / 1000;
@@ -120,10 +130,12 @@ export async function runImportBenchmark(argv: string[]): Promise<void> {
     usersPerSecondEndToEnd: Math.round(lines / seconds),
     seconds: Math.round(seconds * 10) / 10,
     peakRssMb: Math.round(peak / 2 ** 20),
+    importCpuMsPer1000Users: Math.round((importCpuMs / lines) * 1000),
+    postgresCpuMsPer1000Users: Math.round((postgresCpu / lines) * 1000),
   };
   log(
     `import of ${lines} jsonl lines: ${result.usersPerSecond} users/s (${result.usersPerSecondEndToEnd} users/s end to end, ${result.seconds} s), ` +
-      `peak RSS ${result.peakRssMb} MB, exit ${code}, ${result.usersInDatabase} users in the database`,
+      `peak RSS ${result.peakRssMb} MB, CPU per 1,000 users: import process ${result.importCpuMsPer1000Users} ms, PostgreSQL backends ${result.postgresCpuMsPer1000Users} ms, exit ${code}, ${result.usersInDatabase} users in the database`,
   );
   mkdirSync(join(projectRoot, 'bench/results'), { recursive: true });
   writeFileSync(join(projectRoot, `bench/results/${result.at.replace(/[:.]/g, '-')}-import-${lines}-lines.json`), `${JSON.stringify(result, null, 2)}\n`);
