@@ -156,9 +156,9 @@ export async function importUsersCommand(argv: string[]): Promise<number> {
       }
     };
 
-    // A batch written beside another can lose an id or email to it after its checks (TAKEN_MEANWHILE):
-    // by the time it returns the other has committed, so those users are tried once more, and get the
-    // code a run of one batch at a time would give them (EMAIL_TAKEN, EMAIL_CASE_DUPLICATE, …).
+    // A batch written beside another can find an id or email taken as it inserts and free again as it
+    // looks why (TAKEN_MEANWHILE): those users are tried once more, and get the code a run of one batch
+    // at a time would give them (created, EMAIL_TAKEN, EMAIL_CASE_DUPLICATE, …).
     const writeBatch = async (batch: ImportUser[]): Promise<ImportItemResult[]> => {
       const options = { dryRun: opts.dryRun, notify: opts.notify };
       const results = await importUserBatch(db, actor, batch, options);

@@ -61,8 +61,9 @@ export interface ImportCounts {
  * One transaction per call; items that conflict or are malformed are reported and skipped, never half
  * applied; the others are inserted. A user identical to one already present (same id, same email,
  * identities) is 'unchanged' (so running an import twice changes nothing). Set-based: whatever the
- * batch's size, one statement reads what is there, one inserts the users, one their identities (and
- * one the webhook events with `notify`); the items travel as JSON parameters.
+ * batch's size, one statement inserts the users with their identities, one reads what stood in the
+ * way of those not inserted (none when all were; a dry run only reads), and one writes the webhook
+ * events with `notify`; the items travel as JSON parameters.
  */
 export async function importUserBatch(
   db: Database,
@@ -88,7 +89,7 @@ export async function importUserBatch(
   const ids = new Map<string, Candidate>();
   const emails = new Map<string, Candidate>();
   const identityKeys = new Map<string, Candidate>();
-  let inBatch = candidates.filter((c) => {
+  const inBatch = candidates.filter((c) => {
     const sameId = ids.get(c.id);
     if (sameId) return refuse(c, 'DUPLICATE_ID', `Item ${sameId.index} of this batch has the same id ${c.id}.`), false;
     const sameEmail = c.email === null ? undefined : emails.get(c.email.toLowerCase());
@@ -109,37 +110,48 @@ export async function importUserBatch(
     // tables of a few hundred thousand users the estimate passes PostgreSQL's JIT thresholds and every
     // batch paid 1–2 s of LLVM compilation for a 50 ms query. Nothing here gains from JIT.
     await tx.execute(sql`SET LOCAL jit = off`);
-    if (inBatch.length > 0) {
-      // Against the database: the user of the id, the users of the email, the owners of the identities.
+    if (inBatch.length === 0) return results;
+    // Why a user cannot be created, against the database: the user of its id (the same user:
+    // 'unchanged'), another user of its email, another owner of one of its identities. Returns false
+    // when the user was refused (or found unchanged), true when nothing stands in its way.
+    const classify = (c: Candidate, existing: Existing): boolean => {
+      if (existing.idTaken) {
+        if (existing.email === c.email && sameIdentities(existing.identities, c.identities)) {
+          results[c.index] = { index: c.index, id: c.id, outcome: 'unchanged' };
+        } else {
+          refuse(c, 'ID_TAKEN', `A user with id ${c.id} exists, with another email or other identities.`);
+        }
+        return false;
+      }
+      if (existing.otherEmail !== null) {
+        const code = existing.otherEmail === c.email ? 'EMAIL_TAKEN' : 'EMAIL_CASE_DUPLICATE';
+        return refuse(c, code, `Another user has the email ${existing.otherEmail}.`), false;
+      }
+      if (existing.identityTaken) return refuse(c, 'IDENTITY_TAKEN', 'Another user has one of its identities.'), false;
+      return true;
+    };
+    if (options.dryRun) {
       const found = await readExisting(tx, inBatch);
-      inBatch = inBatch.filter((c) => {
-        const existing = found.get(c.index)!;
-        if (existing.idTaken) {
-          if (existing.email === c.email && sameIdentities(existing.identities, c.identities)) {
-            results[c.index] = { index: c.index, id: c.id, outcome: 'unchanged' };
-          } else {
-            refuse(c, 'ID_TAKEN', `A user with id ${c.id} exists, with another email or other identities.`);
-          }
-          return false;
-        }
-        if (existing.otherEmail !== null) {
-          const code = existing.otherEmail === c.email ? 'EMAIL_TAKEN' : 'EMAIL_CASE_DUPLICATE';
-          return refuse(c, code, `Another user has the email ${existing.otherEmail}.`), false;
-        }
-        if (existing.identityTaken) return refuse(c, 'IDENTITY_TAKEN', 'Another user has one of its identities.'), false;
-        return true;
-      });
+      for (const c of inBatch) classify(c, found.get(c.index)!);
+      return results;
     }
-    if (options.dryRun || inBatch.length === 0) return results;
 
+    // Insert first, look later: the unique indexes tell which users cannot be created (the usual
+    // case, new users, then costs no look-up of its own), and only those are read to say why. A user
+    // that got its row but not every identity goes away whole, in this transaction.
     const { inserted, incomplete } = await insertUsersWithIdentities(tx, inBatch);
-    // Taken by a transaction that committed after the reads above: such a user goes away whole.
     if (incomplete.size > 0) await tx.execute(sql`DELETE FROM ${usersTable} WHERE id = ANY(${userIdArray([...incomplete])})`);
+    const refused = inBatch.filter((c) => !inserted.has(c.id) || incomplete.has(c.id));
+    const found = refused.length > 0 ? await readExisting(tx, refused) : new Map<number, Existing>();
     const created: Candidate[] = [];
     for (const c of inBatch) {
-      if (!inserted.has(c.id)) refuse(c, 'TAKEN_MEANWHILE', 'Another import or sign-up took its id or email meanwhile.');
-      else if (incomplete.has(c.id)) refuse(c, 'IDENTITY_TAKEN', 'Another user took one of its identities meanwhile.');
-      else created.push(c);
+      if (!inserted.has(c.id) || incomplete.has(c.id)) {
+        // Nothing found: what stood in its way went away between the insert and the read.
+        if (classify(c, found.get(c.index)!)) {
+          if (incomplete.has(c.id)) refuse(c, 'IDENTITY_TAKEN', 'Another user took one of its identities meanwhile.');
+          else refuse(c, 'TAKEN_MEANWHILE', 'Its id or email was taken as it was inserted, and free again just after: try again.');
+        }
+      } else created.push(c);
     }
     if (options.notify && created.length > 0) {
       await enqueueUserEvents(
