@@ -77,6 +77,9 @@ export function epochDate(record: Record<string, unknown>, field: string, unit: 
   return date;
 }
 
+/** toISOString's form, which our export writes: read as it is. */
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/;
+
 /**
  * A date from a timestamp string: ISO 8601, or PostgreSQL's text form (`2024-05-01 12:00:00.123456+00`,
  * what `\copy … csv` and JSON of timestamptz columns give); null when absent.
@@ -85,6 +88,10 @@ export function timestampDate(record: Record<string, unknown>, field: string): D
   const value = record[field];
   if (value === undefined || value === null || value === '') return null;
   if (typeof value === 'string') {
+    if (ISO_UTC.test(value)) {
+      const date = new Date(value);
+      if (!Number.isNaN(date.getTime())) return date;
+    }
     const iso = value
       .trim()
       .replace(/^(\d{4}-\d\d-\d\d) /, '$1T')
