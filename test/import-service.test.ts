@@ -153,9 +153,9 @@ describe('importUsers', () => {
   it('never applies half of a user when batches race for the same ids, emails and identities', async () => {
     // Two imports at once, each of 40 users. The same ids with other emails, other ids with the same
     // emails, and users whose second identity the other batch also claims: whichever commits first
-    // takes each, the other reports it (read before the first committed: TAKEN_MEANWHILE or
-    // IDENTITY_TAKEN; after: ID_TAKEN, EMAIL_TAKEN or IDENTITY_TAKEN), and no user is left without
-    // one of its identities.
+    // takes each, the other reports it (its insert waits for the first to commit, then skips the
+    // row: ID_TAKEN, EMAIL_TAKEN or IDENTITY_TAKEN; TAKEN_MEANWHILE should the other go away before
+    // it looks why), and no user is left without one of its identities.
     for (let round = 0; round < 3; round++) {
       const a: ImportUser[] = [];
       const b: ImportUser[] = [];
@@ -172,8 +172,8 @@ describe('importUsers', () => {
         a.push(atlasUser());
         b.push(atlasUser());
       }
-      // On a PostgreSQL server, both batches are made to read before either writes: a lock held on
-      // users (which their reads do not need and their inserts do) is let go once both wait for it.
+      // On a PostgreSQL server, both batches are made to insert at the same time: a lock held on
+      // users (which their inserts need) is let go once both wait for it.
       // The embedded database runs one transaction at a time: there the second sees the first's.
       const gate = onPostgres ? new pg.Client({ connectionString: t.database.url! }) : null;
       if (gate) {
