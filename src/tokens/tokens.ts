@@ -1,7 +1,8 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, jwtVerify, errors as joseErrors } from 'jose';
 import type { RevocationFeed } from '../changefeed/feed.js';
 import type { Database } from '../db/client.js';
+import { sha256 } from '../sha256.js';
 import { InvalidSessionError } from './errors.js';
 import { SigningKeyRing, type SigningSettings } from './signing-keys.js';
 
@@ -161,7 +162,7 @@ export function newOpaqueToken(): string {
 
 /** Refresh and confirmation tokens are stored and looked up only by their SHA-256. */
 export function hashToken(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
+  return sha256(token);
 }
 
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
