@@ -81,9 +81,12 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
   };
 }
 
+/** Writes the answer with its headers as one flat list (no header object built per answer). */
 function write(res: ServerResponse, answer: JsonAnswer, requestId: string, close: boolean): void {
-  const headers: Record<string, string> = { ...answer.headers, 'x-request-id': requestId };
-  if (close) headers.connection = 'close';
+  const headers: string[] = [];
+  for (const name in answer.headers) headers.push(name, answer.headers[name]!);
+  headers.push('x-request-id', requestId);
+  if (close) headers.push('connection', 'close');
   res.writeHead(answer.status, headers);
   res.end(answer.body);
 }

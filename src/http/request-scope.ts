@@ -69,7 +69,7 @@ export function recordRequest(log: Logger, method: string, pathname: string, sta
   const seconds = (performance.now() - started) / 1000;
   const routeName = routeLabel(pathname, statusCode);
   const status = String(statusCode);
-  metrics.httpRequests.inc({ route: routeName, method, status });
+  metrics.countHttpRequest(routeName, method, status);
   metrics.httpRequestDuration.observe({ route: routeName, status }, seconds);
   const ms = Math.round(seconds * 1000);
   const line = requestId === undefined ? { method, path: pathname, status: statusCode, ms } : { requestId, method, path: pathname, status: statusCode, ms };
