@@ -1,4 +1,4 @@
-// `npm run bench -- [--users N] [--duration S] [--connections 10,20] [--rounds R] [--scenarios S1,S2,…] [--profile]`
+// `npm run bench -- [--users N] [--duration S] [--connections 10,20] [--rounds R] [--scenarios S1,S2,…] [--servers …] [--profile]`
 // The gateway side by side with PostGraphile 4 and a raw node:http + pg baseline, on one seeded
 // PostgreSQL database (DATABASE_URL names the server; the benchmark's database is gw_bench_<N>).
 // Servers run one after another in rounds (gateway, PostGraphile, raw, gateway, …); medians are quoted.
@@ -35,7 +35,9 @@ function options() {
       connections: { type: 'string', default: '10,20' },
       rounds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '2' },
+      'server-warmup': { type: 'string', default: '3' },
       scenarios: { type: 'string', default: ALL.join(',') },
+      servers: { type: 'string', default: SERVER_ORDER.join(',') },
       algorithm: { type: 'string', default: 'HS256' },
       'log-level': { type: 'string', default: 'info' },
       fresh: { type: 'boolean', default: false },
@@ -53,7 +55,11 @@ function options() {
   --connections LIST concurrent connections, each a line of its own (default 10,20)
   --rounds R         rounds of gateway, PostGraphile, raw (default 3; the median is quoted)
   --warmup S         seconds of unmeasured load before each measurement (default 2)
+  --server-warmup S  seconds of each of its scenarios' load a freshly started server gets before its
+                     first measurement (default 3): a cold process (lazy compilation, JIT, pool
+                     connections, caches) would make its first line slow
   --scenarios LIST   e.g. S1,S2,S3 (default all: ${ALL.join(',')}); 'import' alone: the bulk import (--import-lines N)
+  --servers LIST     which servers run (default all: ${SERVER_ORDER.join(',')}), e.g. gateway alone
   --algorithm A      the gateway's ACCESS_TOKEN_ALGORITHM: HS256 (default, with JWT_SECRET), EdDSA, ES256 or RS256
   --log-level L      the gateway's LOG_LEVEL (default info, as in production)
   --fresh            seed again even if a complete database of that size exists
@@ -72,13 +78,17 @@ Needs DATABASE_URL: a PostgreSQL server where the benchmark may create databases
   };
   const scenarios = values.scenarios!.split(',').map((s) => s.trim().toUpperCase()) as ScenarioId[];
   for (const s of scenarios) if (!ALL.includes(s)) throw new Error(`--scenarios: unknown scenario "${s}" (${ALL.join(', ')})`);
+  const servers = values.servers!.split(',').map((s) => s.trim().toLowerCase()) as ServerKind[];
+  for (const s of servers) if (!SERVER_ORDER.includes(s)) throw new Error(`--servers: unknown server "${s}" (${SERVER_ORDER.join(', ')})`);
   return {
     users: int('users', values.users!, 1000),
     duration: int('duration', values.duration!, 1),
     connections: [...new Set(values.connections!.split(',').map((c) => int('connections', c.trim(), 1)))].sort((a, b) => a - b),
     rounds: int('rounds', values.rounds!, 1),
     warmup: int('warmup', values.warmup!, 0),
+    serverWarmup: int('server-warmup', values['server-warmup']!, 0),
     scenarios,
+    servers,
     algorithm: ((a) => {
       if (!['HS256', 'EdDSA', 'ES256', 'RS256'].includes(a)) throw new Error(`--algorithm must be HS256, EdDSA, ES256 or RS256; got "${a}"`);
       return a as 'HS256' | 'EdDSA' | 'ES256' | 'RS256';
@@ -143,7 +153,9 @@ async function main() {
   const refreshKeys = createRefreshTokenKeys(signingDatabase.db, { appId: APP_ID });
   const fixtures = await loadFixtures(seed.url, opts.users, keys, refreshKeys).finally(() => signingDatabase.close());
   // The raw baseline verifies HS256 with JWT_SECRET only: with another algorithm, the gateway alone runs.
-  const selected = variants(fixtures).filter((v) => opts.scenarios.includes(v.scenario) && (hs256 || v.server === 'gateway'));
+  const selected = variants(fixtures).filter(
+    (v) => opts.scenarios.includes(v.scenario) && opts.servers.includes(v.server) && (hs256 || v.server === 'gateway'),
+  );
   // The gateway's webhook states a round runs: with --compare-webhook both, the order alternating by round.
   const webhookStates = opts.compareWebhook ? [false, true] : [opts.webhook];
   const lines: Line[] = selected.flatMap((variant) =>
@@ -193,7 +205,14 @@ async function main() {
           const server: RunningServer = await startServer(kind, env[kind], nodeArgs);
           if (kind === 'gateway') await setWebhookEndpoint(seed.url, server.baseUrl, ADMIN_KEY, webhook ? receiver : null);
           try {
+            let warmed: boolean | null = null;
             for (const line of group) {
+              // Read-only lines come first: the ones that change data are warmed only once those are measured.
+              const mutates = !!line.variant.mutates;
+              if (warmed !== mutates) {
+                await warmServer(server, group.filter((l) => !!l.variant.mutates === mutates), opts);
+                warmed = mutates;
+              }
               // Where a request also makes PostgreSQL (and, with --webhook, the receiver) work, their CPU too.
               const side = cpuMeter({
                 postgres: () => postgresCpuMs(new URL(seed.url).pathname.slice(1)),
@@ -255,11 +274,40 @@ async function measure(
   if (variant.calls) return measureCalls(server, variant.calls.count, (i) => variant.calls!.call(server.baseUrl, i));
   const load = variant.load!;
   const connections = line.connections!;
-  if (variant.primeRequests) await measureLoad(server, load, { connections, amount: variant.primeRequests });
   if (opts.warmup > 0) await measureLoad(server, load, { connections, duration: opts.warmup });
   const before = side.sample();
   const m = await measureLoad(server, load, { connections, duration: opts.duration });
   return { ...m, sideCpuMsPerRequest: side.perRequest(before, side.sample(), m.requests) };
+}
+
+/**
+ * A freshly started server's warm-up, before the first of `lines` is measured: each variant (S4 after
+ * priming: one request per token, as an app's back end would have sent them) under its own load for
+ * --server-warmup seconds, at the most connections measured.
+ */
+async function warmServer(server: RunningServer, lines: Line[], opts: ReturnType<typeof options>): Promise<void> {
+  const connections = opts.connections.at(-1)!;
+  for (const variant of new Set(lines.map((l) => l.variant))) {
+    if (!variant.load) continue;
+    if (variant.primeRequests) await measureLoad(server, variant.load, { connections, amount: variant.primeRequests });
+    if (opts.serverWarmup > 0) await measureLoad(server, variant.load, { connections, duration: opts.serverWarmup });
+  }
+  await untilIdle(server);
+}
+
+/**
+ * Waits (up to 30 s) until the server has used under 20 ms of CPU in a quarter second: work queued
+ * by a warm-up (S8's password hashes, 32 MiB each) must not run into the next measurement.
+ */
+async function untilIdle(server: RunningServer): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let before = server.cpuMs();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = server.cpuMs();
+    if (now - before < 20) return;
+    before = now;
+  }
 }
 
 /** S8: the CPU cost of the password hash alone (scrypt with the gateway's parameters), on this process's thread. */
@@ -415,7 +463,7 @@ function summarize(
   ].join('\n');
   const setup =
     `${fmt(opts.users)} users (${seed.reused ? 'reused' : `seeded in ${fmt(seed.seedSeconds ?? NaN, 1)} s`}), ` +
-    `${opts.connections.join(' and ')} connections, ${opts.duration} s per measurement after ${opts.warmup} s of warm-up, ` +
+    `${opts.connections.join(' and ')} connections, ${opts.duration} s per measurement after ${opts.warmup} s of warm-up (each server first warmed with ${opts.serverWarmup} s of each of its scenarios), ` +
     `median of ${opts.rounds} round${opts.rounds === 1 ? '' : 's'}; S6: median of ${opts.rounds * 3} calls, p99 column = slowest.`;
   const machineLine =
     `${host.cores} × ${host.cpu}, ${host.memoryGb} GB, Node ${host.node}, PostgreSQL ${host.postgres} on the same machine; ` +

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { buildDist } from '../scripts/build.mjs';
 import { databaseUrl } from '../test/helpers/global-setup.js';
 import { freePort } from '../test/helpers/faults.js';
+import { distCommand } from '../test/helpers/process.js';
 import { processCpuMs } from './lib/cpu.js';
 import { median } from './lib/load.js';
 import { projectRoot, rssMbOf } from './lib/servers.js';
@@ -20,7 +21,7 @@ const adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) throw new Error('DATABASE_URL must name a PostgreSQL server where gw_startup may be created');
 
 const commands = {
-  'node dist/server.js (npm start)': ['--enable-source-maps', 'dist/server.js'],
+  'node dist/server.js (npm start)': distCommand('server'),
   'tsx src/server.ts (before)': ['--import', 'tsx', 'src/server.ts'],
 };
 

@@ -10,12 +10,31 @@ collectDefaultMetrics({ register: registry });
 const registers = [registry];
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** Requests answered since the last collection, by series (see countHttpRequest). */
+const uncountedRequests = new Map<string, { labels: { route: string; method: string; status: string }; count: number }>();
+
 export const httpRequests = new Counter({
   name: 'gateway_http_requests_total',
   help: 'HTTP requests answered, by route and status.',
   labelNames: ['route', 'method', 'status'] as const,
   registers,
+  collect() {
+    for (const pending of uncountedRequests.values()) this.inc(pending.labels, pending.count);
+    uncountedRequests.clear();
+  },
 });
+
+/**
+ * Counts an answered request in gateway_http_requests_total. Added up here and handed to the counter
+ * when it is read (a scrape), not on every request: prom-client hashes the labels of each increment
+ * (issue 18). The series are few (the route labels are bounded).
+ */
+export function countHttpRequest(route: string, method: string, status: string): void {
+  const series = `${route} ${method} ${status}`;
+  const pending = uncountedRequests.get(series);
+  if (pending) pending.count += 1;
+  else uncountedRequests.set(series, { labels: { route, method, status }, count: 1 });
+}
 
 export const httpRequestDuration = new Histogram({
   name: 'gateway_http_request_duration_seconds',

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/faults.js';
+import { distCommand } from '../../test/helpers/process.js';
 import { processCpuMs } from './cpu.js';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,13 +23,14 @@ export interface RunningServer {
 }
 
 /**
- * What each kind runs: the gateway exactly as `npm start` does (node dist/server.js, built by the
- * benchmark first), in production mode; the other two are benchmark code, run through tsx.
+ * What each kind runs, all on plain node in production mode (NODE_ENV=production): the gateway
+ * exactly as `npm start` does (dist/server.js, built by the benchmark first); PostGraphile and the
+ * raw baseline as plain JavaScript modules (no TypeScript loader in their processes either).
  */
 const commands: Record<ServerKind, string[]> = {
-  gateway: ['--enable-source-maps', 'dist/server.js'],
-  postgraphile: ['--import', 'tsx', 'bench/servers/postgraphile.ts'],
-  raw: ['--import', 'tsx', 'bench/servers/raw.ts'],
+  gateway: distCommand('server'),
+  postgraphile: ['bench/servers/postgraphile.mjs'],
+  raw: ['bench/servers/raw.mjs'],
 };
 
 export function rssMbOf(pid: number): number {

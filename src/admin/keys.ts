@@ -1,15 +1,16 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
 import { audited, type Actor } from '../audit/log.js';
 import type { Database, Executor } from '../db/client.js';
 import { UUID_PATTERN } from '../db/keyset.js';
 import { adminKeys, adminRoles, type AdminKeyRow, type AdminRole } from '../db/schema.js';
 import { AdminKeyNotFoundError, InvalidInputError, LastOwnerKeyError } from '../errors.js';
+import { sha256 } from '../sha256.js';
 
 const SECRET_PREFIX = 'agk_';
 
 export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return sha256(secret);
 }
 
 export function generateSecret(): string {

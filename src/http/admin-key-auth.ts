@@ -44,7 +44,7 @@ export function createAdminKeyAuth(deps: {
       logger.warn({ address }, 'a request came with an unknown, revoked or malformed admin key');
       return null;
     }
-    attempt.succeeded();
+    void attempt.succeeded();
     (adminKeys?.touch(key) ?? touchAdminKey(db, key)).catch((err) => logger.warn({ err }, 'could not record admin key use'));
     return key;
   };

@@ -264,7 +264,7 @@ export function createClientApi(
               else attempt?.abandoned();
               throw err;
             }
-            attempt?.succeeded();
+            await attempt?.succeeded();
             // The linking user, with a new access token of its own session; its refresh token is unchanged.
             return reply({ access_token: linked.accessToken, user_id: linked.userId, device_id: linked.deviceId });
           }
@@ -276,7 +276,7 @@ export function createClientApi(
             else attempt?.abandoned();
             throw err;
           }
-          attempt?.succeeded();
+          await attempt?.succeeded();
           return reply({
             access_token: session.accessToken,
             refresh_token: session.refreshToken,

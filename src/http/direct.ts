@@ -21,7 +21,7 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
   const { clientApi, logger } = deps;
   const trust = trustedProxies(deps.trustProxy);
 
-  async function introspect(req: IncomingMessage, res: ServerResponse, requestId: string, log: Logger, declared: number): Promise<void> {
+  async function introspect(req: IncomingMessage, res: ServerResponse, requestId: string, declared: number): Promise<void> {
     const started = performance.now();
     const address = pickClientAddress(trust, req.socket.remoteAddress, headerOf(req, 'x-forwarded-for'));
     let bodyRead = false;
@@ -41,22 +41,21 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
     }
     // As the Fetch path does: refused without reading its body, the connection is closed after the answer.
     write(res, answer, requestId, answer.status >= 400 && declared > 0 && !bodyRead);
-    recordRequest(log, 'POST', INTROSPECTION_PATH, answer.status, started);
+    recordRequest(logger, 'POST', INTROSPECTION_PATH, answer.status, started, requestId);
   }
 
-  async function clientRoute(req: IncomingMessage, res: ServerResponse, requestId: string, log: Logger, pathname: string): Promise<void> {
+  async function clientRoute(req: IncomingMessage, res: ServerResponse, requestId: string, pathname: string): Promise<void> {
     const started = performance.now();
     const answer = await clientApi.answerDirect(pathname, headerOf(req, 'authorization'), requestId);
     write(res, answer, requestId, false);
-    recordRequest(log, req.method!, pathname, answer.status, started);
+    recordRequest(logger, req.method!, pathname, answer.status, started, requestId);
   }
 
-  /** Runs `handle` in the request's scope (its id and child logger), as the Fetch path's requests run. */
-  function inScope(req: IncomingMessage, res: ServerResponse, handle: (requestId: string, log: Logger) => Promise<void>): true {
+  /** Runs `handle` in the request's scope (its id), as the Fetch path's requests run. */
+  function inScope(req: IncomingMessage, res: ServerResponse, handle: (requestId: string) => Promise<void>): true {
     const requestId = requestIdOf(headerOf(req, 'x-request-id'));
-    const log = logger.child({ requestId });
-    void withRequestScope({ requestId, logger: log }, () =>
-      handle(requestId, log).catch((err: unknown) => {
+    void withRequestScope({ requestId }, () =>
+      handle(requestId).catch((err: unknown) => {
         logger.error({ err, requestId }, 'request failed');
         if (!res.headersSent) res.writeHead(500, { 'x-request-id': requestId, connection: 'close' });
         res.end();
@@ -71,20 +70,23 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
     if (req.headers['transfer-encoding'] !== undefined) return false;
     if (DIRECT_CLIENT_ROUTES[url] === req.method) {
       if (length !== undefined && length !== '0') return false;
-      return inScope(req, res, (requestId, log) => clientRoute(req, res, requestId, log, url));
+      return inScope(req, res, (requestId) => clientRoute(req, res, requestId, url));
     }
     if (req.method !== 'POST') return false;
     if (url !== INTROSPECTION_PATH && !url.startsWith(`${INTROSPECTION_PATH}?`)) return false;
     if (length === undefined) return false;
     const declared = Number(length);
     if (!(declared >= 0 && declared <= MAX_SIGN_IN_BODY_BYTES)) return false;
-    return inScope(req, res, (requestId, log) => introspect(req, res, requestId, log, declared));
+    return inScope(req, res, (requestId) => introspect(req, res, requestId, declared));
   };
 }
 
+/** Writes the answer with its headers as one flat list (no header object built per answer). */
 function write(res: ServerResponse, answer: JsonAnswer, requestId: string, close: boolean): void {
-  const headers: Record<string, string> = { ...answer.headers, 'x-request-id': requestId };
-  if (close) headers.connection = 'close';
+  const headers: string[] = [];
+  for (const name in answer.headers) headers.push(name, answer.headers[name]!);
+  headers.push('x-request-id', requestId);
+  if (close) headers.push('connection', 'close');
   res.writeHead(answer.status, headers);
   res.end(answer.body);
 }

@@ -49,10 +49,9 @@ export function inRequestScope(logger: Logger, trustProxy: boolean | TrustProxy 
 
   return async function observed(request: Request, serverContext?: NodeServerContext): Promise<Response> {
     const requestId = requestIdOf(request.headers.get('x-request-id'));
-    const log = logger.child({ requestId });
     const started = performance.now();
-    const response = await withRequestScope({ requestId, logger: log }, () => answer(request, serverContext, requestId));
-    recordRequest(log, request.method, new URL(request.url).pathname, response.status, started);
+    const response = await withRequestScope({ requestId }, () => answer(request, serverContext, requestId));
+    recordRequest(logger, request.method, new URL(request.url).pathname, response.status, started, requestId);
     return response;
   };
 }
@@ -62,14 +61,18 @@ export function requestIdOf(incoming: string | null | undefined): string {
   return incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
-/** The HTTP metrics and the access-log line of an answered request (`started`: performance.now() at its start). */
-export function recordRequest(log: Logger, method: string, pathname: string, statusCode: number, started: number): void {
+/**
+ * The HTTP metrics and the access-log line of an answered request (`started`: performance.now() at
+ * its start). The line names `requestId` when given (else `log` or the request scope must).
+ */
+export function recordRequest(log: Logger, method: string, pathname: string, statusCode: number, started: number, requestId?: string): void {
   const seconds = (performance.now() - started) / 1000;
   const routeName = routeLabel(pathname, statusCode);
   const status = String(statusCode);
-  metrics.httpRequests.inc({ route: routeName, method, status });
+  metrics.countHttpRequest(routeName, method, status);
   metrics.httpRequestDuration.observe({ route: routeName, status }, seconds);
-  const line = { method, path: pathname, status: statusCode, ms: Math.round(seconds * 1000) };
+  const ms = Math.round(seconds * 1000);
+  const line = requestId === undefined ? { method, path: pathname, status: statusCode, ms } : { requestId, method, path: pathname, status: statusCode, ms };
   if (PROBES.has(pathname) && statusCode < 500) log.debug(line, 'request');
   else log.info(line, 'request');
 }

@@ -59,8 +59,11 @@ type Counter = Omit<CounterClaim, 'key'>;
 export interface AttemptOutcome {
   /** It failed: it stays counted. */
   failed(): void;
-  /** It succeeded: it is not counted (and a login clears its account's count). */
-  succeeded(): void;
+  /**
+   * It succeeded: it is not counted (and a login clears its account's count). Resolves once every
+   * instance would see that: a login answers only then, so attempts after it count from zero.
+   */
+  succeeded(): Promise<void>;
   /** It checked nothing conclusive (a fault, a disabled user): it is not counted. */
   abandoned(): void;
 }
@@ -102,9 +105,9 @@ export class FailureLimiter implements FailureCounter {
     const admission = await this.store.admit([{ ...this.counter, key }]);
     if (!admission.admitted) return { retryAfter: admission.retryAfter };
     return {
-      failed: () => admission.settle('keep'),
+      failed: () => void admission.settle('keep'),
       succeeded: () => admission.settle('refund'),
-      abandoned: () => admission.settle('refund'),
+      abandoned: () => void admission.settle('refund'),
     };
   }
 }
@@ -178,9 +181,9 @@ export class LoginLimiter {
     const admission = await this.store.admit([{ ...this.perAddress, key: address }, accountClaim]);
     if (!admission.admitted) return { retryAfter: admission.retryAfter };
     return {
-      failed: () => admission.settle('keep'),
+      failed: () => void admission.settle('keep'),
       succeeded: () => admission.settle('refund', [accountClaim]),
-      abandoned: () => admission.settle('refund'),
+      abandoned: () => void admission.settle('refund'),
     };
   }
 }

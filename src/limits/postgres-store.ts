@@ -118,10 +118,13 @@ export class PostgresAttemptStore implements AttemptStore {
       const done = () => {
         for (const row of rows) this.settledLocally(row.key);
       };
-      if (outcome === 'keep' && forget.length === 0) return done();
+      if (outcome === 'keep' && forget.length === 0) {
+        done();
+        return Promise.resolve();
+      }
       // Waiters wake once the count is handed back, not before: they would find it still full.
       const refunds = outcome === 'refund' ? rows : [];
-      this.refund(refunds, forget.map(rowKey), this.now())
+      return this.refund(refunds, forget.map(rowKey), this.now())
         .catch(() => {
           // The attempt stays counted: the limit errs on the strict side until the window ends.
         })

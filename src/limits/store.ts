@@ -17,8 +17,9 @@ export type StoreAdmission =
       /**
        * Settles the attempt under every claim, once: `keep` (it counts) or `refund` (it does not);
        * `forget` lists claims whose settled count is cleared as well (a login's account on success).
+       * Resolves (never rejects) once the store holds the outcome.
        */
-      settle(outcome: 'keep' | 'refund', forget?: readonly CounterClaim[]): void;
+      settle(outcome: 'keep' | 'refund', forget?: readonly CounterClaim[]): Promise<void>;
     }
   /** Refused: wait this many seconds (at least 1). */
   | { admitted: false; retryAfter: number };
@@ -41,9 +42,9 @@ export function admittedOnce(settle: Settle): StoreAdmission {
   return {
     admitted: true,
     settle: (outcome, forget) => {
-      if (settled) return;
+      if (settled) return Promise.resolve();
       settled = true;
-      settle(outcome, forget);
+      return settle(outcome, forget);
     },
   };
 }
@@ -76,6 +77,7 @@ export class MemoryAttemptStore implements AttemptStore {
     return admittedOnce((outcome, forget = []) => {
       settleAll(admission.reservations, outcome);
       for (const claim of forget) this.limiter(claim.counter, claim.limit).reset(claim.key);
+      return Promise.resolve();
     });
   }
 }

@@ -1,11 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-/** `node <args> dist/<name>.js`, as `npm start` / `npm run admin` / `npm run check-db` run it (dist/ is built by the global setup). */
+const SCRIPTS = { server: 'start', admin: 'admin', 'check-db': 'check-db' } as const;
+
+/**
+ * `node <flags> dist/<name>.js`, as `npm start` / `npm run admin` / `npm run check-db` run it: the
+ * arguments after `node` of that script in package.json, the script file made absolute (dist/ is
+ * built by the global setup).
+ */
 export function distCommand(name: 'server' | 'admin' | 'check-db'): string[] {
-  return ['--enable-source-maps', `${projectRoot}dist/${name}.js`];
+  const script: string = JSON.parse(readFileSync(`${projectRoot}package.json`, 'utf8')).scripts[SCRIPTS[name]];
+  const words = script.trim().split(/\s+/);
+  if (words[0] !== 'node' || words.at(-1) !== `dist/${name}.js`) throw new Error(`package.json's ${SCRIPTS[name]} script should be "node … dist/${name}.js"; it is "${script}"`);
+  return [...words.slice(1, -1), `${projectRoot}dist/${name}.js`];
 }
 
 export interface GatewayProcess {

@@ -2,8 +2,7 @@
 // request with pg and returns the rows as JSON. No framework, no GraphQL, no auth: the practical
 // limit of a Node server on this database. For S4 it also verifies access tokens, with and without
 // a session lookup in SQL.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { jwtVerify } from 'jose';
 import pg from 'pg';
 
@@ -19,26 +18,26 @@ const ORDER = 'ORDER BY u.created_at DESC, u.id DESC LIMIT $2';
 
 const statements = {
   page: `SELECT ${COLUMNS} FROM users u WHERE u.status = $1 ${ORDER}`,
-  pageAfter: `SELECT ${COLUMNS} FROM users u WHERE u.status = $1 AND (u.created_at, u.id) < ($3::timestamptz, $4::uuid) ${ORDER}`,
+  pageAfter: `SELECT ${COLUMNS} FROM users u WHERE u.status = $1 AND (u.created_at, u.id) < ($3::timestamptz, $4::text) ${ORDER}`,
   search: `SELECT ${COLUMNS} FROM users u WHERE lower(u.email) LIKE $1 ${ORDER}`,
   session: `SELECT r.user_id, r.revoked_at, r.expires_at, u.status FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.id = $1`,
 };
 
-function send(res: ServerResponse, status: number, body: unknown) {
+function send(res, status, body) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<any> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+async function readJson(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
   return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
 }
 
-const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+const escapeLike = (text) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-async function users(req: IncomingMessage) {
+async function users(req) {
   const body = await readJson(req);
   const first = Math.min(Number(body.first ?? 50), 500) + 1;
   const query = body.search
@@ -51,13 +50,13 @@ async function users(req: IncomingMessage) {
   return { users: rows.slice(0, first - 1), hasNextPage: rows.length === first };
 }
 
-async function verify(req: IncomingMessage) {
+async function verify(req) {
   const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
   const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], audience: appId });
-  return payload as { sub: string; sid: string; exp: number };
+  return payload;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse) {
+async function handle(req, res) {
   try {
     if (req.url === '/users' && req.method === 'POST') return send(res, 200, await users(req));
     if (req.url === '/verify') {
@@ -80,7 +79,7 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
 
 const server = createServer((req, res) => void handle(req, res));
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  process.stdout.write(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+  process.stdout.write(`listening on http://127.0.0.1:${server.address().port}\n`);
 });
 process.on('SIGTERM', () => {
   server.closeAllConnections();

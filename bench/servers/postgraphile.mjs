@@ -4,7 +4,6 @@
 // (SQL functions that bench/seed.ts creates in the benchmark's database).
 import Module, { createRequire } from 'node:module';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import pg from 'pg';
 
@@ -13,9 +12,8 @@ import pg from 'pg';
 // PostGraphile's types ("Unexpected input type"). Point that one package at PostGraphile's copy.
 const requireFromPostGraphile = createRequire(createRequire(import.meta.url).resolve('postgraphile'));
 const graphql15 = dirname(requireFromPostGraphile.resolve('graphql/package.json'));
-const moduleInternals = Module as unknown as { _resolveFilename: (request: string, parent: { filename?: string } | undefined, ...rest: unknown[]) => string };
-const resolveFilename = moduleInternals._resolveFilename;
-moduleInternals._resolveFilename = function (request, parent, ...rest) {
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, parent, ...rest) {
   if ((request === 'graphql' || request.startsWith('graphql/')) && parent?.filename?.includes('/graphql-parse-resolve-info/')) {
     request = graphql15 + request.slice('graphql'.length);
   }
@@ -42,7 +40,7 @@ const middleware = postgraphile(pool, 'public', {
 
 const server = createServer(middleware);
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  process.stdout.write(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+  process.stdout.write(`listening on http://127.0.0.1:${server.address().port}\n`);
 });
 process.on('SIGTERM', () => {
   server.closeAllConnections();
