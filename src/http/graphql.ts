@@ -1,6 +1,6 @@
 // POST/GET /graphql: the Yoga instance over the schema, behind the admin key, the body limit and
 // the CORS allow-list; GraphiQL for browsers.
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
 import { createGraphiQL } from '../console/graphiql.js';
 import { createContext, type Context } from '../context.js';
@@ -76,10 +76,26 @@ export interface GraphQLSurface {
   handle(request: Request, requestId: string, address: string): Promise<Response>;
   /** GraphiQL's page and files, or null when GRAPHIQL=false. */
   graphiql: ReturnType<typeof createGraphiQL> | null;
+  /** What the direct path (./graphql-direct.ts) shares with this surface. */
+  direct: DirectGraphQLSurface;
+}
+
+export interface DirectGraphQLSurface {
+  schema: GraphQLSchema;
+  authenticate: AuthenticateAdminKey;
+  corsOrigins: readonly string[];
+  /** The document of `query` if Yoga would run it: parsed and validated by Yoga's own parse and validate (its limits and rules); null otherwise. */
+  checkedDocument(query: string): DocumentNode | null;
+  /** The execution context of a request, as Yoga's builds it. */
+  context(adminKey: AdminKeyRow, requestId: string): Context;
+  /** An authenticated request answered the Yoga way (body checks, Yoga, CORS headers). */
+  answerAuthenticated(request: Request, adminKey: AdminKeyRow, requestId: string): Promise<Response>;
 }
 
 export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
   const { db, logger, auth, linkedData, authenticate, corsOrigins, webhooks } = deps;
+  const context = (adminKey: AdminKeyRow, requestId: string, request?: Request) =>
+    createContext(db, adminKey, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData, webhooks);
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -90,8 +106,7 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
       warn: (...args) => logger.warn({ args }, 'yoga'),
       error: (...args) => logger.error({ args }, 'yoga'),
     },
-    context: ({ adminKey, requestId, request }) =>
-      createContext(db, adminKey, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData, webhooks),
+    context: ({ adminKey, requestId, request }) => context(adminKey, requestId, request),
     // GraphiQL and CORS are answered before Yoga (handle): a page built once, an allow-list.
     graphiql: false,
     cors: false,
@@ -116,6 +131,10 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
     // The key is checked from the headers before a byte of the body is read.
     const adminKey = await authenticate(incoming.headers.get('authorization'), address);
     if (!adminKey) return refusalResponse('unauthenticated', 'graphql', requestId);
+    return authenticated(incoming, adminKey, requestId);
+  }
+
+  async function authenticated(incoming: Request, adminKey: AdminKeyRow, requestId: string): Promise<Response> {
     if (FORM_BODY.test(incoming.headers.get('content-type') ?? '')) return refusalResponse('unsupportedMediaType', 'graphql', requestId);
     const request = await withBoundedBody(incoming);
     if (!request) return refusalResponse('payloadTooLarge', 'graphql', requestId);
@@ -125,8 +144,28 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
     return response;
   }
 
+  function checkedDocument(query: string): DocumentNode | null {
+    // Yoga's own parse and validate, with every plugin's hooks: the token limit, graphql-armor's
+    // rules, the NUL rule, field suggestions, and Yoga's parse and validation caches.
+    const enveloped = yoga.getEnveloped({});
+    try {
+      const document = enveloped.parse(query);
+      return enveloped.validate(enveloped.schema, document).length === 0 ? document : null;
+    } catch {
+      return null;
+    }
+  }
+
   return {
     graphiql,
+    direct: {
+      schema,
+      authenticate,
+      corsOrigins,
+      checkedDocument,
+      context: (adminKey, requestId) => context(adminKey, requestId),
+      answerAuthenticated: async (request, adminKey, requestId) => withGraphQLCors(request, await authenticated(request, adminKey, requestId), corsOrigins),
+    },
     async handle(request, requestId, address) {
       return withGraphQLCors(request, await answer(request, requestId, address), corsOrigins);
     },
