@@ -7,13 +7,14 @@
 // The admin key is checked here as there. Then, once the body is read, only a body of the plain
 // shape {query, variables?, operationName?, extensions?} whose document Yoga's own parse and
 // validate accept (remembered per query text, LRU), naming a query operation (not a mutation),
-// with variables that coerce, no NUL character and a cost within the limit, runs here; and only an
-// answer without errors is written here. Anything else (bad JSON, an invalid or over-cost document,
+// with variables that coerce, no NUL character and a cost within the limit, runs here, compiled
+// once per text and operation by graphql-jit; and only an answer without errors is written here. Anything else (bad JSON, an invalid or over-cost document,
 // a mutation, an error in the result) is handed, with its body, to the Yoga path, which answers it
 // as always: every refusal and error keeps its one writer. A query answered with errors is thus
 // run a second time there (a query changes nothing; errors are the rare case).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { execute, getOperationAST, getVariableValues, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, getVariableValues, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { pickClientAddress, type TrustProxy } from '../client-address.js';
 import { graphqlLimits } from '../limits/graphql.js';
 import { operationCost } from '../limits/cost.js';
@@ -31,6 +32,10 @@ const JSON_TYPE = /^application\/json\s*(;\s*charset="?utf-8"?\s*)?$/i;
 const RESULT_TYPES = ['application/graphql-response+json', 'application/json'];
 /** Distinct query texts whose checked document is remembered. */
 const DOCUMENT_CACHE_SIZE = 1000;
+/** Longer query texts go to Yoga (within the token limit, a text this long is mostly whitespace or comments). */
+const MAX_CACHED_QUERY_LENGTH = 16 * 1024;
+/** Operation names remembered per query text (with or without an operation of that name). */
+const MAX_OPERATIONS_KEPT = 16;
 const PARAMS = new Set(['query', 'variables', 'operationName', 'extensions']);
 
 /** Answers `req` if the direct GraphQL path takes it, and says whether it did. */
@@ -39,7 +44,13 @@ export type DirectGraphQL = (req: IncomingMessage, res: ServerResponse) => boole
 /** A query text Yoga would run: its document and the operation of each name asked for. */
 interface CheckedQuery {
   document: DocumentNode;
-  operations: Map<string | null, OperationDefinitionNode | null>;
+  operations: Map<string | null, CompiledOperation | null>;
+}
+
+/** A query operation of a checked document, compiled by graphql-jit. */
+interface CompiledOperation {
+  operation: OperationDefinitionNode;
+  compiled: CompiledQuery;
 }
 
 interface Params {
@@ -56,6 +67,8 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
   const documents = new Map<string, CheckedQuery | null>();
 
   function checkedQuery(query: string): CheckedQuery | null {
+    // The cache holds at most DOCUMENT_CACHE_SIZE × MAX_CACHED_QUERY_LENGTH characters of text.
+    if (query.length > MAX_CACHED_QUERY_LENGTH) return null;
     const known = documents.get(query);
     if (known !== undefined) {
       // Most recently used last: Map keeps insertion order.
@@ -70,13 +83,17 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     return checked;
   }
 
-  function operationOf(checked: CheckedQuery, name: string | null): OperationDefinitionNode | null {
-    let operation = checked.operations.get(name);
-    if (operation === undefined) {
-      operation = getOperationAST(checked.document, name) ?? null;
-      checked.operations.set(name, operation);
+  /** The query operation `name` of the document, compiled; null when there is none (or it is no query). */
+  function operationOf(checked: CheckedQuery, name: string | null): CompiledOperation | null {
+    let known = checked.operations.get(name);
+    if (known === undefined) {
+      const operation = getOperationAST(checked.document, name);
+      const compiled = operation?.operation === 'query' ? compileQuery(schema, checked.document, name ?? undefined) : null;
+      known = operation && compiled && isCompiledQuery(compiled) ? { operation, compiled } : null;
+      // Names come from clients: a document has few operations, so few names are worth keeping.
+      if (checked.operations.size < MAX_OPERATIONS_KEPT) checked.operations.set(name, known);
     }
-    return operation;
+    return known;
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse, requestId: string, log: Logger, declared: number, resultType: string): Promise<void> {
@@ -88,29 +105,24 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
       adminKey = await surface.authenticate(headerOf(req, 'authorization'), address);
     } catch (err) {
       // As the router answers a route's thrown error: without CORS headers.
-      return finish(res, log, started, await writeResponse(res, thrownErrorResponse(err, GRAPHQL_PATH, requestId, logger), requestId, declared > 0));
+      return finish(log, started, await writeResponse(res, thrownErrorResponse(err, GRAPHQL_PATH, requestId, logger), requestId, declared > 0));
     }
     if (!adminKey) {
       const refused = refusalResponse('unauthenticated', 'graphql', requestId);
       setCors(refused, origin);
-      return finish(res, log, started, await writeResponse(res, refused, requestId, declared > 0));
+      return finish(log, started, await writeResponse(res, refused, requestId, declared > 0));
     }
     const body = await readBody(req);
     const params = paramsOf(body);
     const checked = params && checkedQuery(params.query);
-    const operation = checked && operationOf(checked, params.operationName);
-    if (params && checked && operation?.operation === 'query') {
+    const compiled = checked && operationOf(checked, params.operationName);
+    if (params && checked && compiled) {
+      const { operation } = compiled;
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], params.variables, { maxErrors: 1 });
       if (!coerced.errors && operationCost(schema, checked.document, params.operationName, coerced.coerced) <= graphqlLimits.maxCost) {
-        const result = await execute({
-          schema,
-          document: checked.document,
-          variableValues: params.variables,
-          operationName: params.operationName,
-          contextValue: surface.context(adminKey, requestId),
-        });
+        const result = await compiled.compiled.query(undefined, surface.context(adminKey, requestId), params.variables);
         if (!result.errors) {
-          const text = JSON.stringify(result);
+          const text = compiled.compiled.stringify(result);
           res.writeHead(200, {
             'content-type': resultType,
             'content-length': Buffer.byteLength(text),
@@ -121,7 +133,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
           const labels = { operation: metrics.operationLabel(operation.name?.value), type: 'query', outcome: 'success' };
           metrics.graphqlOperations.inc(labels);
           metrics.graphqlOperationDuration.observe(labels, (performance.now() - started) / 1000);
-          return finish(res, log, started, 200);
+          return finish(log, started, 200);
         }
       }
     }
@@ -129,7 +141,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     const response = await surface.answerAuthenticated(fetchRequestOf(req, body), adminKey, requestId).catch((err: unknown) =>
       thrownErrorResponse(err, GRAPHQL_PATH, requestId, logger),
     );
-    return finish(res, log, started, await writeResponse(res, response, requestId, false));
+    return finish(log, started, await writeResponse(res, response, requestId, false));
   }
 
   function setCors(response: Response, origin: string | null): void {
@@ -139,7 +151,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     }
   }
 
-  function finish(_res: ServerResponse, log: Logger, started: number, status: number): void {
+  function finish(log: Logger, started: number, status: number): void {
     recordRequest(log, 'POST', GRAPHQL_PATH, status, started);
   }
 

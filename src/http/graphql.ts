@@ -1,12 +1,12 @@
 // POST/GET /graphql: the Yoga instance over the schema, behind the admin key, the body limit and
 // the CORS allow-list; GraphiQL for browsers.
-import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
 import { createGraphiQL } from '../console/graphiql.js';
 import { createContext, type Context } from '../context.js';
 import type { Database } from '../db/client.js';
 import type { AdminKeyRow } from '../db/schema.js';
-import { refuseNulCharacters, requestLimitsPlugin } from '../limits/graphql.js';
+import { graphqlLimits, refuseNulCharacters, requestLimitsPlugin } from '../limits/graphql.js';
 import type { LinkedTable } from '../linked-data/index.js';
 import type { WebhookServiceSettings } from '../webhooks/service.js';
 import type { Logger } from '../logger.js';
@@ -145,11 +145,17 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
   }
 
   function checkedDocument(query: string): DocumentNode | null {
-    // Yoga's own parse and validate, with every plugin's hooks: the token limit, graphql-armor's
-    // rules, the NUL rule, field suggestions, and Yoga's parse and validation caches.
+    // Parsed with the token limit graphql-armor sets on Yoga's parse (counted alike), but not by
+    // Yoga's parse, whose cache of failures would change how Yoga then words them; validated by
+    // Yoga's own validate, with every plugin's rules (graphql-armor's, the NUL rule).
+    let document: DocumentNode;
+    try {
+      document = parse(query, { maxTokens: graphqlLimits.maxTokens });
+    } catch {
+      return null;
+    }
     const enveloped = yoga.getEnveloped({});
     try {
-      const document = enveloped.parse(query);
       return enveloped.validate(enveloped.schema, document).length === 0 ? document : null;
     } catch {
       return null;
