@@ -114,9 +114,9 @@ function rawList(raw: RawPool, built: { sql: string; params: unknown[] }, name: 
           id: r[0] as string,
           email: r[1] as string | null,
           status: r[2] as UserStatus,
-          createdAt: dateOf(r[3] as string),
-          lastAuthenticatedAt: r[4] === null ? null : dateOf(r[4] as string),
-          disabledAt: r[5] === null ? null : dateOf(r[5] as string),
+          createdAt: new Date(r[3] as string),
+          lastAuthenticatedAt: r[4] === null ? null : new Date(r[4] as string),
+          disabledAt: r[5] === null ? null : new Date(r[5] as string),
           customData: jsonOf(r[6]),
         };
         if (counts) row.activeSessionCount = r[7] as number;
@@ -124,23 +124,6 @@ function rawList(raw: RawPool, built: { sql: string; params: unknown[] }, name: 
       });
     },
   };
-}
-
-/** PostgreSQL's text of a timestamptz (DateStyle ISO): "2026-01-31 12:00:00.123+00", "…+05:30". */
-const PG_TIMESTAMPTZ = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,3}))?([+-])(\d\d)(?::(\d\d))?$/;
-
-/**
- * The instant drizzle makes of a timestamptz's text (`new Date(text)`), computed from its fields:
- * V8 parses this non-ISO form on its slow path, and a page has three per user. Anything else
- * (years before 1000, BC, more digits, another DateStyle) is left to `new Date`.
- */
-export function dateOf(text: string): Date {
-  const m = PG_TIMESTAMPTZ.exec(text);
-  if (m === null || m[1]! < '1000') return new Date(text);
-  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'));
-  const offset = (Number(m[9]) * 60 + (m[10] === undefined ? 0 : Number(m[10]))) * 60_000;
-  const utc = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
-  return new Date(m[8] === '+' ? utc - offset : utc + offset);
 }
 
 /** drizzle's jsonb mapping: node-postgres parses it, and a string it gets is parsed once more if it can be. */
