@@ -142,4 +142,23 @@ describe('the direct GraphQL path answers as Yoga does', () => {
     await throughYoga(text, headers);
     expect(direct).toBe(statements);
   });
+
+  it('runs a query answered with errors once, with the statements of the Yoga path', async () => {
+    // The first field reads the database; the second (nullable) fails: the answer has data and an error.
+    const query = `{ users(first: 3) { totalCount nodes { id } } bad: user(id: "not an id") { id } }`;
+    const text = JSON.stringify({ query });
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}`, 'x-request-id': 'parity-3' };
+    await overHttp(text, headers);
+    statements = 0;
+    const direct = await overHttp(text, headers);
+    const directStatements = statements;
+    statements = 0;
+    const yoga = await throughYoga(text, headers);
+    expect(direct).toEqual(yoga);
+    const answer = JSON.parse(direct.body);
+    expect(answer.errors).toHaveLength(1);
+    expect(answer.data.users.nodes).toHaveLength(3);
+    expect(directStatements).toBeGreaterThan(0);
+    expect(directStatements).toBe(statements);
+  });
 });

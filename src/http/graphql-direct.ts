@@ -8,12 +8,23 @@
 // shape {query, variables?, operationName?, extensions?} whose document Yoga's own parse and
 // validate accept (remembered per query text, LRU), naming a query operation (not a mutation),
 // with variables that coerce, no NUL character and a cost within the limit, runs here, compiled
-// once per text and operation by graphql-jit; and only an answer without errors is written here. Anything else (bad JSON, an invalid or over-cost document,
-// a mutation, an error in the result) is handed, with its body, to the Yoga path, which answers it
-// as always: every refusal and error keeps its one writer. A query answered with errors is thus
-// run a second time there (a query changes nothing; errors are the rare case).
+// once per text and operation by graphql-jit; and only an answer without errors is written here.
+// Anything else (bad JSON, an invalid or over-cost document, a mutation) is handed, with its body,
+// to the Yoga path, which answers it as always: every refusal and error keeps its one writer. A
+// result with errors goes there too, with the result: Yoga answers it (masking, codes, metrics)
+// without running the query again, so a query is never executed twice.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getOperationAST, getVariableValues, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import {
+  getLocation,
+  getOperationAST,
+  getVariableValues,
+  GraphQLError,
+  visit,
+  type ASTNode,
+  type DocumentNode,
+  type ExecutionResult,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { pickClientAddress, type TrustProxy } from '../client-address.js';
 import { graphqlLimits } from '../limits/graphql.js';
@@ -118,12 +129,14 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     const params = paramsOf(body);
     const checked = params && checkedQuery(params.query);
     const compiled = checked && operationOf(checked, params.operationName);
+    let executed: ExecutionResult | undefined;
     if (params && checked && compiled) {
       const { operation } = compiled;
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], params.variables, { maxErrors: 1 });
       if (!coerced.errors && operationCost(schema, checked.document, params.operationName, coerced.coerced) <= graphqlLimits.maxCost) {
         const result = await compiled.compiled.query(undefined, surface.context(adminKey, requestId), params.variables);
-        if (!result.errors) {
+        if (result.errors) executed = asGraphQLResult(result, checked.document);
+        else {
           const text = compiled.compiled.stringify(result);
           // Headers as a flat list and the body in the same call: Node writes them in one go.
           const headers = ['content-type', resultType, 'content-length', String(Buffer.byteLength(text))];
@@ -139,8 +152,8 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
         }
       }
     }
-    // Not ours to answer: the Yoga path answers it, from the body already read.
-    const response = await surface.answerAuthenticated(fetchRequestOf(req, body), adminKey, requestId).catch((err: unknown) =>
+    // Not ours to answer: the Yoga path answers it, from the body already read (and the result, if run).
+    const response = await surface.answerAuthenticated(fetchRequestOf(req, body), adminKey, requestId, executed).catch((err: unknown) =>
       thrownErrorResponse(err, GRAPHQL_PATH, requestId, logger),
     );
     return finish(log, started, await writeResponse(res, response, requestId, false));
@@ -208,6 +221,35 @@ function resultTypeOf(accept: string | undefined): string | null {
   const answer = chosen && `${chosen}; charset=utf-8`;
   if (resultTypes.size < 100) resultTypes.set(key, answer);
   return answer;
+}
+
+/**
+ * graphql-jit's result with errors as graphql's execute makes it: errors first, each a GraphQLError
+ * of graphql's own with the nodes it is located at (graphql-jit's keep only their locations, which
+ * Yoga's masking and error codes, rebuilding errors from their nodes, would drop).
+ */
+function asGraphQLResult(result: ExecutionResult, document: DocumentNode): ExecutionResult {
+  let fields: Map<string, ASTNode> | undefined;
+  const nodeAt = (at: { line: number; column: number }) => {
+    if (!fields) {
+      const found = new Map<string, ASTNode>();
+      visit(document, {
+        Field(node) {
+          if (!node.loc) return;
+          const { line, column } = getLocation(node.loc.source, node.loc.start);
+          found.set(`${line}:${column}`, node);
+        },
+      });
+      fields = found;
+    }
+    return fields.get(`${at.line}:${at.column}`);
+  };
+  const errors = result.errors!.map((error) => {
+    const nodes = error.locations?.map(nodeAt);
+    if (!nodes?.length || nodes.some((node) => !node)) return error;
+    return new GraphQLError(error.message, { nodes: nodes as ASTNode[], path: error.path, originalError: error.originalError, extensions: error.extensions });
+  });
+  return { errors, data: result.data };
 }
 
 /** The body's GraphQL parameters if it has the plain shape Yoga takes without a word, else null. */

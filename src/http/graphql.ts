@@ -1,6 +1,6 @@
 // POST/GET /graphql: the Yoga instance over the schema, behind the admin key, the body limit and
 // the CORS allow-list; GraphiQL for browsers.
-import { GraphQLError, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { createYoga, shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
 import { createGraphiQL } from '../console/graphiql.js';
 import { createContext, type Context } from '../context.js';
@@ -31,7 +31,19 @@ query ConfirmedUsers {
 interface ServerContext {
   adminKey: AdminKeyRow;
   requestId: string;
+  /** The result the direct path (./graphql-direct.ts) already computed for this request's operation. */
+  executed?: ExecutionResult;
 }
+
+// A result the direct path computed is answered as Yoga answers any (masking, error codes, metrics),
+// but not computed again: its operation is executed once. The execute function is replaced, not
+// the execution stopped, so every plugin's onExecute and onExecuteDone still run (masking among them).
+const executedOnce: Plugin<Record<string, unknown>, ServerContext> = {
+  onExecute({ args, setExecuteFn }) {
+    const executed = (args.contextValue as Partial<ServerContext>).executed;
+    if (executed) setExecuteFn(() => executed);
+  },
+};
 
 // Yoga's own request errors may carry the parser's message of the body as `originalError`: dropped.
 const errorExtensions: Plugin<Record<string, unknown>, ServerContext> = {
@@ -88,8 +100,12 @@ export interface DirectGraphQLSurface {
   checkedDocument(query: string): DocumentNode | null;
   /** The execution context of a request, as Yoga's builds it. */
   context(adminKey: AdminKeyRow, requestId: string): Context;
-  /** An authenticated request answered the Yoga way (body checks, Yoga, CORS headers). */
-  answerAuthenticated(request: Request, adminKey: AdminKeyRow, requestId: string): Promise<Response>;
+  /**
+   * An authenticated request answered the Yoga way (body checks, Yoga, CORS headers); with
+   * `executed`, the result of its operation the direct path computed, which Yoga answers instead of
+   * executing the operation.
+   */
+  answerAuthenticated(request: Request, adminKey: AdminKeyRow, requestId: string, executed?: ExecutionResult): Promise<Response>;
 }
 
 export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
@@ -111,7 +127,7 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
     graphiql: false,
     cors: false,
     batching: false,
-    plugins: [requestLimitsPlugin({ fieldSuggestions: !deps.production }), refuseNulCharacters, errorExtensions, useOperationMetrics()],
+    plugins: [requestLimitsPlugin({ fieldSuggestions: !deps.production }), refuseNulCharacters, errorExtensions, useOperationMetrics(), executedOnce],
     maskedErrors: { maskError: (error, message) => maskGraphQLError(error, message, logger) },
   });
 
@@ -134,11 +150,11 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
     return authenticated(incoming, adminKey, requestId);
   }
 
-  async function authenticated(incoming: Request, adminKey: AdminKeyRow, requestId: string): Promise<Response> {
+  async function authenticated(incoming: Request, adminKey: AdminKeyRow, requestId: string, executed?: ExecutionResult): Promise<Response> {
     if (FORM_BODY.test(incoming.headers.get('content-type') ?? '')) return refusalResponse('unsupportedMediaType', 'graphql', requestId);
     const request = await withBoundedBody(incoming);
     if (!request) return refusalResponse('payloadTooLarge', 'graphql', requestId);
-    const response = await yoga.fetch(request, { adminKey, requestId });
+    const response = await yoga.fetch(request, executed ? { adminKey, requestId, executed } : { adminKey, requestId });
     // Yoga answers an unknown content type with a bare 415; say what to send instead.
     if (response.status === 415) return refusalResponse('unsupportedMediaType', 'graphql', requestId);
     return response;
@@ -170,7 +186,8 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
       corsOrigins,
       checkedDocument,
       context: (adminKey, requestId) => context(adminKey, requestId),
-      answerAuthenticated: async (request, adminKey, requestId) => withGraphQLCors(request, await authenticated(request, adminKey, requestId), corsOrigins),
+      answerAuthenticated: async (request, adminKey, requestId, executed) =>
+        withGraphQLCors(request, await authenticated(request, adminKey, requestId, executed), corsOrigins),
     },
     async handle(request, requestId, address) {
       return withGraphQLCors(request, await answer(request, requestId, address), corsOrigins);
