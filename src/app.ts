@@ -17,6 +17,7 @@ import { createAdminKeyAuth } from './http/admin-key-auth.js';
 import { createClientApi } from './http/client-api.js';
 import { createDirectRoutes } from './http/direct.js';
 import { createGraphQLSurface } from './http/graphql.js';
+import { createDirectGraphQL } from './http/graphql-direct.js';
 import { createMetricsRoute } from './http/metrics-route.js';
 import { createProbes } from './http/probes.js';
 import { inRequestScope, type NodeServerContext } from './http/request-scope.js';
@@ -97,19 +98,20 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   const webhookWorker = webhookPool ? new WebhookWorker(webhookPool.db, webhooks, logger) : null;
 
   const clientApi = createClientApi(auth, limiters, authenticate, deps.linkedData ?? []);
+  const graphql = createGraphQLSurface({
+    db,
+    logger,
+    production: deps.production,
+    auth,
+    linkedData: deps.linkedData ?? [],
+    webhooks: { allowPrivate: webhooks.allowPrivate, secretKey: webhooks.secretKey },
+    authenticate,
+    corsOrigins: deps.corsOrigins ?? [],
+    graphiql: deps.graphiql,
+  });
   const router = createRouter(
     {
-      graphql: createGraphQLSurface({
-        db,
-        logger,
-        production: deps.production,
-        auth,
-        linkedData: deps.linkedData ?? [],
-        webhooks: { allowPrivate: webhooks.allowPrivate, secretKey: webhooks.secretKey },
-        authenticate,
-        corsOrigins: deps.corsOrigins ?? [],
-        graphiql: deps.graphiql,
-      }),
+      graphql,
       clientApi,
       probes: createProbes(database, deps.isStopping),
       metrics: createMetricsRoute(deps.metricsRoute !== false, authenticate),
@@ -123,9 +125,13 @@ export function createApp(deps: AppDeps & OperationsDeps) {
   webhookWorker?.start();
   const adapter = createServerAdapter<NodeServerContext>(inRequestScope(logger, deps.trustProxy, router));
   const direct = createDirectRoutes({ clientApi, logger, trustProxy: deps.trustProxy });
-  /** Node's request listener: the direct path's routes (src/http/direct.ts) on Node's own objects, the rest through the adapter. */
+  const directGraphQL = createDirectGraphQL({ surface: graphql.direct, logger, trustProxy: deps.trustProxy });
+  /**
+   * Node's request listener: the direct path's routes (src/http/direct.ts) and the common GraphQL
+   * request (src/http/graphql-direct.ts) on Node's own objects, the rest through the adapter.
+   */
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    if (!direct(req, res)) void adapter(req, res);
+    if (!direct(req, res) && !directGraphQL(req, res)) void adapter(req, res);
   };
   return Object.assign(listener, {
     /** The app as a fetch handler, without a server (every route through the Fetch-API path). */

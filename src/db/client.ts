@@ -127,6 +127,23 @@ function isDead(client: pg.PoolClient): boolean {
   return state._queryable === false || state._ending === true;
 }
 
+/** The node-postgres pool under a database (not a transaction), for the few hot reads that skip drizzle. */
+export interface RawPool {
+  pool: pg.Pool;
+  /** drizzle's logger (DatabaseOptions.onQuery), told of each statement as drizzle would tell it. */
+  logQuery: ((query: string, params: unknown[]) => void) | undefined;
+}
+
+const rawPools = new WeakMap<Executor, RawPool>();
+
+/**
+ * The pool of `ex` when it is a PostgreSQL database itself; null for a transaction (its statements
+ * must go on its own connection) and for the embedded database.
+ */
+export function rawPoolOf(ex: Executor): RawPool | null {
+  return rawPools.get(ex) ?? null;
+}
+
 export async function openDatabase(
   target: DatabaseTarget,
   options: DatabaseOptions = {},
@@ -149,6 +166,7 @@ export async function openDatabase(
     const sidePools = new Set<() => Promise<void>>();
     const pool = new GatewayPool(poolConfig, onConnectionError);
     const db = drizzlePg(pool, { schema, logger }) as unknown as Database;
+    rawPools.set(db, { pool, logQuery: logger?.logQuery.bind(logger) });
     return {
       db,
       kind: 'postgres',
@@ -160,7 +178,9 @@ export async function openDatabase(
         let ended: Promise<void> | null = null;
         const close = () => (ended ??= side.end().finally(() => sidePools.delete(close)));
         sidePools.add(close);
-        return { db: drizzlePg(side, { schema, logger }) as unknown as Database, close };
+        const sideDb = drizzlePg(side, { schema, logger }) as unknown as Database;
+        rawPools.set(sideDb, { pool: side, logQuery: logger?.logQuery.bind(logger) });
+        return { db: sideDb, close };
       },
       // Side pools end with the database, whether or not their owner closed them.
       close: async () => {

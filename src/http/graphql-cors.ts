@@ -8,7 +8,10 @@ const ALLOWED_HEADERS = 'authorization, content-type, accept, x-request-id';
 
 /** The Access-Control-Allow-Origin value for this request, or null when its origin is not allowed. */
 function allowedOrigin(request: Request, origins: readonly string[]): string | null {
-  const origin = request.headers.get('origin');
+  return allowedOriginOf(request.headers.get('origin'), origins);
+}
+
+function allowedOriginOf(origin: string | null, origins: readonly string[]): string | null {
   if (!origin || origins.length === 0) return null;
   if (origins[0] === '*') return '*';
   return origins.includes(origin.toLowerCase()) ? origin : null;
@@ -38,4 +41,16 @@ export function withGraphQLCors(request: Request, response: Response, origins: r
     response.headers.set('access-control-expose-headers', 'x-request-id, retry-after');
   }
   return response;
+}
+
+/** The CORS headers withGraphQLCors adds to an answer without any, for a request from `origin` (the direct path's). */
+export function graphqlCorsHeaders(origin: string | null, origins: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (origins.length > 0 && origins[0] !== '*') headers.vary = 'Origin';
+  const allowed = allowedOriginOf(origin, origins);
+  if (allowed) {
+    headers['access-control-allow-origin'] = allowed;
+    headers['access-control-expose-headers'] = 'x-request-id, retry-after';
+  }
+  return headers;
 }

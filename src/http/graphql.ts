@@ -1,12 +1,12 @@
 // POST/GET /graphql: the Yoga instance over the schema, behind the admin key, the body limit and
 // the CORS allow-list; GraphiQL for browsers.
-import { GraphQLError } from 'graphql';
+import { GraphQLError, parse, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { createYoga, shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
 import { createGraphiQL } from '../console/graphiql.js';
 import { createContext, type Context } from '../context.js';
 import type { Database } from '../db/client.js';
 import type { AdminKeyRow } from '../db/schema.js';
-import { refuseNulCharacters, requestLimitsPlugin } from '../limits/graphql.js';
+import { graphqlLimits, refuseNulCharacters, requestLimitsPlugin } from '../limits/graphql.js';
 import type { LinkedTable } from '../linked-data/index.js';
 import type { WebhookServiceSettings } from '../webhooks/service.js';
 import type { Logger } from '../logger.js';
@@ -31,7 +31,19 @@ query ConfirmedUsers {
 interface ServerContext {
   adminKey: AdminKeyRow;
   requestId: string;
+  /** The result the direct path (./graphql-direct.ts) already computed for this request's operation. */
+  executed?: ExecutionResult;
 }
+
+// A result the direct path computed is answered as Yoga answers any (masking, error codes, metrics),
+// but not computed again: its operation is executed once. The execute function is replaced, not
+// the execution stopped, so every plugin's onExecute and onExecuteDone still run (masking among them).
+const executedOnce: Plugin<Record<string, unknown>, ServerContext> = {
+  onExecute({ args, setExecuteFn }) {
+    const executed = (args.contextValue as Partial<ServerContext>).executed;
+    if (executed) setExecuteFn(() => executed);
+  },
+};
 
 // Yoga's own request errors may carry the parser's message of the body as `originalError`: dropped.
 const errorExtensions: Plugin<Record<string, unknown>, ServerContext> = {
@@ -76,10 +88,30 @@ export interface GraphQLSurface {
   handle(request: Request, requestId: string, address: string): Promise<Response>;
   /** GraphiQL's page and files, or null when GRAPHIQL=false. */
   graphiql: ReturnType<typeof createGraphiQL> | null;
+  /** What the direct path (./graphql-direct.ts) shares with this surface. */
+  direct: DirectGraphQLSurface;
+}
+
+export interface DirectGraphQLSurface {
+  schema: GraphQLSchema;
+  authenticate: AuthenticateAdminKey;
+  corsOrigins: readonly string[];
+  /** The document of `query` if Yoga would run it: parsed and validated by Yoga's own parse and validate (its limits and rules); null otherwise. */
+  checkedDocument(query: string): DocumentNode | null;
+  /** The execution context of a request, as Yoga's builds it. */
+  context(adminKey: AdminKeyRow, requestId: string): Context;
+  /**
+   * An authenticated request answered the Yoga way (body checks, Yoga, CORS headers); with
+   * `executed`, the result of its operation the direct path computed, which Yoga answers instead of
+   * executing the operation.
+   */
+  answerAuthenticated(request: Request, adminKey: AdminKeyRow, requestId: string, executed?: ExecutionResult): Promise<Response>;
 }
 
 export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
   const { db, logger, auth, linkedData, authenticate, corsOrigins, webhooks } = deps;
+  const context = (adminKey: AdminKeyRow, requestId: string, request?: Request) =>
+    createContext(db, adminKey, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData, webhooks);
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -90,13 +122,12 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
       warn: (...args) => logger.warn({ args }, 'yoga'),
       error: (...args) => logger.error({ args }, 'yoga'),
     },
-    context: ({ adminKey, requestId, request }) =>
-      createContext(db, adminKey, requestId, { auth, publicUrl: publicUrlFor(auth.settings, request) }, linkedData, webhooks),
+    context: ({ adminKey, requestId, request }) => context(adminKey, requestId, request),
     // GraphiQL and CORS are answered before Yoga (handle): a page built once, an allow-list.
     graphiql: false,
     cors: false,
     batching: false,
-    plugins: [requestLimitsPlugin({ fieldSuggestions: !deps.production }), refuseNulCharacters, errorExtensions, useOperationMetrics()],
+    plugins: [requestLimitsPlugin({ fieldSuggestions: !deps.production }), refuseNulCharacters, errorExtensions, useOperationMetrics(), executedOnce],
     maskedErrors: { maskError: (error, message) => maskGraphQLError(error, message, logger) },
   });
 
@@ -116,17 +147,48 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
     // The key is checked from the headers before a byte of the body is read.
     const adminKey = await authenticate(incoming.headers.get('authorization'), address);
     if (!adminKey) return refusalResponse('unauthenticated', 'graphql', requestId);
+    return authenticated(incoming, adminKey, requestId);
+  }
+
+  async function authenticated(incoming: Request, adminKey: AdminKeyRow, requestId: string, executed?: ExecutionResult): Promise<Response> {
     if (FORM_BODY.test(incoming.headers.get('content-type') ?? '')) return refusalResponse('unsupportedMediaType', 'graphql', requestId);
     const request = await withBoundedBody(incoming);
     if (!request) return refusalResponse('payloadTooLarge', 'graphql', requestId);
-    const response = await yoga.fetch(request, { adminKey, requestId });
+    const response = await yoga.fetch(request, executed ? { adminKey, requestId, executed } : { adminKey, requestId });
     // Yoga answers an unknown content type with a bare 415; say what to send instead.
     if (response.status === 415) return refusalResponse('unsupportedMediaType', 'graphql', requestId);
     return response;
   }
 
+  function checkedDocument(query: string): DocumentNode | null {
+    // Parsed with the token limit graphql-armor sets on Yoga's parse (counted alike), but not by
+    // Yoga's parse, whose cache of failures would change how Yoga then words them; validated by
+    // Yoga's own validate, with every plugin's rules (graphql-armor's, the NUL rule).
+    let document: DocumentNode;
+    try {
+      document = parse(query, { maxTokens: graphqlLimits.maxTokens });
+    } catch {
+      return null;
+    }
+    const enveloped = yoga.getEnveloped({});
+    try {
+      return enveloped.validate(enveloped.schema, document).length === 0 ? document : null;
+    } catch {
+      return null;
+    }
+  }
+
   return {
     graphiql,
+    direct: {
+      schema,
+      authenticate,
+      corsOrigins,
+      checkedDocument,
+      context: (adminKey, requestId) => context(adminKey, requestId),
+      answerAuthenticated: async (request, adminKey, requestId, executed) =>
+        withGraphQLCors(request, await authenticated(request, adminKey, requestId, executed), corsOrigins),
+    },
     async handle(request, requestId, address) {
       return withGraphQLCors(request, await answer(request, requestId, address), corsOrigins);
     },
