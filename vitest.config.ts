@@ -18,6 +18,7 @@ const postgresOnly = 'test/**/*-postgres.test.ts';
 const shared = {
   include: ['test/**/*.test.ts'],
   globalSetup: ['test/helpers/global-setup.ts'],
+  setupFiles: ['test/helpers/setup-file.ts'],
   testTimeout: 60_000,
   hookTimeout: 180_000,
 };
@@ -37,7 +38,17 @@ export default defineConfig({
     projects: [
       {
         extends: true as const,
-        test: { ...shared, name: 'embedded', exclude: [...configDefaults.exclude, postgresOnly], env: { TEST_DB: 'embedded' } },
+        test: {
+          ...shared,
+          name: 'embedded',
+          exclude: [...configDefaults.exclude, postgresOnly],
+          env: { TEST_DB: 'embedded' },
+          // A worker runs file after file in one process, loading the gateway's modules (graphql,
+          // Pothos, Yoga, drizzle, PGlite: seconds of CPU) once instead of once per file. Each file
+          // still gets a database of its own (test/helpers/database.ts); what the modules keep
+          // across files is per process in production as well (metrics, the password-hashing queue).
+          isolate: false,
+        },
       },
       ...(postgresUrl
         ? [{ extends: true as const, test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres', TEST_DATABASE_URL: postgresUrl } } }]

@@ -1,6 +1,8 @@
 // `npm run admin -- import` and `export` as an operator runs them: the real CLI in its own process, on
 // a fresh database of each test (PostgreSQL; on the embedded database a data folder the app opens
 // after the CLI is done, one process at a time), and the users it brings in logging in with realm-web.
+// The embedded data folders start migrated, from the run's template (createMigratedDataDir): what
+// is tested is the import, and a first start (initdb, the migrations) costs each CLI process seconds.
 import { spawn } from 'node:child_process';
 import { createCipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { auditEvents, users } from '../src/db/schema.js';
 import type { ExportedUser } from '../src/users/export.js';
 import type { FirebaseScryptParams } from '../src/users/passwords.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
-import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
+import { createMigratedDataDir, createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { distCommand, projectRoot } from './helpers/process.js';
 import { Realm, forgetRealmUsers, gql, linkFromOutbox, realmApp } from './helpers/realm.js';
 import { waitFor } from './helpers/wait.js';
@@ -57,7 +59,7 @@ async function target(): Promise<Target> {
       close: () => (app ? app.close() : db.close()),
     };
   }
-  const dataDir = mkdtempSync(join(scratch, 'data-'));
+  const dataDir = await createMigratedDataDir('gw-import-data-');
   const open = async (): Promise<TestDatabase> => {
     const handle = await openDatabase({ kind: 'embedded', dataDir });
     await runMigrations(handle);
@@ -188,7 +190,7 @@ describe('import --from jsonl and export', () => {
   }, 240_000);
 
   it('a run killed with SIGKILL and run again ends with the same users as an uninterrupted run', async () => {
-    const N = 6000;
+    const N = 3000;
     const path = file('many.jsonl', jsonl(Array.from({ length: N }, (_, i) => exportedUser(i + 1))));
     const killed = await target();
     const whole = await target();

@@ -16,7 +16,7 @@ import {
   type ParsedDeclaration,
 } from '../src/linked-data/index.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
-import { onPostgres } from './helpers/database.js';
+import { createMigratedDataDir, onPostgres } from './helpers/database.js';
 import { startGatewayProcess } from './helpers/process.js';
 import { liveSessionCount, seedSessions, seedUsers } from './helpers/seed.js';
 
@@ -364,16 +364,20 @@ describe('deleteUser and the linked data', () => {
 
 describe('the server process with LINKED_DATA_FILE', () => {
   const dir = mkdtempSync(join(tmpdir(), 'linked-data-process-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const cleanups = [dir];
+  afterAll(() => {
+    for (const folder of cleanups) rmSync(folder, { recursive: true, force: true });
+  });
   const adminKey = 'linked-data-test-owner-key';
 
   it('refuses to start while a declared table is missing, and starts once it exists', async () => {
     const file = join(dir, 'linked.json');
     writeFileSync(file, JSON.stringify([{ table: 'app.tasks', column: 'assignee' }, { table: 'todo_items', column: 'owner_id' }]));
     // On PostgreSQL, this file's own database (it has the schema app, but no app.tasks); embedded, a
-    // new data folder that the gateway creates and migrates itself, with none of the app's tables.
-    const dataDir = join(dir, 'data');
-    const env = { LINKED_DATA_FILE: file, ADMIN_API_KEY: adminKey, ...(onPostgres ? { DATABASE_URL: t.database.url! } : { DATA_DIR: dataDir }) };
+    // data folder of its own, migrated (from the run's template), with none of the app's tables.
+    const dataDir = onPostgres ? null : await createMigratedDataDir('linked-data-process-db-');
+    if (dataDir) cleanups.push(dataDir);
+    const env = { LINKED_DATA_FILE: file, ADMIN_API_KEY: adminKey, ...(onPostgres ? { DATABASE_URL: t.database.url! } : { DATA_DIR: dataDir! }) };
 
     const refused = await startGatewayProcess(env).catch((err: Error) => err);
     expect(refused).toBeInstanceOf(Error);
@@ -384,7 +388,7 @@ describe('the server process with LINKED_DATA_FILE', () => {
     expect((refused as Error).message).not.toMatch(/GraphiQL|listening/);
 
     // Make the table exist (embedded: in the folder the refused start left behind) and start again.
-    const setup = onPostgres ? t.database : await openDatabase({ kind: 'embedded', dataDir });
+    const setup = onPostgres ? t.database : await openDatabase({ kind: 'embedded', dataDir: dataDir! });
     try {
       if (!onPostgres) await exec(setup.db, APP_TABLES.slice(0, 3));
       await exec(setup.db, ['CREATE TABLE app.tasks (id serial PRIMARY KEY, assignee uuid)']);

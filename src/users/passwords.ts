@@ -19,6 +19,8 @@ import { bcryptCompare } from './bcrypt.js';
 // logins at 64 MiB; 2^15 costs about 90 ms of one core here). The parameters are stored in
 // every hash, so raising them later only affects new hashes.
 const PARAMS = { N: 2 ** 15, r: 8, p: 1 } as const;
+/** The N of new hashes: PARAMS.N, except in tests that lowered it (setScryptCostForTests). */
+let newHashN: number = PARAMS.N;
 const KEY_LENGTH = 32;
 
 // What a stored hash may cost to check: scrypt's memory is 128·N·r bytes (at most 256 MiB) and its
@@ -124,7 +126,7 @@ export function passwordHashScheme(stored: string): ParsedHash['scheme'] | null 
 export function needsRehash(stored: string): boolean {
   const parsed = parsePasswordHash(stored);
   if (parsed?.scheme !== 'scrypt') return true;
-  return parsed.N < PARAMS.N || parsed.r < PARAMS.r || parsed.p < PARAMS.p || parsed.hash.length < KEY_LENGTH;
+  return parsed.N < newHashN || parsed.r < PARAMS.r || parsed.p < PARAMS.p || parsed.hash.length < KEY_LENGTH;
 }
 
 /**
@@ -156,8 +158,9 @@ function optionsFor(N: number, r: number, p: number): ScryptOptions {
 /** Returns "scrypt$N$r$p$salt$hash" (salt and hash in base64url). */
 export async function hashPassword(password: string, lane: Lane = 'deferrable'): Promise<string> {
   const salt = randomBytes(16);
-  const key = await hashIn(lane, 'new', () => scryptAsync(password, salt, KEY_LENGTH, optionsFor(PARAMS.N, PARAMS.r, PARAMS.p)));
-  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+  const N = newHashN;
+  const key = await hashIn(lane, 'new', () => scryptAsync(password, salt, KEY_LENGTH, optionsFor(N, PARAMS.r, PARAMS.p)));
+  return ['scrypt', N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
 /**
@@ -198,4 +201,16 @@ export function decoyPasswordHash(): Promise<string> {
     decoy.catch(() => (decoy = undefined));
   }
   return decoy;
+}
+
+/**
+ * Tests only (test/helpers/setup-file.ts): new hashes at scrypt N=`N` instead of ours, 2^15 (about
+ * 90 ms of CPU each; the suite makes hundreds where what is tested is not the hash's cost), or
+ * ours again with no argument. The N is stored in each hash, so every hash still verifies. The
+ * gateway and its tools never call it.
+ */
+export function setScryptCostForTests(N: number = PARAMS.N): void {
+  if (!(N > 1) || (N & (N - 1)) !== 0 || N > PARAMS.N) throw new RangeError(`scrypt N must be a power of two up to ${PARAMS.N}`);
+  if (N !== newHashN) decoy = undefined;
+  newHashN = N;
 }
