@@ -13,6 +13,7 @@ import { DIRECT_CLIENT_ROUTES, INTROSPECTION_PATH, type ClientApi } from './clie
 import { thrownErrorResponse } from './errors.js';
 import { answerOf, type JsonAnswer } from './json.js';
 import { recordRequest, requestIdOf, trustedProxies } from './request-scope.js';
+import { headerOf, readBody } from './node-request.js';
 
 /** Answers `req` if it is one the direct path takes, and says whether it did. */
 export type DirectRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -89,24 +90,4 @@ function write(res: ServerResponse, answer: JsonAnswer, requestId: string, close
   if (close) headers.push('connection', 'close');
   res.writeHead(answer.status, headers);
   res.end(answer.body);
-}
-
-/** A header as the Fetch API's Headers.get reads it: repeated values joined, null when absent. */
-function headerOf(req: IncomingMessage, name: string): string | null {
-  const value = req.headers[name];
-  if (value === undefined) return null;
-  return Array.isArray(value) ? value.join(', ') : value;
-}
-
-/** The request body as text (its declared length is bounded by the caller). */
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('the client went away before sending its whole body'));
-    });
-  });
 }

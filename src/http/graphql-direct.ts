@@ -36,6 +36,7 @@ import { refusalResponse, thrownErrorResponse } from './errors.js';
 import { graphqlCorsHeaders } from './graphql-cors.js';
 import type { DirectGraphQLSurface } from './graphql.js';
 import { recordRequest, requestIdOf, trustedProxies } from './request-scope.js';
+import { headerOf, readBody } from './node-request.js';
 
 const GRAPHQL_PATH = '/graphql';
 const JSON_TYPE = /^application\/json\s*(;\s*charset="?utf-8"?\s*)?$/i;
@@ -274,26 +275,6 @@ function paramsOf(body: string): Params | null {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A header as the Fetch API's Headers.get reads it: repeated values joined, null when absent. */
-function headerOf(req: IncomingMessage, name: string): string | null {
-  const value = req.headers[name];
-  if (value === undefined) return null;
-  return Array.isArray(value) ? value.join(', ') : value;
-}
-
-/** The request body as text (its declared length is bounded by the caller). */
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('the client went away before sending its whole body'));
-    });
-  });
 }
 
 /** The Fetch-API Request of a Node request whose body has been read. */
