@@ -7,12 +7,12 @@
 // answer is written through `res`, so the server's own listeners (src/shutdown.ts) see it as any.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pickClientAddress, type TrustProxy } from '../client-address.js';
-import { withRequestScope, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { MAX_SIGN_IN_BODY_BYTES } from './body.js';
 import { DIRECT_CLIENT_ROUTES, INTROSPECTION_PATH, type ClientApi } from './client-api.js';
 import { thrownErrorResponse } from './errors.js';
 import { answerOf, type JsonAnswer } from './json.js';
-import { recordRequest, requestIdOf, trustedProxies } from './request-scope.js';
+import { inNodeRequestScope, recordRequest, trustedProxies } from './request-scope.js';
 import { headerOf, readBody } from './node-request.js';
 
 /** Answers `req` if it is one the direct path takes, and says whether it did. */
@@ -52,33 +52,20 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
     recordRequest(logger, req.method!, pathname, answer.status, started, requestId);
   }
 
-  /** Runs `handle` in the request's scope (its id), as the Fetch path's requests run. */
-  function inScope(req: IncomingMessage, res: ServerResponse, handle: (requestId: string) => Promise<void>): true {
-    const requestId = requestIdOf(headerOf(req, 'x-request-id'));
-    void withRequestScope({ requestId }, () =>
-      handle(requestId).catch((err: unknown) => {
-        logger.error({ err, requestId }, 'request failed');
-        if (!res.headersSent) res.writeHead(500, { 'x-request-id': requestId, connection: 'close' });
-        res.end();
-      }),
-    );
-    return true;
-  }
-
   return (req, res) => {
     const url = req.url ?? '';
     const length = req.headers['content-length'];
     if (req.headers['transfer-encoding'] !== undefined) return false;
     if (DIRECT_CLIENT_ROUTES[url] === req.method) {
       if (length !== undefined && length !== '0') return false;
-      return inScope(req, res, (requestId) => clientRoute(req, res, requestId, url));
+      return inNodeRequestScope(logger, req, res, (requestId) => clientRoute(req, res, requestId, url));
     }
     if (req.method !== 'POST') return false;
     if (url !== INTROSPECTION_PATH && !url.startsWith(`${INTROSPECTION_PATH}?`)) return false;
     if (length === undefined) return false;
     const declared = Number(length);
     if (!(declared >= 0 && declared <= MAX_SIGN_IN_BODY_BYTES)) return false;
-    return inScope(req, res, (requestId) => introspect(req, res, requestId, declared));
+    return inNodeRequestScope(logger, req, res, (requestId) => introspect(req, res, requestId, declared));
   };
 }
 

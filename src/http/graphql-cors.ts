@@ -31,19 +31,22 @@ export function graphqlPreflight(request: Request, origins: readonly string[]): 
 
 /** Adds Access-Control-Allow-Origin for an allowed origin; drops any CORS header otherwise. */
 export function withGraphQLCors(request: Request, response: Response, origins: readonly string[]): Response {
+  return withGraphQLCorsFor(request.headers.get('origin'), response, origins);
+}
+
+/** withGraphQLCors for a request from `origin` (the direct path's, which has no Fetch-API Request). */
+export function withGraphQLCorsFor(origin: string | null, response: Response, origins: readonly string[]): Response {
   for (const name of [...response.headers.keys()]) {
     if (name.startsWith('access-control-allow-origin') || name === 'access-control-allow-credentials') response.headers.delete(name);
   }
-  const allowed = allowedOrigin(request, origins);
-  if (origins.length > 0 && origins[0] !== '*') response.headers.append('vary', 'Origin');
-  if (allowed) {
-    response.headers.set('access-control-allow-origin', allowed);
-    response.headers.set('access-control-expose-headers', 'x-request-id, retry-after');
+  for (const [name, value] of Object.entries(graphqlCorsHeaders(origin, origins))) {
+    if (name === 'vary') response.headers.append(name, value);
+    else response.headers.set(name, value);
   }
   return response;
 }
 
-/** The CORS headers withGraphQLCors adds to an answer without any, for a request from `origin` (the direct path's). */
+/** The CORS headers of an answer to a request from `origin`: what withGraphQLCors adds (the direct path writes them itself). */
 export function graphqlCorsHeaders(origin: string | null, origins: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   if (origins.length > 0 && origins[0] !== '*') headers.vary = 'Origin';

@@ -29,13 +29,13 @@ import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { pickClientAddress, type TrustProxy } from '../client-address.js';
 import { graphqlLimits } from '../limits/graphql.js';
 import { operationCost } from '../limits/cost.js';
-import { withRequestScope, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import * as metrics from '../metrics.js';
 import { MAX_REQUEST_BODY_BYTES } from './body.js';
 import { refusalResponse, thrownErrorResponse } from './errors.js';
-import { graphqlCorsHeaders } from './graphql-cors.js';
+import { graphqlCorsHeaders, withGraphQLCorsFor } from './graphql-cors.js';
 import type { DirectGraphQLSurface } from './graphql.js';
-import { recordRequest, requestIdOf, trustedProxies } from './request-scope.js';
+import { inNodeRequestScope, recordRequest, trustedProxies } from './request-scope.js';
 import { headerOf, readBody } from './node-request.js';
 
 const GRAPHQL_PATH = '/graphql';
@@ -110,7 +110,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     return known;
   }
 
-  async function answer(req: IncomingMessage, res: ServerResponse, requestId: string, log: Logger, declared: number, resultType: string): Promise<void> {
+  async function answer(req: IncomingMessage, res: ServerResponse, requestId: string, declared: number, resultType: string): Promise<void> {
     const started = performance.now();
     const origin = headerOf(req, 'origin');
     const address = pickClientAddress(trust, req.socket.remoteAddress, headerOf(req, 'x-forwarded-for'));
@@ -119,12 +119,11 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
       adminKey = await surface.authenticate(headerOf(req, 'authorization'), address);
     } catch (err) {
       // As the router answers a route's thrown error: without CORS headers.
-      return finish(log, started, await writeResponse(res, thrownErrorResponse(err, GRAPHQL_PATH, requestId, logger), requestId, declared > 0));
+      return finish(started, requestId, await writeResponse(res, thrownErrorResponse(err, GRAPHQL_PATH, requestId, logger), requestId, declared > 0));
     }
     if (!adminKey) {
-      const refused = refusalResponse('unauthenticated', 'graphql', requestId);
-      setCors(refused, origin);
-      return finish(log, started, await writeResponse(res, refused, requestId, declared > 0));
+      const refused = withGraphQLCorsFor(origin, refusalResponse('unauthenticated', 'graphql', requestId), corsOrigins);
+      return finish(started, requestId, await writeResponse(res, refused, requestId, declared > 0));
     }
     const body = await readBody(req);
     const params = paramsOf(body);
@@ -149,7 +148,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
           const labels = { operation: metrics.operationLabel(operation.name?.value), type: 'query', outcome: 'success' };
           metrics.graphqlOperations.inc(labels);
           metrics.graphqlOperationDuration.observe(labels, (performance.now() - started) / 1000);
-          return finish(log, started, 200);
+          return finish(started, requestId, 200);
         }
       }
     }
@@ -157,18 +156,11 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     const response = await surface.answerAuthenticated(fetchRequestOf(req, body), adminKey, requestId, executed).catch((err: unknown) =>
       thrownErrorResponse(err, GRAPHQL_PATH, requestId, logger),
     );
-    return finish(log, started, await writeResponse(res, response, requestId, false));
+    return finish(started, requestId, await writeResponse(res, response, requestId, false));
   }
 
-  function setCors(response: Response, origin: string | null): void {
-    for (const [name, value] of Object.entries(graphqlCorsHeaders(origin, corsOrigins))) {
-      if (name === 'vary') response.headers.append(name, value);
-      else response.headers.set(name, value);
-    }
-  }
-
-  function finish(log: Logger, started: number, status: number): void {
-    recordRequest(log, 'POST', GRAPHQL_PATH, status, started);
+  function finish(started: number, requestId: string, status: number): void {
+    recordRequest(logger, 'POST', GRAPHQL_PATH, status, started, requestId);
   }
 
   return (req, res) => {
@@ -183,16 +175,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     if (type === undefined || !JSON_TYPE.test(type)) return false;
     const resultType = resultTypeOf(headers.accept);
     if (resultType === null) return false;
-    const requestId = requestIdOf(headerOf(req, 'x-request-id'));
-    const log = logger.child({ requestId });
-    void withRequestScope({ requestId, logger: log }, () =>
-      answer(req, res, requestId, log, declared, resultType).catch((err: unknown) => {
-        logger.error({ err, requestId }, 'request failed');
-        if (!res.headersSent) res.writeHead(500, { 'x-request-id': requestId, connection: 'close' });
-        res.end();
-      }),
-    );
-    return true;
+    return inNodeRequestScope(logger, req, res, (requestId) => answer(req, res, requestId, declared, resultType));
   };
 }
 

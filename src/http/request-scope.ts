@@ -1,11 +1,12 @@
 // Every request runs in its own scope: an id (the client's X-Request-Id if sane), the client's
-// address, a child logger that puts the id on every log line, one access-log line and the HTTP
-// metrics.
+// address, the id on every log line (src/logger.ts), one access-log line and the HTTP metrics.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NO_PROXY, pickClientAddress, type TrustProxy } from '../client-address.js';
 import { withRequestScope, type Logger } from '../logger.js';
 import * as metrics from '../metrics.js';
 import { sendsBody } from './body.js';
+import { headerOf } from './node-request.js';
 
 /** What Node's HTTP server hands the fetch handler next to the request. */
 export interface NodeServerContext {
@@ -21,6 +22,22 @@ export interface RequestScope {
 export type ScopedHandler = (request: Request, scope: RequestScope) => Promise<Response>;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Runs a direct path's handling of Node's own request (./direct.ts, ./graphql-direct.ts) in the
+ * request's scope, as the Fetch path's requests run; a fault it throws is logged and answered 500.
+ */
+export function inNodeRequestScope(logger: Logger, req: IncomingMessage, res: ServerResponse, handle: (requestId: string) => Promise<void>): true {
+  const requestId = requestIdOf(headerOf(req, 'x-request-id'));
+  void withRequestScope({ requestId }, () =>
+    handle(requestId).catch((err: unknown) => {
+      logger.error({ err, requestId }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'x-request-id': requestId, connection: 'close' });
+      res.end();
+    }),
+  );
+  return true;
+}
 
 /** A bounded set of route names for the HTTP metrics: paths come from clients. */
 function routeLabel(pathname: string, status: number): string {

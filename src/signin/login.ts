@@ -2,9 +2,8 @@
 // A session is one refresh_tokens row; access tokens name it in their `sid` claim.
 import { recordAuditEvent, type Actor } from '../audit/log.js';
 import { enqueueUserEvent } from '../webhooks/outbox.js';
-import { eq, sql } from 'drizzle-orm';
-import type { Database, Executor } from '../db/client.js';
-import { userIdentities, users as usersTable, type IdentityRow, type UserRow } from '../db/schema.js';
+import type { Executor } from '../db/client.js';
+import type { IdentityRow, UserRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import * as sessions from '../sessions/repository.js';
 import * as users from '../users/repository.js';
@@ -306,39 +305,7 @@ export interface Profile {
 /** The user an access token belongs to, if the token still grants access. */
 export async function profileOf(auth: AuthDeps, accessToken: string): Promise<Profile> {
   const verified = await verifyAccessToken(accessToken, auth.verifier);
-  const reads = profileReadsOf(auth.db);
-  const [user] = await reads.user.execute({ id: verified.userId });
-  if (!user) throw new InvalidSessionError('session not found');
-  const identities = await reads.identities.execute({ id: user.id });
-  return { user, identities };
-}
-
-interface ProfileReads {
-  user: { execute(values: { id: string }): Promise<UserRow[]> };
-  identities: { execute(values: { id: string }): Promise<IdentityRow[]> };
-}
-
-const profileReads = new WeakMap<Database, ProfileReads>();
-
-/**
- * The two reads of GET …/auth/profile (findUserById and identitiesByUser's, for one user), built
- * once per database as drizzle prepared queries: building a query's SQL on every request was a
- * large share of the route's CPU time (issue 18).
- */
-function profileReadsOf(db: Database): ProfileReads {
-  let reads = profileReads.get(db);
-  if (!reads) {
-    const id = sql.placeholder('id');
-    reads = {
-      user: db.select().from(usersTable).where(eq(usersTable.id, id)).prepare('auth_profile_user'),
-      identities: db
-        .select()
-        .from(userIdentities)
-        .where(eq(userIdentities.userId, id))
-        .orderBy(userIdentities.createdAt)
-        .prepare('auth_profile_identities'),
-    };
-    profileReads.set(db, reads);
-  }
-  return reads;
+  const found = await users.findUserWithIdentities(auth.db, verified.userId);
+  if (!found) throw new InvalidSessionError('session not found');
+  return found;
 }
