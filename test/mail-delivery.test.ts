@@ -204,11 +204,14 @@ describe('a sign-up gets its confirmation mail, and the link in it confirms', ()
     const emails = Array.from({ length: 25 }, () => uniqueEmail('flood'));
     await Promise.all(emails.map((email) => register(t.baseUrl, email)));
     await waitFor(() => emails.every((e) => smtp.received.some((m) => m.to === e)), 'a mail to every sign-up', 180_000);
+    const counts = async () =>
+      ((await t.database.db.execute(
+        sql`SELECT status, count(*)::int AS n FROM mail_outbox WHERE to_email LIKE 'flood.%' GROUP BY status`,
+      )) as unknown as { rows: { status: string; n: number }[] }).rows;
+    // The worker records a delivery after the mail server has taken it: wait for the record.
+    await waitFor(async () => (await counts()).every((c) => c.status === 'sent'), 'every delivery recorded');
     for (const email of emails) expect(smtp.received.filter((m) => m.to === email)).toHaveLength(1);
-    const counts = (await t.database.db.execute(
-      sql`SELECT status, count(*)::int AS n FROM mail_outbox WHERE to_email LIKE 'flood.%' GROUP BY status`,
-    )) as unknown as { rows: { status: string; n: number }[] };
-    expect(counts.rows).toEqual([{ status: 'sent', n: 25 }]);
+    expect(await counts()).toEqual([{ status: 'sent', n: 25 }]);
   }, 300_000);
 });
 
