@@ -26,6 +26,11 @@ export class CachedAdminKeys {
     });
   }
 
+  /** The key of this secret if it is in memory (and the feed live), without a lookup; else undefined. */
+  cachedKeyBySecret(secret: string): AdminKeyRow | undefined {
+    return this.cache.get(hashSecret(secret).toString('hex'));
+  }
+
   async findActiveKeyBySecret(secret: string): Promise<AdminKeyRow | null> {
     const hash = hashSecret(secret).toString('hex');
     const cached = this.cache.get(hash);
@@ -36,9 +41,14 @@ export class CachedAdminKeys {
     return key;
   }
 
+  /** Whether the key's use was recorded within the last minute, so touch would write nothing. */
+  touchedLately(key: AdminKeyRow): boolean {
+    return key.lastUsedAt !== null && Date.now() - key.lastUsedAt.getTime() < 60_000;
+  }
+
   /** Records the key's use at most once a minute, as touchAdminKey does, without a write per request. */
   async touch(key: AdminKeyRow): Promise<void> {
-    if (key.lastUsedAt && Date.now() - key.lastUsedAt.getTime() < 60_000) return;
+    if (this.touchedLately(key)) return;
     const before = key.lastUsedAt;
     // The cached row is this same object: later requests see the new time and skip the write.
     key.lastUsedAt = new Date();

@@ -11,6 +11,8 @@ import { TooManyAttemptsError } from './errors.js';
 /** The admin key of a request's Authorization header (null when none), or null; throws TooManyAttemptsError past the limit. */
 export type AuthenticateAdminKey = (authorization: string | null, address: string) => Promise<AdminKeyRow | null>;
 
+const BEARER_KEY = /^Bearer\s+(\S{1,512})\s*$/i;
+
 export function createAdminKeyAuth(deps: {
   db: Database;
   /** The per-instance cache of admin keys, kept exact by notifications; without it, every check reads the database. */
@@ -29,9 +31,20 @@ export function createAdminKeyAuth(deps: {
    */
   return async function authenticate(header: string | null, address: string): Promise<AdminKeyRow | null> {
     if (header === null) return null;
+    // The common case, answered without yielding: a key in the instance's cache, from an address
+    // the limit would admit at once. Admitted and handed back in the same tick, the attempt would
+    // change nothing, so it is not made (its promises were a share of a token check, issue 18).
+    if (adminKeys && limiter.admitsNow?.(address)) {
+      const secret = BEARER_KEY.exec(header)?.[1];
+      const cached = secret === undefined ? undefined : adminKeys.cachedKeyBySecret(secret);
+      if (cached) {
+        if (!adminKeys.touchedLately(cached)) adminKeys.touch(cached).catch((err) => logger.warn({ err }, 'could not record admin key use'));
+        return cached;
+      }
+    }
     const attempt = await limiter.attempt(address);
     if (isRefusal(attempt)) throw new TooManyAttemptsError(attempt.retryAfter);
-    const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
+    const match = BEARER_KEY.exec(header);
     let key: AdminKeyRow | null;
     try {
       key = match ? await (adminKeys?.findActiveKeyBySecret(match[1]!) ?? findActiveKeyBySecret(db, match[1]!)) : null;

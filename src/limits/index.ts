@@ -92,6 +92,12 @@ export class AttemptCounter {
 /** Failed attempts per key: admits an attempt (or refuses it), then is told how it went. */
 export interface FailureCounter {
   attempt(key: string): Promise<AttemptOutcome | Refusal>;
+  /**
+   * Whether an attempt of `key` now would be admitted at once, nothing refused and nothing waited
+   * for. A caller whose check then succeeds without yielding (a key found in memory) may skip the
+   * attempt: admitted and handed back in the same tick, it would change nothing (issue 18).
+   */
+  admitsNow?(key: string): boolean;
 }
 
 /** Failed attempts per key (a source address), counted from the moment they are admitted. */
@@ -109,6 +115,10 @@ export class FailureLimiter implements FailureCounter {
       succeeded: () => admission.settle('refund'),
       abandoned: () => void admission.settle('refund'),
     };
+  }
+
+  admitsNow(key: string): boolean {
+    return this.store.admitsNow?.(this.counter.counter, this.counter.limit, key) ?? false;
   }
 }
 
@@ -146,6 +156,11 @@ export class SharedFailureLimiter implements FailureCounter {
         void this.recordFailure(key);
       },
     };
+  }
+
+  admitsNow(key: string): boolean {
+    const until = this.blocked.get(key);
+    return (until === undefined || until <= this.now()) && this.local.admitsNow(key);
   }
 
   private async recordFailure(key: string): Promise<void> {

@@ -32,6 +32,8 @@ export type StoreAdmission =
  */
 export interface AttemptStore {
   admit(claims: readonly CounterClaim[]): Promise<StoreAdmission>;
+  /** Whether `admit` of this one claim would admit it at once, if the store can tell without yielding. */
+  admitsNow?(counter: string, limit: AttemptLimit, key: string): boolean;
 }
 
 type Settle = Extract<StoreAdmission, { admitted: true }>['settle'];
@@ -66,6 +68,10 @@ export class MemoryAttemptStore implements AttemptStore {
       this.limiters.set(counter, limiter);
     }
     return limiter;
+  }
+
+  admitsNow(counter: string, limit: AttemptLimit, key: string): boolean {
+    return this.limiter(counter, limit).state(key) === 'open';
   }
 
   async admit(claims: readonly CounterClaim[]): Promise<StoreAdmission> {
