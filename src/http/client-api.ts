@@ -16,7 +16,7 @@ import type { LinkedTable } from '../linked-data/index.js';
 import type { Logger } from '../logger.js';
 import { deleteUser } from '../users/service.js';
 import { InvalidSessionError } from '../tokens/errors.js';
-import { verifyAccessToken } from '../tokens/verify.js';
+import { verifyAccessToken, verifyAccessTokenNow } from '../tokens/verify.js';
 import type { AuthenticateAdminKey } from './admin-key-auth.js';
 import { MAX_SIGN_IN_BODY_BYTES, withBoundedBody } from './body.js';
 import {
@@ -397,7 +397,7 @@ export function createClientApi(
       return introspectionError(400, 'invalid_request', 'send the token to check as "token" (form or JSON body)');
     }
     try {
-      const verified = await verifyAccessToken(token, auth.verifier);
+      const verified = verifyAccessTokenNow(token, auth.verifier) ?? (await verifyAccessToken(token, auth.verifier));
       return jsonAnswer(
         {
           active: true,

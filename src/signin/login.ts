@@ -18,7 +18,7 @@ import { decoyPasswordHash, hashPassword, needsRehash, passwordHashScheme, verif
 import { loginsFailed, recordSessionsRevoked } from '../metrics.js';
 import { checkRefreshToken, signRefreshToken } from '../tokens/refresh-tokens.js';
 import { deviceIdFrom, hashToken, signAccessToken } from '../tokens/tokens.js';
-import { noAccessReason, verifyAccessToken } from '../tokens/verify.js';
+import { noAccessReason, verifyAccessToken, verifyAccessTokenNow } from '../tokens/verify.js';
 
 /** What a login hands the client. */
 export interface LoginResult {
@@ -304,7 +304,7 @@ export interface Profile {
 
 /** The user an access token belongs to, if the token still grants access. */
 export async function profileOf(auth: AuthDeps, accessToken: string): Promise<Profile> {
-  const verified = await verifyAccessToken(accessToken, auth.verifier);
+  const verified = verifyAccessTokenNow(accessToken, auth.verifier) ?? (await verifyAccessToken(accessToken, auth.verifier));
   const found = await users.findUserWithIdentities(auth.db, verified.userId);
   if (!found) throw new InvalidSessionError('session not found');
   return found;

@@ -29,6 +29,10 @@ export class CachedSessionStates implements SessionStateSource {
     });
   }
 
+  knownSessionState(sessionId: string): SessionState | undefined {
+    return this.cache.get(sessionId);
+  }
+
   async getSessionState(sessionId: string): Promise<SessionState | null> {
     const cached = this.cache.get(sessionId);
     if (cached) return cached;

@@ -35,6 +35,32 @@ export function importHs256Key(secret: Uint8Array<ArrayBuffer>): Promise<CryptoK
   return crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
 }
 
+/** What a token says, as src/tokens/tokens.ts reads it (kept here, frozen, for tokens checked before). */
+export interface AccessTokenChecked {
+  readonly sub: string;
+  readonly sid: string;
+  readonly deviceId: string;
+  readonly userData: Readonly<Record<string, unknown>>;
+  readonly iat: number;
+  readonly exp: number;
+}
+
+interface CheckedToken {
+  ring: RingState;
+  key: SigningKey;
+  claims: AccessTokenChecked;
+}
+
+/** At most this many checked tokens are remembered per ring (a few MB: a token is a few hundred bytes). */
+const CHECKED_TOKENS_MAX = 20_000;
+
+/** The key of the ring that checks tokens labelled `kid` (or unlabelled ones, `kid` undefined). */
+function findKey(ring: RingState, kid: string | undefined): SigningKey | undefined {
+  if (kid !== undefined) return ring.keys.get(kid);
+  for (const key of ring.keys.values()) if (key.acceptsUnlabelled) return key;
+  return undefined;
+}
+
 /** One key of the ring, as an instance holds it. */
 export interface SigningKey {
   kid: string;
@@ -152,7 +178,11 @@ export class SigningKeyRing {
   readonly issuer: string;
   private readonly settings: AuthSettings;
   private state: Promise<RingState> | undefined;
+  /** What `state` resolved to, while it is the ring in use: read without a promise by checkedToken. */
+  private loaded: RingState | undefined;
   private lastMissReload = 0;
+  /** Tokens this ring checked (see checkedToken), by the whole token; bounded, oldest dropped first. */
+  private readonly checked = new Map<string, CheckedToken>();
 
   constructor(
     private readonly db: Database,
@@ -174,22 +204,59 @@ export class SigningKeyRing {
   /** Forget the ring: the next use reads it again. */
   invalidate() {
     this.state = undefined;
+    this.loaded = undefined;
+    this.checked.clear();
+  }
+
+  /**
+   * What an earlier check of this very token found (its claims), if it still holds: the ring it was
+   * checked under is still the one in use (no rotation, reload or miss since), not too old, its key
+   * may still verify, and the token has not expired since. Then the signature and claims need no
+   * second look: the token is the same bytes. Revocation is not decided here (verifyAccessToken
+   * asks the session state every time). Saves a token check its HMAC, decoding and promises (issue 18).
+   */
+  checkedToken(token: string, now = Date.now()): AccessTokenChecked | undefined {
+    const entry = this.checked.get(token);
+    if (entry === undefined) return undefined;
+    const ring = this.loaded;
+    if (ring === entry.ring && this.isFresh(ring, now) && entry.key.verifyUntil >= now && entry.claims.exp > Math.floor(now / 1000)) {
+      return entry.claims;
+    }
+    this.checked.delete(token);
+    return undefined;
+  }
+
+  /** Remembers a token `key` (labelled `kid`) verified, with what it says, if that key is still the ring's own. */
+  rememberChecked(token: string, kid: string | undefined, key: SigningKey, claims: AccessTokenChecked): void {
+    const ring = this.loaded;
+    if (ring === undefined || !this.isFresh(ring, Date.now()) || findKey(ring, kid) !== key) return;
+    if (this.checked.size >= CHECKED_TOKENS_MAX) this.checked.delete(this.checked.keys().next().value!);
+    this.checked.set(token, { ring, key, claims });
+  }
+
+  private isFresh(ring: RingState, now: number): boolean {
+    return now - ring.loadedAt <= (this.feed?.live ? FED_MAX_AGE_MS : UNFED_MAX_AGE_MS);
   }
 
   private ring(): Promise<RingState> {
     const state = this.state;
     if (state) {
       return state.then((s) => {
-        const maxAge = this.feed?.live ? FED_MAX_AGE_MS : UNFED_MAX_AGE_MS;
-        if (Date.now() - s.loadedAt <= maxAge) return s;
-        if (this.state === state) this.state = undefined;
+        if (this.isFresh(s, Date.now())) return s;
+        if (this.state === state) this.invalidate();
         return this.ring();
       });
     }
-    const loading = this.load().catch((err) => {
-      if (this.state === loading) this.state = undefined;
-      throw err;
-    });
+    const loading = this.load().then(
+      (s) => {
+        if (this.state === loading) this.loaded = s;
+        return s;
+      },
+      (err) => {
+        if (this.state === loading) this.state = undefined;
+        throw err;
+      },
+    );
     this.state = loading;
     return loading;
   }
@@ -207,8 +274,7 @@ export class SigningKeyRing {
 
   /** The key that verifies tokens labelled `kid` (or unlabelled ones, `kid` undefined); null when none may. */
   async verificationKey(kid: string | undefined): Promise<SigningKey | null> {
-    const find = (s: RingState) =>
-      kid === undefined ? ([...s.keys.values()].find((k) => k.acceptsUnlabelled) ?? null) : (s.keys.get(kid) ?? null);
+    const find = (s: RingState) => findKey(s, kid) ?? null;
     let key = find(await this.ring());
     if (!key && kid !== undefined && Date.now() - this.lastMissReload >= MISS_RELOAD_INTERVAL_MS) {
       // A rotation on another instance whose notification has not arrived yet, or a forged kid.

@@ -68,6 +68,9 @@ export async function signAccessToken(
  */
 export async function readAccessToken(keys: TokenKeys, token: string): Promise<AccessTokenClaims> {
   if (token.length > 8192) throw new InvalidSessionError('malformed access token');
+  // The same token checked before, under the same ring, not expired since (SigningKeyRing.checkedToken).
+  const checked = keys.checkedToken(token);
+  if (checked !== undefined) return checked as AccessTokenClaims;
   const header = protectedHeaderOf(token);
   if (header.kid !== undefined && typeof header.kid !== 'string') throw new InvalidSessionError('invalid access token');
   const kid = header.kid;
@@ -95,14 +98,16 @@ export async function readAccessToken(keys: TokenKeys, token: string): Promise<A
   if (typ !== 'access' || typeof sub !== 'string' || typeof sid !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
     throw new InvalidSessionError('invalid access token');
   }
-  return {
+  const claims: AccessTokenClaims = Object.freeze({
     sub,
     sid,
     iat,
     exp,
     deviceId: typeof deviceId === 'string' ? deviceId : '',
-    userData: userData && typeof userData === 'object' ? (userData as Record<string, unknown>) : {},
-  };
+    userData: Object.freeze(userData && typeof userData === 'object' ? (userData as Record<string, unknown>) : {}),
+  });
+  keys.rememberChecked(token, kid, key, claims);
+  return claims;
 }
 
 const REQUIRED_CLAIMS = ['sub', 'sid', 'iat', 'exp'];
