@@ -98,6 +98,26 @@ describe('access tokens: what they carry, and which ones are refused', () => {
     expect((await profile(t, fresh.token)).status).toBe(200);
   });
 
+  it('refuses a token that expires after it was checked: a token checked before is remembered, never past its exp', async () => {
+    const user = await signedInUser();
+    const { sid } = decodeJwt(user.accessToken!) as { sid: string };
+    const keys = createTokenKeys(t.database.db, { appId: DEFAULT_APP_ID, publicUrl: t.baseUrl, jwtSecret: null });
+    // Signed 59 s ago for 60 s: it expires within about a second.
+    const { token, claims } = await signAccessToken(keys, { sub: user.id, sid, deviceId: user.deviceId!, userData: {} }, 60, Date.now() - 59_000);
+    expect(await verifyAccessToken(token, verifier)).toMatchObject({ userId: user.id, sessionId: sid });
+    expect(verifier.keys.checkedToken(token)).toMatchObject({ sub: user.id, sid, exp: claims.exp });
+    expect((await introspect(t, token)).body).toMatchObject({ active: true });
+    expect((await introspect(t, token)).body).toMatchObject({ active: true });
+    // A reload of the ring (a rotation, a notification) forgets what it checked.
+    verifier.keys.invalidate();
+    expect(verifier.keys.checkedToken(token)).toBeUndefined();
+    await verifyAccessToken(token, verifier);
+    expect(verifier.keys.checkedToken(token)).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, claims.exp * 1000 - Date.now() + 50));
+    expect(verifier.keys.checkedToken(token)).toBeUndefined();
+    await expectRefused(token, 'access token expired');
+  });
+
   it('refuses tampered tokens, alg "none", other algorithms, other keys and other apps', async () => {
     const user = await signedInUser();
     const other = await signedInUser();
