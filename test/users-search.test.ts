@@ -96,7 +96,10 @@ const TERMS = [
 describe('search', () => {
   for (const cap of [undefined, 1, 3]) {
     it(`pages through the users matching each term, of each status, with and without counts (range cap ${cap ?? SEARCH_RANGE_CAP})`, async () => {
-      for (const term of [...TERMS, seeded[7]!.id.toUpperCase(), seeded[7]!.id]) {
+      // Ids: a UUID in either case, and the user without an email.
+      const ids = [seeded[7]!.id.toUpperCase(), seeded[7]!.id, seeded[EMAILS.length]!.id];
+      expect(seeded[EMAILS.length]!.email).toBeNull();
+      for (const term of [...TERMS, ...ids]) {
         for (const status of [undefined, ...STATUSES]) {
           const want = expected(term, status);
           const counts = want.length % 2 === 0;
