@@ -103,8 +103,9 @@ function prepareList(ex: Executor, shape: ListShape) {
   const name = `users_page_${shape.status ? 's' : ''}${shape.after ? 'a' : ''}${shape.counts ? 'c' : ''}`;
   const raw = rawPoolOf(ex);
   if (raw && shape.search !== 'none' && shape.range) return prepareSearch(raw, shape);
-  // Searches stay unprepared: a prepared statement soon gets a generic plan, which cannot turn
-  // `LIKE $1` into a range of users_email_lower_key and walks the users newest first instead.
+  // Other searches (on the embedded database, in a transaction, a term of U+10FFFF alone) stay
+  // unprepared: a prepared statement soon gets a generic plan, which cannot turn `LIKE $1` into a
+  // range of users_email_lower_key and walks the users newest first instead.
   const unprepared = shape.search !== 'none';
   if (raw && sameColumns(Object.keys(columns), shape.counts)) return rawList(raw, query.toSQL(), unprepared ? undefined : `${name}_raw`, shape.counts);
   if (unprepared) return { execute: (values: Record<string, unknown>) => query.execute(values) };
@@ -119,13 +120,15 @@ const USER_COLUMN_LIST = sql.raw('id, email, status, created_at, last_authentica
  * estimates (issue 18). Planned with the prefix's value, `lower(email) LIKE 'user1092%'` was
  * estimated at 10,000 users instead of 111 whenever a bound of the index's histogram started with
  * the prefix (1 in 90 of the benchmark's prefixes), and PostgreSQL then walked the users newest
- * first, 890,000 rows and over a second, instead of reading 111 through users_email_lower_key:
+ * first, 890,000 rows and a third of a second, instead of reading 111 through users_email_lower_key:
  * the slow tail of S3. Instead, it reads the prefix's range of that index in index order (a plan
  * that cannot turn into a sort of the table), at most `cap` rows. When the range ends before that,
  * those rows are all the matches: the page is sorted from them (plus the user whose id is the term).
- * When it does not, the prefix is a broad one, and the page is the users newest first that match,
- * which soon come up. LIKE stays the test of a match (with the range, it decides nothing: it is the
- * same set), and each branch runs only when the count says so (a one-time filter).
+ * When it does not, the prefix is a broad one, and the page is the users newest first that match
+ * (soon found, unless nearly all of them are among the oldest users). LIKE stays the test of a match (with the range, it decides nothing: it is the
+ * same set), and each branch runs only when the count says so (a one-time filter). PostgreSQL
+ * still plans each execution with its values (the generic plan's estimates look costlier), but
+ * every such plan reads the range through the index: its ORDER BY is the index's order.
  */
 function prepareSearch(raw: RawPool, shape: ListShape) {
   const p = sql.placeholder;
