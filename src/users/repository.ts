@@ -116,7 +116,7 @@ const dialect = new PgDialect();
 const USER_COLUMN_LIST = sql.raw('id, email, status, created_at, last_authenticated_at, disabled_at, custom_data');
 
 /**
- * A search's page as one prepared statement whose plan cannot go wrong whatever PostgreSQL
+ * A search's page as one prepared statement that decides by counting, not by PostgreSQL's
  * estimates (issue 18). Planned with the prefix's value, `lower(email) LIKE 'user1092%'` was
  * estimated at 10,000 users instead of 111 whenever a bound of the index's histogram started with
  * the prefix (1 in 90 of the benchmark's prefixes), and PostgreSQL then walked the users newest
@@ -127,8 +127,9 @@ const USER_COLUMN_LIST = sql.raw('id, email, status, created_at, last_authentica
  * When it does not, the prefix is a broad one, and the page is the users newest first that match
  * (soon found, unless nearly all of them are among the oldest users). LIKE stays the test of a match (with the range, it decides nothing: it is the
  * same set), and each branch runs only when the count says so (a one-time filter). PostgreSQL
- * still plans each execution with its values (the generic plan's estimates look costlier), but
- * every such plan reads the range through the index: its ORDER BY is the index's order.
+ * still plans each execution with its values (the generic plan's estimates look costlier); the
+ * ORDER BY in the index's order and the LIMIT make the index the cheap way to the range (the plans
+ * seen: an index scan in order, or for a small range a bitmap of it and a sort).
  */
 function prepareSearch(raw: RawPool, shape: ListShape) {
   const p = sql.placeholder;
