@@ -285,15 +285,14 @@ async function measure(
 }
 
 /**
- * A freshly started server's warm-up, before the first of `lines` is measured: each variant (S4 after
- * priming: one request per token, as an app's back end would have sent them) under its own load for
- * --server-warmup seconds, at the most connections measured.
+ * A freshly started server's warm-up, before the first of `lines` is measured: each variant under
+ * its own load for --server-warmup seconds, at the most connections measured (S4's priming is
+ * measure's, just before each of its lines).
  */
 async function warmServer(server: RunningServer, lines: Line[], opts: ReturnType<typeof options>): Promise<void> {
   const connections = opts.connections.at(-1)!;
   for (const variant of new Set(lines.map((l) => l.variant))) {
     if (!variant.load) continue;
-    if (variant.primeRequests) await measureLoad(server, variant.load, { connections, amount: variant.primeRequests });
     if (opts.serverWarmup > 0) await measureLoad(server, variant.load, { connections, duration: opts.serverWarmup });
   }
   await untilIdle(server);

@@ -3,10 +3,9 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-/** The request being handled: its id, and a child logger if its handler made one. */
+/** The request being handled: its id. */
 export interface RequestScope {
   requestId: string;
-  logger?: Logger;
 }
 
 const requestScope = new AsyncLocalStorage<RequestScope>();
@@ -19,11 +18,6 @@ const requestScope = new AsyncLocalStorage<RequestScope>();
  */
 export function withRequestScope<T>(scope: RequestScope, handle: () => T): T {
   return requestScope.run(scope, handle);
-}
-
-/** The current request's child logger, if a request is being handled. */
-export function requestLogger(): Logger | undefined {
-  return requestScope.getStore()?.logger;
 }
 
 /** Fields of an error worth logging: what it is and where, never what it was given. */
@@ -73,10 +67,10 @@ export function createLogger(
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
     serializers: { err: serializeError, error: serializeError, args: serializeArgs },
-    mixin(line: object, _level: number, logger: Logger) {
+    mixin(line: object) {
       const scope = requestScope.getStore();
-      // A line that names its request already (the access log's) needs no lookup of the bindings.
-      if (!scope || 'requestId' in line || 'requestId' in logger.bindings()) return {};
+      // A line that names its request already (the access log's) keeps it.
+      if (!scope || 'requestId' in line) return {};
       return { requestId: scope.requestId };
     },
   };

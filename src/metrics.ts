@@ -13,7 +13,7 @@ const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 /** Requests answered since the last collection, by series (see countHttpRequest). */
 const uncountedRequests = new Map<string, { labels: { route: string; method: string; status: string }; count: number }>();
 
-export const httpRequests = new Counter({
+const httpRequests = new Counter({
   name: 'gateway_http_requests_total',
   help: 'HTTP requests answered, by route and status.',
   labelNames: ['route', 'method', 'status'] as const,

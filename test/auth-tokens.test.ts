@@ -102,8 +102,10 @@ describe('access tokens: what they carry, and which ones are refused', () => {
     const user = await signedInUser();
     const { sid } = decodeJwt(user.accessToken!) as { sid: string };
     const keys = createTokenKeys(t.database.db, { appId: DEFAULT_APP_ID, publicUrl: t.baseUrl, jwtSecret: null });
-    // Signed 59 s ago for 60 s: it expires within about a second.
-    const { token, claims } = await signAccessToken(keys, { sub: user.id, sid, deviceId: user.deviceId!, userData: {} }, 60, Date.now() - 59_000);
+    // Signed 58 s before the current second began, for 60 s: it expires in 1 to 2 s (never so soon
+    // that the checks below could find it expired already).
+    const second = Math.floor(Date.now() / 1000) * 1000;
+    const { token, claims } = await signAccessToken(keys, { sub: user.id, sid, deviceId: user.deviceId!, userData: {} }, 60, second - 58_000);
     expect(await verifyAccessToken(token, verifier)).toMatchObject({ userId: user.id, sessionId: sid });
     expect(verifier.keys.checkedToken(token)).toMatchObject({ sub: user.id, sid, exp: claims.exp });
     expect((await introspect(t, token)).body).toMatchObject({ active: true });

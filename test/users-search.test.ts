@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users, type UserStatus } from '../src/db/schema.js';
 import { userIdOrNull } from '../src/db/user-ids.js';
 import { listUsers, prefixRange, SEARCH_RANGE_CAP } from '../src/users/repository.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { seedSessions } from './helpers/seed.js';
 
 interface Seeded {
@@ -94,7 +94,8 @@ const TERMS = [
 ];
 
 describe('search', () => {
-  for (const cap of [undefined, 1, 3]) {
+  // The range cap matters only to the prepared search statement, which only PostgreSQL gets.
+  for (const cap of onPostgres ? [undefined, 1, 3] : [undefined]) {
     it(`pages through the users matching each term, of each status, with and without counts (range cap ${cap ?? SEARCH_RANGE_CAP})`, async () => {
       // Ids: a UUID in either case, and the user without an email.
       const ids = [seeded[7]!.id.toUpperCase(), seeded[7]!.id, seeded[EMAILS.length]!.id];

@@ -213,7 +213,8 @@ export async function openDatabase(
   };
 }
 
-async function pingWithin(db: Database, timeoutMs: number): Promise<boolean> {
+/** Whether `db` answers `select 1` within `timeoutMs` (the handles' `ping`). */
+export async function pingWithin(db: Database, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);

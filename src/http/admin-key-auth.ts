@@ -31,12 +31,12 @@ export function createAdminKeyAuth(deps: {
    */
   return async function authenticate(header: string | null, address: string): Promise<AdminKeyRow | null> {
     if (header === null) return null;
+    const secret = BEARER_KEY.exec(header)?.[1];
     // The common case, answered without yielding: a key in the instance's cache, from an address
     // the limit would admit at once. Admitted and handed back in the same tick, the attempt would
     // change nothing, so it is not made (its promises were a share of a token check, issue 18).
-    if (adminKeys && limiter.admitsNow?.(address)) {
-      const secret = BEARER_KEY.exec(header)?.[1];
-      const cached = secret === undefined ? undefined : adminKeys.cachedKeyBySecret(secret);
+    if (secret !== undefined && adminKeys && limiter.admitsNow?.(address)) {
+      const cached = adminKeys.cachedKeyBySecret(secret);
       if (cached) {
         if (!adminKeys.touchedLately(cached)) adminKeys.touch(cached).catch((err) => logger.warn({ err }, 'could not record admin key use'));
         return cached;
@@ -44,10 +44,9 @@ export function createAdminKeyAuth(deps: {
     }
     const attempt = await limiter.attempt(address);
     if (isRefusal(attempt)) throw new TooManyAttemptsError(attempt.retryAfter);
-    const match = BEARER_KEY.exec(header);
     let key: AdminKeyRow | null;
     try {
-      key = match ? await (adminKeys?.findActiveKeyBySecret(match[1]!) ?? findActiveKeyBySecret(db, match[1]!)) : null;
+      key = secret !== undefined ? await (adminKeys?.findActiveKeyBySecret(secret) ?? findActiveKeyBySecret(db, secret)) : null;
     } catch (err) {
       attempt.abandoned();
       throw err;

@@ -80,16 +80,15 @@ export function requestIdOf(incoming: string | null | undefined): string {
 
 /**
  * The HTTP metrics and the access-log line of an answered request (`started`: performance.now() at
- * its start). The line names `requestId` when given (else `log` or the request scope must).
+ * its start).
  */
-export function recordRequest(log: Logger, method: string, pathname: string, statusCode: number, started: number, requestId?: string): void {
+export function recordRequest(log: Logger, method: string, pathname: string, statusCode: number, started: number, requestId: string): void {
   const seconds = (performance.now() - started) / 1000;
   const routeName = routeLabel(pathname, statusCode);
   const status = String(statusCode);
   metrics.countHttpRequest(routeName, method, status);
   metrics.httpRequestDuration.observe({ route: routeName, status }, seconds);
-  const ms = Math.round(seconds * 1000);
-  const line = requestId === undefined ? { method, path: pathname, status: statusCode, ms } : { requestId, method, path: pathname, status: statusCode, ms };
+  const line = { requestId, method, path: pathname, status: statusCode, ms: Math.round(seconds * 1000) };
   if (PROBES.has(pathname) && statusCode < 500) log.debug(line, 'request');
   else log.info(line, 'request');
 }

@@ -13,6 +13,7 @@ import { defaultAuthSettings, type AccessTokenAlgorithm, type AuthSettings } fro
 import type { Database, Executor } from '../db/client.js';
 import { signingKeys, type SigningKeyRow } from '../db/schema.js';
 import { SigningKeyFromConfigurationError } from './errors.js';
+import type { AccessTokenClaims } from './tokens.js';
 
 /** The kid the migration gives the HS256 secret an existing deployment generated before signing keys. */
 export const LEGACY_KID = 'legacy-hs256';
@@ -36,14 +37,7 @@ export function importHs256Key(secret: Uint8Array<ArrayBuffer>): Promise<CryptoK
 }
 
 /** What a token says, as src/tokens/tokens.ts reads it (kept here, frozen, for tokens checked before). */
-export interface AccessTokenChecked {
-  readonly sub: string;
-  readonly sid: string;
-  readonly deviceId: string;
-  readonly userData: Readonly<Record<string, unknown>>;
-  readonly iat: number;
-  readonly exp: number;
-}
+export type AccessTokenChecked = Readonly<AccessTokenClaims>;
 
 interface CheckedToken {
   ring: RingState;

@@ -105,12 +105,12 @@ export async function importUserBatch(
     return true;
   });
 
+  if (inBatch.length === 0) return results;
   return db.transaction(async (tx) => {
     // A batch's statements are estimated from a 100-row function scan with index look-ups per row; on
     // tables of a few hundred thousand users the estimate passes PostgreSQL's JIT thresholds and every
     // batch paid 1–2 s of LLVM compilation for a 50 ms query. Nothing here gains from JIT.
     await tx.execute(sql`SET LOCAL jit = off`);
-    if (inBatch.length === 0) return results;
     // Why a user cannot be created, against the database: the user of its id (the same user:
     // 'unchanged'), another user of its email, another owner of one of its identities. Returns false
     // when the user was refused (or found unchanged), true when nothing stands in its way.
@@ -141,13 +141,14 @@ export async function importUserBatch(
     // that got its row but not every identity goes away whole, in this transaction.
     const { inserted, incomplete } = await insertUsersWithIdentities(tx, inBatch);
     if (incomplete.size > 0) await tx.execute(sql`DELETE FROM ${usersTable} WHERE id = ANY(${userIdArray([...incomplete])})`);
-    const refused = inBatch.filter((c) => !inserted.has(c.id) || incomplete.has(c.id));
+    const wasRefused = (c: Candidate) => !inserted.has(c.id) || incomplete.has(c.id);
+    const refused = inBatch.filter(wasRefused);
     const found = refused.length > 0 ? await readExisting(tx, refused) : new Map<number, Existing>();
     const created: Candidate[] = [];
     for (const c of inBatch) {
-      if (!inserted.has(c.id) || incomplete.has(c.id)) {
-        // Nothing found: what stood in its way went away between the insert and the read.
+      if (wasRefused(c)) {
         if (classify(c, found.get(c.index)!)) {
+          // Nothing found: what stood in its way went away between the insert and the read.
           if (incomplete.has(c.id)) refuse(c, 'IDENTITY_TAKEN', 'Another user took one of its identities meanwhile.');
           else refuse(c, 'TAKEN_MEANWHILE', 'Its id or email was taken as it was inserted, and free again just after: try again.');
         }

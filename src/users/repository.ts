@@ -38,8 +38,9 @@ function filterCondition(filter: UserFilter): SQL | undefined {
  * written out qualified: drizzle renders ${users.id} as a bare "id", which inside the subquery
  * would be the session's own id.
  */
-const activeSessionCount = sql<number>`(SELECT count(*)::int FROM ${refreshTokens} t
-  WHERE t.user_id = ${users}.id AND ${liveSession(sessionsAsT)})`.as('active_session_count');
+const liveSessionCountOf = (userId: SQL) =>
+  sql<number>`(SELECT count(*)::int FROM ${refreshTokens} t WHERE t.user_id = ${userId} AND ${liveSession(sessionsAsT)})`;
+const activeSessionCount = liveSessionCountOf(sql`${users}.id`).as('active_session_count');
 
 export type UserRowWithCount = UserRow & { activeSessionCount?: number };
 
@@ -112,8 +113,12 @@ function prepareList(ex: Executor, shape: ListShape) {
   return query.prepare(name);
 }
 
+/** The columns rawList maps by position, in the order drizzle selects them. */
+const USER_COLUMNS = ['id', 'email', 'status', 'createdAt', 'lastAuthenticatedAt', 'disabledAt', 'customData'];
+
 const dialect = new PgDialect();
-const USER_COLUMN_LIST = sql.raw('id, email, status, created_at, last_authenticated_at, disabled_at, custom_data');
+/** USER_COLUMNS as SQL, for prepareSearch's statement (their names from the schema). */
+const USER_COLUMN_LIST = sql.raw(USER_COLUMNS.map((key) => getTableColumns(users)[key as keyof typeof users._.columns].name).join(', '));
 
 /**
  * A search's page as one prepared statement that decides by counting, not by PostgreSQL's
@@ -143,9 +148,7 @@ function prepareSearch(raw: RawPool, shape: ListShape) {
     ? sql` UNION ALL SELECT ${USER_COLUMN_LIST} FROM ${users} WHERE id = ${p('id')} AND ${rangeComplete} AND (${matches}) IS NOT TRUE${rest}`
     : sql``;
   const broadMatch = shape.search === 'emailOrId' ? sql`(id = ${p('id')} OR ${matches})` : matches;
-  const count = shape.counts
-    ? sql`, (SELECT count(*)::int FROM ${refreshTokens} t WHERE t.user_id = found.id AND ${liveSession(sessionsAsT)})`
-    : sql``;
+  const count = shape.counts ? sql`, ${liveSessionCountOf(sql.raw('found.id'))}` : sql``;
   const statement = sql`WITH range AS MATERIALIZED (
   SELECT ${USER_COLUMN_LIST} FROM ${users}
   WHERE lower(email) ~>=~ ${p('lo')} AND lower(email) ~<~ ${p('hi')}
@@ -161,8 +164,6 @@ SELECT found.*${count} FROM found ORDER BY created_at DESC, id DESC LIMIT ${p('l
   return rawList(raw, dialect.sqlToQuery(statement), name, shape.counts);
 }
 
-/** The columns rawList maps by position, in the order drizzle selects them. */
-const USER_COLUMNS = ['id', 'email', 'status', 'createdAt', 'lastAuthenticatedAt', 'disabledAt', 'customData'];
 
 function sameColumns(keys: string[], counts: boolean): boolean {
   const expected = counts ? [...USER_COLUMNS, 'activeSessionCount'] : USER_COLUMNS;

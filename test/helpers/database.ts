@@ -3,10 +3,9 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
-import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { openDatabase, type Database, type DatabaseHandle, type DatabaseOptions } from '../../src/db/client.js';
+import { openDatabase, pingWithin, type Database, type DatabaseHandle, type DatabaseOptions } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import * as schema from '../../src/db/schema.js';
 import { databaseUrl } from './global-setup.js';
@@ -200,15 +199,7 @@ async function embeddedFromPool(loadDataDir: Blob, options: DatabaseOptions): Pr
     pool: null,
     pglite: guarded,
     url: null,
-    ping: async (timeoutMs = 2_000) => {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-      try {
-        return await Promise.race([db.execute(sql`SELECT 1`).then(() => true, () => false), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    ping: (timeoutMs = 2_000) => pingWithin(db, timeoutMs),
     openSidePool: () => ({ db, close: async () => {} }),
     close: async () => {
       if (closed) return;
