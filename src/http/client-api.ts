@@ -3,7 +3,7 @@
 // the app's own back end. Request and response shapes follow what realm-web 2.0.1 sends and reads.
 import type { Actor } from '../audit/log.js';
 import type { AdminKeyRow, IdentityRow, UserRow } from '../db/schema.js';
-import { isRefusal, type Limiters, type Refusal } from '../limits/index.js';
+import { isRefusal, type Limiters, type SignUpLimiters } from '../limits/index.js';
 import { requestsLimited } from '../metrics.js';
 import { ANON_USER, LOCAL_USERPASS } from '../users/service.js';
 import { confirmWithToken, registerUser, resendConfirmationByEmail } from '../signin/confirmation.js';
@@ -195,12 +195,38 @@ export function createClientApi(
   const logger: Logger = auth.logger;
   const methodNotAllowed = (allow: string) => signInErrorResponse(405, 'MethodNotAllowed', `use ${allow} here`, { allow });
 
+  /** Counts one attempt of `key` under the sign-up limit `limit` (src/limits): its 429 when refused, else null. */
+  async function signUpRefusal(limit: keyof SignUpLimiters, key: string, what: string): Promise<Response | null> {
+    const refusal = await limits.signUp?.[limit].count(key);
+    return refusal ? tooManyRequests(limit, refusal.retryAfter, what) : null;
+  }
+
   async function appRoute(request: Request, rest: string, requestId: string, address: string): Promise<Response> {
     const actor: Actor = { type: 'user', userId: null, requestId };
-    const post = async (handler: (body: Record<string, unknown>) => Promise<Response>) =>
-      request.method === 'POST' ? handler(await readJsonBody(request)) : methodNotAllowed('POST');
-    // The refusal of a sign-up limit (src/limits), when one refuses this request.
-    let refusal: Refusal | null;
+    /** A POST route; `perAddress` names the sign-up limit counting every POST from the address, before its body is read. */
+    const post = async (
+      handler: (body: Record<string, unknown>) => Promise<Response>,
+      perAddress?: { limit: keyof SignUpLimiters; what: string },
+    ): Promise<Response> => {
+      if (request.method !== 'POST') return methodNotAllowed('POST');
+      const refused = perAddress && (await signUpRefusal(perAddress.limit, address, perAddress.what));
+      return refused || handler(await readJsonBody(request));
+    };
+    /**
+     * A POST that mails the body's `email`: counted per address before the body is read, then per
+     * recipient too, so many addresses cannot flood one mailbox.
+     */
+    const postMail = (send: (email: string) => Promise<unknown>, perAddressWhat: string) =>
+      post(
+        async (body) => {
+          const email = stringField(body, 'email');
+          const refused = await signUpRefusal('mailPerEmail', email.trim().toLowerCase(), 'too many mails asked for this email address');
+          if (refused) return refused;
+          await send(email);
+          return noContent();
+        },
+        { limit: 'confirmSendPerAddress', what: perAddressWhat },
+      );
 
     switch (rest) {
       case 'location': {
@@ -214,35 +240,26 @@ export function createClientApi(
         });
       }
       case `auth/providers/${LOCAL_USERPASS}/register`:
-        // Every sign-up counts (each costs a password hash, even for a taken email), checked before the body is read.
-        if (request.method === 'POST' && limits.signUp && (refusal = await limits.signUp.registerPerAddress.count(address))) {
-          return tooManyRequests('registerPerAddress', refusal.retryAfter, 'too many sign-ups from this address');
-        }
-        return post(async (body) => {
-          const email = stringField(body, 'email');
-          const password = stringField(body, 'password');
-          await registerUser(auth, actor, { email, password }, publicUrlFor(settings, request));
-          return reply({}, 201);
-        });
+        // Every sign-up counts (each costs a password hash, even for a taken email).
+        return post(
+          async (body) => {
+            const email = stringField(body, 'email');
+            const password = stringField(body, 'password');
+            await registerUser(auth, actor, { email, password }, publicUrlFor(settings, request));
+            return reply({}, 201);
+          },
+          { limit: 'registerPerAddress', what: 'too many sign-ups from this address' },
+        );
       case `auth/providers/${LOCAL_USERPASS}/confirm`:
         return post(async (body) => {
           await confirmWithToken(auth, actor, { token: stringField(body, 'token'), tokenId: stringField(body, 'tokenId') });
           return noContent();
         });
       case `auth/providers/${LOCAL_USERPASS}/confirm/send`:
-        if (request.method === 'POST' && limits.signUp && (refusal = await limits.signUp.confirmSendPerAddress.count(address))) {
-          return tooManyRequests('confirmSendPerAddress', refusal.retryAfter, 'too many confirmation mails asked from this address');
-        }
-        return post(async (body) => {
-          const email = stringField(body, 'email');
-          // Per recipient too, so many addresses cannot flood one mailbox.
-          const recipient = email.trim().toLowerCase();
-          if (limits.signUp && (refusal = await limits.signUp.mailPerEmail.count(recipient))) {
-            return tooManyRequests('mailPerEmail', refusal.retryAfter, 'too many mails asked for this email address');
-          }
-          await resendConfirmationByEmail(auth, actor, email, publicUrlFor(settings, request));
-          return noContent();
-        });
+        return postMail(
+          (email) => resendConfirmationByEmail(auth, actor, email, publicUrlFor(settings, request)),
+          'too many confirmation mails asked from this address',
+        );
       case `auth/providers/${LOCAL_USERPASS}/login`:
         return post(async (body) => {
           const username = stringField(body, 'username');
@@ -294,33 +311,25 @@ export function createClientApi(
           return signInErrorResponse(401, 'AuthProviderNotFound', `authentication via '${ANON_USER}' is unsupported`);
         }
         // Every anonymous login makes a user: each one counts.
-        if (request.method === 'POST' && limits.signUp && (refusal = await limits.signUp.anonLoginPerAddress.count(address))) {
-          return tooManyRequests('anonLoginPerAddress', refusal.retryAfter, 'too many anonymous logins from this address');
-        }
-        return post(async (body) => {
-          const session = await logInAnonymously(auth, { device: deviceOf(body), requestId });
-          return reply({
-            access_token: session.accessToken,
-            refresh_token: session.refreshToken,
-            user_id: session.userId,
-            device_id: session.deviceId,
-          });
-        });
+        return post(
+          async (body) => {
+            const session = await logInAnonymously(auth, { device: deviceOf(body), requestId });
+            return reply({
+              access_token: session.accessToken,
+              refresh_token: session.refreshToken,
+              user_id: session.userId,
+              device_id: session.deviceId,
+            });
+          },
+          { limit: 'anonLoginPerAddress', what: 'too many anonymous logins from this address' },
+        );
       case `auth/providers/${LOCAL_USERPASS}/reset/send`:
-        // Counted as confirmation mails are: per address before the body is read, then per recipient.
-        if (request.method === 'POST' && limits.signUp && (refusal = await limits.signUp.confirmSendPerAddress.count(address))) {
-          return tooManyRequests('confirmSendPerAddress', refusal.retryAfter, 'too many mails asked from this address');
-        }
-        return post(async (body) => {
-          const email = stringField(body, 'email');
-          const recipient = email.trim().toLowerCase();
-          if (limits.signUp && (refusal = await limits.signUp.mailPerEmail.count(recipient))) {
-            return tooManyRequests('mailPerEmail', refusal.retryAfter, 'too many mails asked for this email address');
-          }
-          // The same answer whether or not the address has an account that can reset.
-          await sendPasswordResetByEmail(auth, actor, email, publicUrlFor(settings, request));
-          return noContent();
-        });
+        // Counted as confirmation mails are, under the same limits. The same answer whether or not
+        // the address has an account that can reset.
+        return postMail(
+          (email) => sendPasswordResetByEmail(auth, actor, email, publicUrlFor(settings, request)),
+          'too many mails asked from this address',
+        );
       case `auth/providers/${LOCAL_USERPASS}/reset`:
         return post(async (body) => {
           await resetPassword(auth, actor, {
