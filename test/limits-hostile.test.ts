@@ -210,6 +210,29 @@ describe('the sign-up routes (part 4)', () => {
     expect(tally(many.map((r) => r.status))).toEqual({ 404: 20, 429: 5 });
   });
 
+  it('counts password-reset mails with confirmation mails: 5 per email per hour, 20 per address per 10 minutes', async () => {
+    const email = await confirmedUser(t, uniqueEmail('reset'));
+    const resets = await Promise.all(
+      Array.from({ length: 7 }, (_, i) => post(t, `${userpass}/reset/send`, { email: email.toUpperCase() }, `198.51.100.${i + 101}`)),
+    );
+    expect(tally(resets.map((r) => r.status))).toEqual({ 204: 5, 429: 2 });
+    for (const r of resets.filter((r) => r.status === 429)) {
+      expect(r.body).toEqual({ error: expect.stringMatching(/too many mails asked for this email address/), error_code: 'TooManyRequests' });
+      expect(Number(r.retryAfter)).toBeGreaterThan(3590);
+    }
+    // A confirmation mail to the same email is past the same allowance.
+    expect((await post(t, `${userpass}/confirm/send`, { email }, '198.51.100.120')).status).toBe(429);
+
+    // Per address, reset and confirmation mails share one allowance.
+    const address = '203.0.113.32';
+    const many = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => post(t, `${userpass}/${i % 2 ? 'reset' : 'confirm'}/send`, { email: uniqueEmail('nobody') }, address)),
+    );
+    const refused = many.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(5);
+    for (const r of refused) expect(r.body.error).toMatch(/too many (confirmation )?mails asked from this address/);
+  });
+
   it('keeps a login responsive while 150 sign-ups from 150 addresses flood the password hashing', async () => {
     // Read before the flood: the load it makes itself must not loosen the bound.
     const load = machineLoadFactor();
