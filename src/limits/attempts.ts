@@ -10,7 +10,12 @@
 // any attempt of a limit on attempts) or is handed back (`refund`: a success, for limits on
 // failures). While a key's whole allowance is held by attempts in flight, `admit` makes the next
 // one wait for one of them to settle, instead of refusing it: a refund lets it in, a kept failure
-// that reaches the limit refuses it like any later attempt.
+// that reaches the limit refuses it like any later attempt (./in-flight.ts, shared with the
+// PostgreSQL store).
+
+import { InFlight, lookUntilAnswered, type AdmitOptions } from './in-flight.js';
+
+export type { AdmitOptions } from './in-flight.js';
 
 export interface AttemptLimit {
   /** Attempts allowed within one window. */
@@ -29,10 +34,9 @@ export interface AttemptLimiterOptions extends AttemptLimit {
 interface Window {
   /** Attempts counted: settled ones that were kept, and the ones in flight. */
   counted: number;
-  inFlight: number;
+  /** The attempts in flight, and the admissions waiting for one to settle. */
+  inFlight: InFlight;
   endsAt: number;
-  /** Admissions waiting for an attempt in flight to settle. */
-  waiters: Set<() => void>;
 }
 
 /** One admitted attempt: settle it once, with keep() or refund(); later calls do nothing. */
@@ -69,14 +73,14 @@ export class AttemptLimiter {
   state(key: string): KeyState {
     const window = this.current(key);
     if (!window) return 'open';
-    if (window.counted - window.inFlight >= this.limit) return 'refused';
+    if (window.counted - window.inFlight.count >= this.limit) return 'refused';
     return window.counted >= this.limit ? 'full' : 'open';
   }
 
   /** Seconds until `key` may try again (at least 1) when it is refused, or 0. */
   retryAfter(key: string): number {
     const window = this.current(key);
-    if (!window || window.counted - window.inFlight < this.limit) return 0;
+    if (!window || window.counted - window.inFlight.count < this.limit) return 0;
     return Math.max(1, Math.ceil((window.endsAt - this.now()) / 1000));
   }
 
@@ -85,21 +89,20 @@ export class AttemptLimiter {
     if (this.state(key) !== 'open') return null;
     let window = this.current(key);
     if (!window) {
-      window = { counted: 0, inFlight: 0, endsAt: this.now() + this.windowMs, waiters: new Set() };
+      window = { counted: 0, inFlight: new InFlight(), endsAt: this.now() + this.windowMs };
       this.windows.set(key, window);
       this.prune();
     }
     const held = window;
     held.counted += 1;
-    held.inFlight += 1;
+    held.inFlight.count += 1;
     let settled = false;
     const settle = (kept: boolean) => {
       if (settled) return;
       settled = true;
-      held.inFlight -= 1;
       if (!kept) held.counted -= 1;
       if (held.counted === 0 && this.windows.get(key) === held) this.windows.delete(key);
-      this.wake(held);
+      held.inFlight.settle();
     };
     return { keep: () => settle(true), refund: () => settle(false) };
   }
@@ -115,24 +118,14 @@ export class AttemptLimiter {
   reset(key: string): void {
     const window = this.windows.get(key);
     if (!window) return;
-    window.counted = window.inFlight;
+    window.counted = window.inFlight.count;
     if (window.counted === 0) this.windows.delete(key);
-    this.wake(window);
+    window.inFlight.wake();
   }
 
-  /** Resolves when an attempt of `key` in flight settles or is forgotten (or at once if none is). */
-  settled(key: string): { promise: Promise<void>; cancel(): void } {
-    const window = this.current(key);
-    if (!window || window.inFlight === 0) return { promise: Promise.resolve(), cancel() {} };
-    let wake!: () => void;
-    const promise = new Promise<void>((resolve) => (wake = resolve));
-    window.waiters.add(wake);
-    return { promise, cancel: () => window.waiters.delete(wake) };
-  }
-
-  /** How many admissions wait on `key` now. */
-  waiting(key: string): number {
-    return this.windows.get(key)?.waiters.size ?? 0;
+  /** The attempts of `key` in flight in its current window, if it has one. */
+  inFlight(key: string): InFlight | undefined {
+    return this.current(key)?.inFlight;
   }
 
   /** How many keys are tracked now. */
@@ -140,17 +133,11 @@ export class AttemptLimiter {
     return this.windows.size;
   }
 
-  private wake(window: Window): void {
-    const waiters = [...window.waiters];
-    window.waiters.clear();
-    for (const wake of waiters) wake();
-  }
-
   private current(key: string): Window | undefined {
     const window = this.windows.get(key);
     if (window && window.endsAt <= this.now()) {
       this.windows.delete(key);
-      this.wake(window);
+      window.inFlight.wake();
       return undefined;
     }
     return window;
@@ -161,7 +148,7 @@ export class AttemptLimiter {
     for (const [key, window] of this.windows) {
       if (this.windows.size <= this.maxKeys && window.endsAt > now) break;
       this.windows.delete(key);
-      this.wake(window);
+      window.inFlight.wake();
     }
   }
 }
@@ -177,23 +164,13 @@ export type Admission =
   /** Refused: wait this many seconds (at least 1). */
   | { admitted: false; retryAfter: number };
 
-export interface AdmitOptions {
-  /** How long an admission waits for attempts in flight before it is refused (Retry-After: 1). */
-  maxWaitMs?: number;
-  /** At most this many admissions wait on one key; more are refused at once (Retry-After: 1). */
-  maxWaiting?: number;
-}
-
 /**
  * Admits one attempt counted under every claim, all or none: refused if any key is refused; if
  * some key's allowance is held by attempts in flight, it waits for one to settle and looks again.
  * Nothing is held while waiting, so two admissions can never wait on each other.
  */
-export async function admit(claims: readonly Claim[], options: AdmitOptions = {}): Promise<Admission> {
-  const maxWaitMs = options.maxWaitMs ?? 10_000;
-  const maxWaiting = options.maxWaiting ?? 256;
-  const deadline = Date.now() + maxWaitMs;
-  for (;;) {
+export function admit(claims: readonly Claim[], options: AdmitOptions = {}): Promise<Admission> {
+  return lookUntilAnswered<Admission>(() => {
     let retryAfter = 0;
     let full: Claim | undefined;
     for (const claim of claims) {
@@ -201,19 +178,11 @@ export async function admit(claims: readonly Claim[], options: AdmitOptions = {}
       if (state === 'refused') retryAfter = Math.max(retryAfter, claim.limiter.retryAfter(claim.key));
       else if (state === 'full') full ??= claim;
     }
-    if (retryAfter > 0) return { admitted: false, retryAfter };
-    if (!full) {
-      // Every key is open, and nothing ran since they were looked at: these reservations succeed.
-      return { admitted: true, reservations: claims.map((claim) => claim.limiter.reserve(claim.key)!) };
-    }
-    const left = deadline - Date.now();
-    if (left <= 0 || full.limiter.waiting(full.key) >= maxWaiting) return { admitted: false, retryAfter: 1 };
-    const settled = full.limiter.settled(full.key);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([settled.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
-    clearTimeout(timer);
-    settled.cancel();
-  }
+    if (retryAfter > 0) return { answer: { admitted: false, retryAfter } };
+    // Every key is open, and nothing ran since they were looked at: these reservations succeed.
+    if (!full) return { answer: { admitted: true, reservations: claims.map((claim) => claim.limiter.reserve(claim.key)!) } };
+    return { waitOn: full.limiter.inFlight(full.key) };
+  }, options);
 }
 
 /** Settles every reservation of an admission the same way. */

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
+import { InFlight, lookUntilAnswered, type Look } from './in-flight.js';
 import { ADMIT_OPTIONS, admittedOnce, type AttemptStore, type CounterClaim, type StoreAdmission } from './store.js';
 
 /** Expired rows are deleted at most this often, by the instance whose check comes first. */
@@ -22,14 +23,9 @@ interface CounterRow {
   expiresMs: number;
 }
 
-/** This process's attempts in flight under one key, and the admissions waiting for one to settle. */
-interface LocalKey {
-  inFlight: number;
-  waiters: Set<() => void>;
-}
-
 export class PostgresAttemptStore implements AttemptStore {
-  private readonly local = new Map<string, LocalKey>();
+  /** This process's attempts in flight, by row key, and the admissions waiting for one to settle. */
+  private readonly local = new Map<string, InFlight>();
   private lastCleanup = 0;
 
   constructor(
@@ -38,13 +34,12 @@ export class PostgresAttemptStore implements AttemptStore {
   ) {}
 
   async admit(claims: readonly CounterClaim[]): Promise<StoreAdmission> {
-    const deadline = Date.now() + ADMIT_OPTIONS.maxWaitMs;
     const byKey = new Map(claims.map((claim) => [rowKey(claim), claim]));
-    for (;;) {
+    return lookUntilAnswered(async (): Promise<Look<StoreAdmission>> => {
       const now = this.now();
       const rows = await this.count(claims, now);
       const counted = rows.filter((r) => r.counted);
-      if (counted.length === claims.length) return this.admitted(counted);
+      if (counted.length === claims.length) return { answer: this.admitted(counted) };
       // Another check took a key's last attempt between this statement's look and its insert:
       // hand back what was counted, and look again.
       if (counted.length > 0) await this.refund(counted, [], now);
@@ -55,29 +50,15 @@ export class PostgresAttemptStore implements AttemptStore {
       let waitOn: string | undefined;
       for (const row of rows.filter((r) => !r.counted)) {
         const limit = byKey.get(row.key)!.limit.limit;
-        if (row.count - (this.local.get(row.key)?.inFlight ?? 0) >= limit) {
+        if (row.count - (this.local.get(row.key)?.count ?? 0) >= limit) {
           retryAfter = Math.max(retryAfter, Math.max(1, Math.ceil((row.expiresMs - now) / 1000)));
         } else {
           waitOn ??= row.key;
         }
       }
-      if (retryAfter > 0) return { admitted: false, retryAfter };
-      const left = deadline - Date.now();
-      if (left <= 0) return { admitted: false, retryAfter: 1 };
-      if (waitOn === undefined) continue;
-      const local = this.local.get(waitOn);
-      if (!local || local.inFlight === 0) continue;
-      if (local.waiters.size >= ADMIT_OPTIONS.maxWaiting) return { admitted: false, retryAfter: 1 };
-      let wake!: () => void;
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        local.waiters.add(wake);
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-      local.waiters.delete(wake);
-    }
+      if (retryAfter > 0) return { answer: { admitted: false, retryAfter } };
+      return { waitOn: waitOn === undefined ? undefined : this.local.get(waitOn) };
+    }, ADMIT_OPTIONS);
   }
 
   /** Counts one attempt under every claim if none is at its limit: one statement. */
@@ -113,7 +94,7 @@ export class PostgresAttemptStore implements AttemptStore {
   }
 
   private admitted(rows: readonly CounterRow[]): StoreAdmission {
-    for (const row of rows) this.localKey(row.key).inFlight += 1;
+    for (const row of rows) this.localKey(row.key).count += 1;
     return admittedOnce((outcome, forget = []) => {
       const done = () => {
         for (const row of rows) this.settledLocally(row.key);
@@ -151,7 +132,7 @@ export class PostgresAttemptStore implements AttemptStore {
     if (forget.length > 0) {
       const values = sql.join(
         forget.map((key) => {
-          const stillInFlight = Math.max(0, (this.local.get(key)?.inFlight ?? 0) - (rows.some((r) => r.key === key) ? 1 : 0));
+          const stillInFlight = Math.max(0, (this.local.get(key)?.count ?? 0) - (rows.some((r) => r.key === key) ? 1 : 0));
           return sql`(${key}::text, ${stillInFlight}::int)`;
         }),
         sql`, `,
@@ -166,10 +147,10 @@ export class PostgresAttemptStore implements AttemptStore {
     await this.db.execute(sql`WITH ${sql.join(statements, sql`, `)} SELECT 1`);
   }
 
-  private localKey(key: string): LocalKey {
+  private localKey(key: string): InFlight {
     let local = this.local.get(key);
     if (!local) {
-      local = { inFlight: 0, waiters: new Set() };
+      local = new InFlight();
       this.local.set(key, local);
     }
     return local;
@@ -178,11 +159,8 @@ export class PostgresAttemptStore implements AttemptStore {
   private settledLocally(key: string): void {
     const local = this.local.get(key);
     if (!local) return;
-    local.inFlight -= 1;
-    const waiters = [...local.waiters];
-    local.waiters.clear();
-    if (local.inFlight === 0) this.local.delete(key);
-    for (const wake of waiters) wake();
+    local.settle();
+    if (local.count === 0) this.local.delete(key);
   }
 
   /** Deletes the rows whose window has ended, at most once a minute per instance; never in a check's way. */
