@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
-import SlowestFirstSequencer from './test/helpers/sequencer.js';
+import HeavyFirstSequencer from './test/helpers/sequencer.js';
 
 // `npm test` runs every test file on the embedded database (PGlite), and again on a real
 // PostgreSQL server when TEST_DATABASE_URL (or DATABASE_URL) names one. Each file gets its own
@@ -34,7 +34,7 @@ export default defineConfig({
     // much of their time waiting (for a browser, a process they spawned, a retry, a poll), so two
     // files at once fill a small machine better. `npx vitest run --maxWorkers=N` overrides it.
     maxWorkers: Math.max(2, availableParallelism() - 1),
-    sequence: { sequencer: SlowestFirstSequencer },
+    sequence: { sequencer: HeavyFirstSequencer },
     projects: [
       {
         extends: true as const,
