@@ -49,7 +49,7 @@ export async function recordAuditEvent(ex: Executor, actor: Actor, entry: AuditE
 }
 
 /** The most events one statement of recordAuditEvents writes. */
-export const AUDIT_EVENTS_PER_STATEMENT = 1_000;
+export const AUDIT_EVENTS_PER_STATEMENT = 500;
 
 /**
  * Many events of one actor, in one statement per AUDIT_EVENTS_PER_STATEMENT of them (in the

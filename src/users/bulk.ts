@@ -1,5 +1,5 @@
-// Bulk actions: one transaction and a fixed handful of set-based statements, whatever the number of
-// users, with an outcome for every id so that one unknown or pending user never hides the rest.
+// Bulk actions: one transaction of set-based statements (three, plus two per 500 users: their
+// webhook and audit events), with an outcome for every id so that one unknown or pending user never hides the rest.
 import { randomUUID } from 'node:crypto';
 import { AUDIT_EVENTS_PER_STATEMENT, recordAuditEvent, recordAuditEvents, type Actor, type AuditEntry } from '../audit/log.js';
 import type { Database } from '../db/client.js';
@@ -95,7 +95,7 @@ function refusal(requested: Requested, status: Exclude<BulkOutcomeStatus, 'done'
 /**
  * Runs a bulk action over up to MAX_BULK_IDS users in one transaction: the users' rows are locked in
  * id order, the change and the session revocation are one statement each, and every distinct id gets
- * an audit event (success or refused) in one more.
+ * an audit event (success or refused), written a slice of AUDIT_EVENTS_PER_STATEMENT at a time.
  */
 export async function runBulkAction(
   db: Database,

@@ -11,7 +11,7 @@ import { actionChanges, effectOf, type UserAction } from './rules.js';
 import { enqueueUserEvents, type UserEventType } from '../webhooks/outbox.js';
 
 /** The most webhook events one statement writes: a bulk action's are written a slice at a time. */
-export const EVENTS_PER_STATEMENT = 1_000;
+export const EVENTS_PER_STATEMENT = 500;
 
 export type PlannedAction = Extract<UserAction, 'disable' | 'enable' | 'delete' | 'revokeSessions'>;
 
@@ -65,7 +65,8 @@ export interface PlanRun {
 
 /**
  * Runs the action on the users of `userIds` (checked, lower-cased UUIDs) in the caller's
- * transaction, with a fixed handful of statements whatever their number. `beforeChange` runs between
+ * transaction, with a fixed handful of statements whatever their number (the webhook events: one per
+ * EVENTS_PER_STATEMENT users). `beforeChange` runs between
  * the revocation and the change, on the users the action applies to, when there are any. With
  * `events`, one webhook event per user it applies to is written in the same transaction, after the
  * users' locks are held (so each user's events are in commit order).
