@@ -28,15 +28,22 @@ function storable(details: Record<string, unknown>): Record<string, unknown> {
   return json.includes('\\u0000') ? JSON.parse(json.replaceAll('\\u0000', '\\ufffd')) : details;
 }
 
+/** The columns an event takes from its actor. */
+function actorColumns(actor: Actor) {
+  return {
+    actorKeyId: actor.type === 'admin' ? actor.keyId : null,
+    actorName: actor.type === 'admin' ? actor.keyName : actor.type === 'system' ? actor.name : null,
+    requestId: actor.requestId ?? null,
+  };
+}
+
 function auditRow(actor: Actor, entry: AuditEntry) {
   return {
     id: entry.id ?? randomUUID(),
     action: entry.action,
     outcome: entry.outcome,
     userId: entry.userId ? userIdOrNull(entry.userId) : null,
-    actorKeyId: actor.type === 'admin' ? actor.keyId : null,
-    actorName: actor.type === 'admin' ? actor.keyName : actor.type === 'system' ? actor.name : null,
-    requestId: actor.requestId ?? null,
+    ...actorColumns(actor),
     details: entry.details ? storable(entry.details) : null,
   };
 }
@@ -59,7 +66,7 @@ export const AUDIT_EVENTS_PER_STATEMENT = 500;
  */
 export async function recordAuditEvents(ex: Executor, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const shared = auditRow(actor, { action: '', outcome: 'success' });
+  const shared = actorColumns(actor);
   for (let i = 0; i < entries.length; i += AUDIT_EVENTS_PER_STATEMENT) {
     const rows = entries.slice(i, i + AUDIT_EVENTS_PER_STATEMENT).map((entry) => ({
       id: entry.id ?? randomUUID(),
