@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { gql } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, refreshTokens, userIdentities, users } from '../src/db/schema.js';
+import { AUDIT_EVENTS_PER_STATEMENT } from '../src/audit/log.js';
+import { auditEvents, refreshTokens, userIdentities, users, webhookEvents } from '../src/db/schema.js';
+import { EVENTS_PER_STATEMENT } from '../src/users/plans.js';
 import { graphql, postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { onPostgres } from './helpers/database.js';
 import { liveSessionCount, seedSessions, seedUsers } from './helpers/seed.js';
@@ -150,6 +152,42 @@ describe('disableUsers', () => {
     expect(await bulkEvents('disableUsers', seeded.map((u) => u.id))).toEqual([]);
   });
 
+  it('is all or nothing across its slices: a fault in the last audit slice rolls back the earlier ones', async () => {
+    const seeded = await seedUsers(t.database.db, 2 * EVENTS_PER_STATEMENT + 1);
+    const ids = seeded.map((u) => u.id);
+    const victim = ids.at(-1)!;
+    await seedSessionsOf(ids, 1);
+    await t.database.db.execute(sql.raw(`
+      CREATE FUNCTION fail_bulk_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'injected fault'; END $$`));
+    await t.database.db.execute(sql.raw(`
+      CREATE TRIGGER fail_bulk_audit BEFORE INSERT ON audit_events
+        FOR EACH ROW WHEN (NEW.user_id = '${victim}' AND NEW.action = 'disableUsers') EXECUTE FUNCTION fail_bulk_audit()`));
+    try {
+      const res = await postGraphQL(t, { query: DISABLE, variables: { ids } });
+      expect(res.body.errors[0]).toMatchObject({ extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    } finally {
+      await t.database.db.execute(sql.raw('DROP TRIGGER fail_bulk_audit ON audit_events'));
+      await t.database.db.execute(sql.raw('DROP FUNCTION fail_bulk_audit()'));
+    }
+    const [changed] = await t.database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(users)
+      .where(and(inArray(users.id, ids), eq(users.status, 'disabled')));
+    expect(changed!.n).toBe(0);
+    const [revoked] = await t.database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(refreshTokens)
+      .where(and(inArray(refreshTokens.userId, ids), sql`${refreshTokens.revokedAt} IS NOT NULL`));
+    expect(revoked!.n).toBe(0);
+    const [events] = await t.database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(webhookEvents)
+      .where(inArray(webhookEvents.userId, ids));
+    expect(events!.n).toBe(0);
+    expect(await bulkEvents('disableUsers', ids)).toEqual([]);
+  });
+
   it('runs overlapping bulk actions side by side without deadlocks', async () => {
     const seeded = await seedUsers(t.database.db, 200);
     const ids = seeded.map((u) => u.id);
@@ -172,7 +210,8 @@ describe('disableUsers', () => {
     expect(total).toBe(400);
   });
 
-  it('costs the same few SQL statements for 10 users as for 1,000', async () => {
+  it('costs a few SQL statements, plus one webhook and one audit statement per slice of users', async () => {
+    expect(EVENTS_PER_STATEMENT).toBe(AUDIT_EVENTS_PER_STATEMENT);
     const count = async (n: number) => {
       const seeded = await seedUsers(t.database.db, n);
       await seedSessionsOf(seeded.map((u) => u.id), 1);
@@ -182,11 +221,10 @@ describe('disableUsers', () => {
       // Not counted: the admin key check, and BEGIN/COMMIT (which only node-postgres reports).
       return statements.filter((s) => !/admin_keys|^\s*(begin|commit)\b/i.test(s)).length;
     };
-    const small = await count(10);
-    const large = await count(1_000);
-    // lock, revoke, update, webhook events (with their deliveries), audit
-    expect(small).toBe(5);
-    expect(large).toBe(small);
+    // lock, revoke, update, then per slice: webhook events (with their deliveries), audit events
+    expect(await count(10)).toBe(5);
+    expect(await count(EVENTS_PER_STATEMENT)).toBe(5);
+    expect(await count(2 * EVENTS_PER_STATEMENT + 1)).toBe(3 + 2 * 3);
   });
 
   it(

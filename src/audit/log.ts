@@ -28,15 +28,22 @@ function storable(details: Record<string, unknown>): Record<string, unknown> {
   return json.includes('\\u0000') ? JSON.parse(json.replaceAll('\\u0000', '\\ufffd')) : details;
 }
 
+/** The columns an event takes from its actor. */
+function actorColumns(actor: Actor) {
+  return {
+    actorKeyId: actor.type === 'admin' ? actor.keyId : null,
+    actorName: actor.type === 'admin' ? actor.keyName : actor.type === 'system' ? actor.name : null,
+    requestId: actor.requestId ?? null,
+  };
+}
+
 function auditRow(actor: Actor, entry: AuditEntry) {
   return {
     id: entry.id ?? randomUUID(),
     action: entry.action,
     outcome: entry.outcome,
     userId: entry.userId ? userIdOrNull(entry.userId) : null,
-    actorKeyId: actor.type === 'admin' ? actor.keyId : null,
-    actorName: actor.type === 'admin' ? actor.keyName : actor.type === 'system' ? actor.name : null,
-    requestId: actor.requestId ?? null,
+    ...actorColumns(actor),
     details: entry.details ? storable(entry.details) : null,
   };
 }
@@ -48,30 +55,31 @@ export async function recordAuditEvent(ex: Executor, actor: Actor, entry: AuditE
   return row.id;
 }
 
+/** The most events one statement of recordAuditEvents writes. */
+export const AUDIT_EVENTS_PER_STATEMENT = 500;
+
 /**
- * Many events of one actor in one statement, however many: the rows travel as a single JSON
- * parameter, since a VALUES list of 10,000 events would pass the 65,535 parameters a statement may have.
+ * Many events of one actor, in one statement per AUDIT_EVENTS_PER_STATEMENT of them (in the
+ * caller's transaction, if any): the rows travel as a single JSON parameter, since a VALUES list of
+ * 10,000 events would pass the 65,535 parameters a statement may have, and what the events share
+ * (the actor, the request) travels once. Slices keep a 10,000-user bulk action's heap small.
  */
 export async function recordAuditEvents(ex: Executor, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const rows = entries.map((entry) => {
-    const row = auditRow(actor, entry);
-    return {
-      id: row.id,
-      action: row.action,
-      outcome: row.outcome,
-      user_id: row.userId,
-      actor_key_id: row.actorKeyId,
-      actor_name: row.actorName,
-      request_id: row.requestId,
-      details: row.details,
-    };
-  });
-  await ex.execute(sql`
-    INSERT INTO ${auditEvents} (id, action, outcome, user_id, actor_key_id, actor_name, request_id, details)
-    SELECT e.id, e.action, e.outcome, e.user_id, e.actor_key_id, e.actor_name, e.request_id, e.details
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS e(id uuid, action text, outcome text, user_id text, actor_key_id uuid, actor_name text, request_id text, details jsonb)`);
+  const shared = actorColumns(actor);
+  for (let i = 0; i < entries.length; i += AUDIT_EVENTS_PER_STATEMENT) {
+    const rows = entries.slice(i, i + AUDIT_EVENTS_PER_STATEMENT).map((entry) => ({
+      id: entry.id ?? randomUUID(),
+      action: entry.action,
+      outcome: entry.outcome,
+      user_id: entry.userId ? userIdOrNull(entry.userId) : null,
+      details: entry.details ? storable(entry.details) : null,
+    }));
+    await ex.execute(sql`
+      INSERT INTO ${auditEvents} (id, action, outcome, user_id, actor_key_id, actor_name, request_id, details)
+      SELECT e.id, e.action, e.outcome, e.user_id, ${shared.actorKeyId}::uuid, ${shared.actorName}::text, ${shared.requestId}::text, e.details
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(id uuid, action text, outcome text, user_id text, details jsonb)`);
+  }
 }
 
 /**

@@ -10,6 +10,9 @@ import { deleteUserRows, lockUsers, setStatusOfUsers } from './repository.js';
 import { actionChanges, effectOf, type UserAction } from './rules.js';
 import { enqueueUserEvents, type UserEventType } from '../webhooks/outbox.js';
 
+/** The most webhook events one statement writes: a bulk action's are written a slice at a time. */
+export const EVENTS_PER_STATEMENT = 500;
+
 export type PlannedAction = Extract<UserAction, 'disable' | 'enable' | 'delete' | 'revokeSessions'>;
 
 interface ActionPlan {
@@ -62,7 +65,8 @@ export interface PlanRun {
 
 /**
  * Runs the action on the users of `userIds` (checked, lower-cased UUIDs) in the caller's
- * transaction, with a fixed handful of statements whatever their number. `beforeChange` runs between
+ * transaction, with a fixed handful of statements whatever their number (the webhook events: one per
+ * EVENTS_PER_STATEMENT users). `beforeChange` runs between
  * the revocation and the change, on the users the action applies to, when there are any. With
  * `events`, one webhook event per user it applies to is written in the same transaction, after the
  * users' locks are held (so each user's events are in commit order).
@@ -82,21 +86,25 @@ export async function runPlan(
   if (beforeChange && targets.length > 0) await beforeChange(targets);
   await plan.change(tx, targets);
   if (events) {
-    await enqueueUserEvents(
-      tx,
-      targets.map((u) => ({
-        type: eventTypes[action],
-        userId: u.id,
-        actor: events.actor,
-        auditEventId: events.auditEventIdOf(u.id),
-        data: {
-          email: u.email ?? null,
-          ...(action === 'enable' ? {} : { revokedSessionCount: revoked.get(u.id) ?? 0 }),
-          ...(action === 'disable' || action === 'enable' ? { changed: actionChanges(action, u.status) } : {}),
-          ...events.dataOf?.(u.id),
-        },
-      })),
-    );
+    // In slices: 10,000 events' payloads and their JSON at once took tens of MB of heap that V8
+    // kept committed long after (every slice is in the same transaction, so all or nothing still).
+    for (let i = 0; i < targets.length; i += EVENTS_PER_STATEMENT) {
+      await enqueueUserEvents(
+        tx,
+        targets.slice(i, i + EVENTS_PER_STATEMENT).map((u) => ({
+          type: eventTypes[action],
+          userId: u.id,
+          actor: events.actor,
+          auditEventId: events.auditEventIdOf(u.id),
+          data: {
+            email: u.email ?? null,
+            ...(action === 'enable' ? {} : { revokedSessionCount: revoked.get(u.id) ?? 0 }),
+            ...(action === 'disable' || action === 'enable' ? { changed: actionChanges(action, u.status) } : {}),
+            ...events.dataOf?.(u.id),
+          },
+        })),
+      );
+    }
   }
   return { found, revoked };
 }
