@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users, type UserStatus } from '../src/db/schema.js';
 import { userIdOrNull } from '../src/db/user-ids.js';
+import { openDatabase } from '../src/db/client.js';
 import { listUsers, prefixRange, SEARCH_RANGE_CAP } from '../src/users/repository.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { seedSessions } from './helpers/seed.js';
@@ -117,6 +118,56 @@ describe('search', () => {
       expect(expected('a').length).toBeGreaterThan(expected('ab').length);
     });
   }
+});
+
+describe('search plan', () => {
+  // PostgreSQL plans a prepared statement with its values for five executions, then keeps a generic
+  // plan if it does not look costlier than those did. The search's values reach the planner only
+  // through initplans (prepareSearch), so that a plan made with them costs what the generic plan
+  // costs, and PostgreSQL plans the search once per connection, not once per search.
+  it.runIf(onPostgres)('settles on one generic plan per connection, which still finds what each term matches', async () => {
+    // One connection, so that its prepared statements are the ones looked at; each search's statement and values kept.
+    const sent: { sql: string; params: unknown[] }[] = [];
+    const one = await openDatabase({ kind: 'postgres', url: db.url! }, { poolMax: 1, onQuery: (sql, params) => sent.push({ sql, params }) });
+    try {
+      // Narrow, broad (past the cap) and unmatched terms, each also a user id or not, with and
+      // without a status: four terms for each of four statements, three times over.
+      const cases = [
+        { term: 'ab', cap: undefined }, { term: 'a', cap: 3 }, { term: 'nobody', cap: undefined }, { term: 'conf1', cap: 3 },
+        { term: 'émil', cap: undefined }, { term: 'é', cap: 1 }, { term: 'zz%', cap: undefined }, { term: 'ab%', cap: 1 },
+      ];
+      for (let round = 0; round < 3; round++) {
+        for (const { term, cap } of cases) {
+          for (const status of [undefined, 'confirmed' as const]) {
+            const rows = await listUsers(one.db, { search: term, status }, { first: 500, after: null }, { withActiveSessionCount: true, searchRangeCap: cap });
+            expect(rows.map((r) => r.id), `${term} ${status} round ${round}`).toEqual(expected(term, status).map((u) => u.id));
+          }
+        }
+      }
+      const plans = (await one.pool!.query<{ name: string; statement: string; generic_plans: string; custom_plans: string }>(
+        `SELECT name, statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE 'users\_search\_%' ORDER BY name`,
+      )).rows;
+      expect(plans.map((p) => p.name)).toEqual(['users_search_c', 'users_search_ic', 'users_search_isc', 'users_search_sc']);
+      for (const p of plans) expect([Number(p.custom_plans), Number(p.generic_plans)], p.name).toEqual([5, 7]);
+
+      // Why: planned with any search's values, each statement costs exactly what its generic plan costs.
+      const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`;
+      const cost = async (mode: string, name: string, params: unknown[]) => {
+        await one.pool!.query(`SET plan_cache_mode = ${mode}`);
+        const [row] = (await one.pool!.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${params.map(literal).join(', ')})`)).rows;
+        return (row['QUERY PLAN'] as [{ Plan: { 'Total Cost': number } }])[0].Plan['Total Cost'];
+      };
+      const searches = sent.filter((q) => plans.some((p) => p.statement === q.sql));
+      expect(searches.length).toBe(48);
+      for (const { sql, params } of searches.slice(0, 16)) {
+        const name = plans.find((p) => p.statement === sql)!.name;
+        expect(await cost('force_custom_plan', name, params), `${name} ${params[0]}`).toBe(await cost('force_generic_plan', name, params));
+      }
+      await one.pool!.query('RESET plan_cache_mode');
+    } finally {
+      await one.close();
+    }
+  });
 });
 
 describe('prefixRange', () => {
