@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { isoStringOfMs } from './iso-string.js';
 
 export type { Logger };
 
@@ -57,6 +58,22 @@ export function serializeError(err: unknown, depth = 0): unknown {
 /** Log arguments handed over by libraries (Yoga's logger): errors among them are scrubbed too. */
 const serializeArgs = (args: unknown) => (Array.isArray(args) ? args.map((a) => (a instanceof Error ? serializeError(a) : a)) : args);
 
+let lastTimeMs = Number.NaN;
+let lastTime = '';
+
+/**
+ * pino's isoTime (`,"time":"2026-01-31T12:00:00.000Z"`), written once per millisecond: lines logged
+ * in the same millisecond share it, and a new one costs less than V8's toISOString (issue 18).
+ */
+export function isoTimestamp(): string {
+  const now = Date.now();
+  if (now !== lastTimeMs) {
+    lastTimeMs = now;
+    lastTime = `,"time":"${isoStringOfMs(now)}"`;
+  }
+  return lastTime;
+}
+
 /** JSON lines on stdout (or `destination`); LOG_LEVEL picks the level (default info, silent under tests). */
 export function createLogger(
   level = process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'),
@@ -65,7 +82,7 @@ export function createLogger(
   const options = {
     level,
     base: undefined,
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimestamp,
     serializers: { err: serializeError, error: serializeError, args: serializeArgs },
     mixin(line: object) {
       const scope = requestScope.getStore();
