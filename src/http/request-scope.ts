@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NO_PROXY, pickClientAddress, type TrustProxy } from '../client-address.js';
-import { withRequestScope, type Logger } from '../logger.js';
+import { logAccess, withRequestScope, type Logger } from '../logger.js';
 import * as metrics from '../metrics.js';
 import { sendsBody } from './body.js';
 import { headerOf } from './node-request.js';
@@ -88,9 +88,9 @@ export function recordRequest(log: Logger, method: string, pathname: string, sta
   const status = String(statusCode);
   metrics.countHttpRequest(routeName, method, status);
   metrics.httpRequestDuration.observe({ route: routeName, status }, seconds);
-  const line = { requestId, method, path: pathname, status: statusCode, ms: Math.round(seconds * 1000) };
-  if (PROBES.has(pathname) && statusCode < 500) log.debug(line, 'request');
-  else log.info(line, 'request');
+  const ms = Math.round(seconds * 1000);
+  if (PROBES.has(pathname) && statusCode < 500) log.debug({ requestId, method, path: pathname, status: statusCode, ms }, 'request');
+  else logAccess(log, requestId, method, pathname, statusCode, ms);
 }
 
 /** The trusted proxies of TRUST_PROXY, as pickClientAddress takes them. */

@@ -1,4 +1,5 @@
 import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
+import { isoString } from '../iso-string.js';
 import { builder } from './builder.js';
 
 function parseDateTime(value: unknown): Date {
@@ -13,7 +14,7 @@ function parseDateTime(value: unknown): Date {
 
 builder.scalarType('DateTime', {
   description: 'A point in time, as an ISO 8601 string in UTC with milliseconds ("2026-01-31T12:00:00.000Z").',
-  serialize: (value) => (value instanceof Date ? value : new Date(value as string)).toISOString(),
+  serialize: (value) => isoString(value instanceof Date ? value : new Date(value as string)),
   parseValue: parseDateTime,
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : null),
 });

@@ -1,0 +1,32 @@
+// A connection's cursors are encoded when read (src/schema/connections.ts): a page read as `nodes`
+// encodes none, and each cursor read is the row's own.
+import { describe, expect, it } from 'vitest';
+import { decodeCursor, encodeCursor, type KeysetPosition } from '../src/db/keyset.js';
+import { toConnection } from '../src/schema/connections.js';
+
+const rows = [0, 1, 2].map((i) => ({ at: new Date(Date.UTC(2026, 0, 31 - i)), key: `0000000${i}-0000-4000-8000-000000000000` }));
+
+describe('toConnection', () => {
+  it('encodes a cursor only when one is read, and each is its own row’s', () => {
+    const read: string[] = [];
+    const positionOf = (row: (typeof rows)[number]): KeysetPosition => {
+      read.push(row.key);
+      return { createdAt: row.at, id: row.key };
+    };
+    const connection = toConnection({ nodes: rows, hasNextPage: true }, false, positionOf);
+    expect(connection.edges.map((edge) => edge.node)).toEqual(rows);
+    expect(connection.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+    expect(read).toEqual([]);
+
+    expect(connection.edges[1]!.cursor).toBe(encodeCursor({ createdAt: rows[1]!.at, id: rows[1]!.key }));
+    expect(decodeCursor(connection.pageInfo.endCursor!)).toEqual({ createdAt: rows[2]!.at, id: rows[2]!.key });
+    expect(decodeCursor(connection.pageInfo.startCursor!)).toEqual({ createdAt: rows[0]!.at, id: rows[0]!.key });
+    expect(read).toEqual([rows[1]!.key, rows[2]!.key, rows[0]!.key]);
+  });
+
+  it('has no cursors on an empty page', () => {
+    const connection = toConnection({ nodes: [], hasNextPage: false }, true);
+    expect(connection.edges).toEqual([]);
+    expect(connection.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true, startCursor: null, endCursor: null });
+  });
+});
