@@ -24,6 +24,22 @@ describe('toConnection', () => {
     expect(read).toEqual([rows[1]!.key, rows[2]!.key, rows[0]!.key]);
   });
 
+  it('encodes each cursor once, however often it is read', () => {
+    const read: string[] = [];
+    const positionOf = (row: (typeof rows)[number]): KeysetPosition => {
+      read.push(row.key);
+      return { createdAt: row.at, id: row.key };
+    };
+    const connection = toConnection({ nodes: rows, hasNextPage: false }, false, positionOf);
+    // The last edge's cursor, the page's endCursor, and both again (as aliases would ask).
+    const last = connection.edges[2]!.cursor;
+    expect(connection.pageInfo.endCursor).toBe(last);
+    expect(connection.edges[2]!.cursor).toBe(last);
+    expect(connection.pageInfo.endCursor).toBe(last);
+    expect(connection.pageInfo.startCursor).toBe(connection.edges[0]!.cursor);
+    expect(read).toEqual([rows[2]!.key, rows[0]!.key]);
+  });
+
   it('has no cursors on an empty page', () => {
     const connection = toConnection({ nodes: [], hasNextPage: false }, true);
     expect(connection.edges).toEqual([]);

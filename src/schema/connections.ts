@@ -8,18 +8,21 @@ export interface ConnectionShape<T> {
 const identity = (node: unknown) => node as KeysetPosition;
 
 /**
- * An edge whose cursor is encoded when it is read, not when the page is built: a page asked for as
- * `nodes`, or without `cursor`, encodes none (encoding 50 cursors was a visible share of a page's CPU
- * time, issue 18).
+ * An edge whose cursor is encoded when it is first read, not when the page is built: a page asked for
+ * as `nodes`, or without `cursor`, encodes none (encoding 50 cursors was a visible share of a page's
+ * CPU time, issue 18). Once read it is remembered: the last edge's cursor is also the page's
+ * endCursor, and aliases read a field again.
  */
 class Edge<T> {
+  private encoded: string | undefined;
+
   constructor(
     readonly node: T,
     private readonly positionOf: (node: T) => KeysetPosition,
   ) {}
 
   get cursor(): string {
-    return encodeCursor(this.positionOf(this.node));
+    return (this.encoded ??= encodeCursor(this.positionOf(this.node)));
   }
 }
 
