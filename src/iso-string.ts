@@ -14,11 +14,13 @@ export function isoString(date: Date): string {
 }
 
 /**
- * new Date(ms).toISOString(), written from the day's prefix (remembered) and the time of day.
- * Instants before 1970 or after 9999, and NaN (which throws a RangeError), are left to toISOString.
+ * new Date(ms).toISOString(), written from the day's prefix (remembered) and the time of day; a
+ * fraction of a millisecond is dropped as Date drops it (truncated toward zero). Instants before 1970
+ * or after 9999, and NaN (which throws a RangeError), are left to toISOString.
  */
-export function isoStringOfMs(ms: number): string {
-  if (!(ms >= 0 && ms <= MAX_FOUR_DIGIT_YEAR_MS)) return new Date(ms).toISOString();
+export function isoStringOfMs(time: number): string {
+  if (!(time >= 0 && time <= MAX_FOUR_DIGIT_YEAR_MS)) return new Date(time).toISOString();
+  const ms = Math.trunc(time);
   const day = Math.floor(ms / DAY_MS);
   let prefix = dayPrefixes.get(day);
   if (prefix === undefined) {
