@@ -82,6 +82,10 @@ export function createLogger(
   level = process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'),
   destination?: DestinationStream,
 ): Logger {
+  // logAccess writes the access line itself, in a template that must match what these options make
+  // pino write (no base, this timestamp, no redact or formatters, a mixin that adds nothing to a line
+  // naming its request): test/access-log.test.ts holds it to them. Changing them here means changing
+  // logAccess too.
   const options = {
     level,
     base: undefined,
@@ -101,19 +105,52 @@ export function createLogger(
 
 type MetadataStream = DestinationStream & { [key: symbol]: unknown };
 
+/** String.prototype.isWellFormed (in Node 20, typed only from ES2024's lib): no lone surrogate. */
+const wellFormed = (text: string) => (text as string & { isWellFormed(): boolean }).isWellFormed();
+
+/** Fields the template writes as pino would: strings without a lone surrogate, finite numbers. */
+function templateFits(requestId: unknown, method: unknown, path: unknown, status: unknown, ms: unknown): boolean {
+  return (
+    typeof requestId === 'string' &&
+    typeof method === 'string' &&
+    typeof path === 'string' &&
+    Number.isFinite(status) &&
+    Number.isFinite(ms) &&
+    wellFormed(requestId) &&
+    wellFormed(method) &&
+    wellFormed(path)
+  );
+}
+
 /**
- * The access-log line of an answered request, at info: the very line
- * `logger.info({ requestId, method, path, status, ms }, 'request')` writes, formatted here in one
- * template (pino's generic walk of the object, its serializer and mixin steps were a share of a
- * page's CPU time, issue 18). Any logger createLogger did not make logs it through pino.
+ * The access-log line of an answered request, at `level` (info; debug for probes that succeeded):
+ * the line of `logger[level]({ requestId, method, path, status, ms }, 'request')`. This function is the
+ * one place that names the line's fields: the pino call below and the template after it.
+ *
+ * The template (pino's generic walk of the object, its serializer and mixin steps were a share of a
+ * page's CPU time, issue 18) writes, byte for byte, the line pino writes for the same fields when all
+ * of these hold: the logger is one createLogger made (not a child, whose bindings it would drop), its
+ * stream does not ask for metadata (pino.multistream does), the three strings are strings without a
+ * lone surrogate (JSON.stringify escapes one as \udXXX, pino writes it raw in a string of up to 100
+ * characters) and status and ms are finite numbers (pino writes NaN and Infinity as null; the template
+ * would write invalid JSON). Anything else goes to pino itself. test/access-log.test.ts compares the
+ * two lines, ordinary and odd fields alike, and holds the template to createLogger's options.
  */
-export function logAccess(logger: Logger, requestId: string, method: string, path: string, status: number, ms: number): void {
+export function logAccess(
+  logger: Logger,
+  requestId: string,
+  method: string,
+  path: string,
+  status: number,
+  ms: number,
+  level: 'info' | 'debug' = 'info',
+): void {
+  if (!logger.isLevelEnabled(level)) return;
   const stream = ownLoggers.has(logger) ? (logger as unknown as Record<symbol, MetadataStream | undefined>)[pino.symbols.streamSym] : undefined;
-  if (!stream || stream[pino.symbols.needsMetadataGsym] === true) {
-    logger.info({ requestId, method, path, status, ms }, 'request');
+  if (!stream || stream[pino.symbols.needsMetadataGsym] === true || !templateFits(requestId, method, path, status, ms)) {
+    logger[level]({ requestId, method, path, status, ms }, 'request');
     return;
   }
-  if (!logger.isLevelEnabled('info')) return;
   const fields = `"requestId":${JSON.stringify(requestId)},"method":${JSON.stringify(method)},"path":${JSON.stringify(path)},"status":${status},"ms":${ms}`;
-  stream.write(`{"level":${pino.levels.values.info}${isoTimestamp()},${fields},"msg":"request"}\n`);
+  stream.write(`{"level":${pino.levels.values[level]}${isoTimestamp()},${fields},"msg":"request"}\n`);
 }

@@ -1,6 +1,7 @@
 // The access-log line is formatted by hand (src/logger.ts, logAccess): it must be the very line pino
 // writes for the same fields, and follow the logger's level.
 import { describe, expect, it } from 'vitest';
+import { recordRequest } from '../src/http/request-scope.js';
 import { createLogger, logAccess, withRequestScope } from '../src/logger.js';
 
 function capture(level = 'info') {
@@ -32,6 +33,60 @@ describe('logAccess', () => {
       expect(withoutTime(lines[i]!)).toBe(withoutTime(lines[i + 1]!));
       expect(JSON.parse(lines[i]!).time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
+  });
+
+  it("writes pino's own line for odd fields: control characters, long strings, lone surrogates, no number, no string", () => {
+    const { logger, lines } = capture();
+    const long = `/${'a'.repeat(149)}`;
+    const cases: [unknown, unknown, unknown, unknown, unknown][] = [
+      ['r', 'GET', '/a\u0001b', 200, 1],
+      ['r', 'GET', long, 200, 1],
+      ['r', 'GET', `${long}"\\\u0001`, 200, 1],
+      ['r', 'GET', '/a\ud800b', 200, 1],
+      ['r', 'GET', '/a\udc00', 200, 1],
+      ['r\ud83d', 'GET', '/graphql', 200, 1],
+      ['r', 'GET', `${long}\ud800`, 200, 1],
+      ['r', 'GET', '/ok\ud83d\ude00', 200, 1],
+      ['r', 'GET', '/graphql', 200, Number.NaN],
+      ['r', 'GET', '/graphql', Number.POSITIVE_INFINITY, 1],
+      ['r', 'GET', '/graphql', 200, Number.NEGATIVE_INFINITY],
+      ['r', 'GET', '/graphql', 200, -0],
+      ['r', undefined, '/graphql', 200, 1],
+      [undefined, 'GET', '/graphql', 200, 1],
+      ['r', 'GET', null, 200, 1],
+      ['r', 42, '/graphql', '200', 1],
+      ['r', 'GET', '/graphql', 200, undefined],
+    ];
+    for (const [requestId, method, path, status, ms] of cases) {
+      logAccess(logger, requestId as string, method as string, path as string, status as number, ms as number);
+      logger.info({ requestId, method, path, status, ms }, 'request');
+    }
+    expect(lines).toHaveLength(cases.length * 2);
+    const differing = cases.filter((_, i) => withoutTime(lines[2 * i]!) !== withoutTime(lines[2 * i + 1]!));
+    expect(differing).toEqual([]);
+    for (let i = 0; i < lines.length; i += 2) expect(() => JSON.parse(lines[i]!)).not.toThrow();
+  });
+
+  it("writes pino's debug line at debug, and nothing above it", () => {
+    const { logger, lines } = capture('debug');
+    logAccess(logger, 'r', 'GET', '/health', 200, 1, 'debug');
+    logger.debug({ requestId: 'r', method: 'GET', path: '/health', status: 200, ms: 1 }, 'request');
+    expect(lines).toHaveLength(2);
+    expect(withoutTime(lines[0]!)).toBe(withoutTime(lines[1]!));
+    expect(JSON.parse(lines[0]!).level).toBe(20);
+    logger.level = 'info';
+    logAccess(logger, 'r', 'GET', '/health', 200, 1, 'debug');
+    expect(lines).toHaveLength(2);
+  });
+
+  it("gives a probe's line (debug) the keys of any other request's line", () => {
+    const { logger, lines } = capture('debug');
+    recordRequest(logger, 'GET', '/health', 200, performance.now(), 'probe');
+    recordRequest(logger, 'POST', '/graphql', 200, performance.now(), 'page');
+    expect(lines.map((line) => JSON.parse(line).level)).toEqual([20, 30]);
+    const [probe, page] = lines.map((line) => Object.keys(JSON.parse(line)));
+    expect(probe).toEqual(page);
+    expect(page).toEqual(['level', 'time', 'requestId', 'method', 'path', 'status', 'ms', 'msg']);
   });
 
   it('writes nothing above info', () => {

@@ -89,8 +89,7 @@ export function recordRequest(log: Logger, method: string, pathname: string, sta
   metrics.countHttpRequest(routeName, method, status);
   metrics.httpRequestDuration.observe({ route: routeName, status }, seconds);
   const ms = Math.round(seconds * 1000);
-  if (PROBES.has(pathname) && statusCode < 500) log.debug({ requestId, method, path: pathname, status: statusCode, ms }, 'request');
-  else logAccess(log, requestId, method, pathname, statusCode, ms);
+  logAccess(log, requestId, method, pathname, statusCode, ms, PROBES.has(pathname) && statusCode < 500 ? 'debug' : 'info');
 }
 
 /** The trusted proxies of TRUST_PROXY, as pickClientAddress takes them. */
