@@ -1,8 +1,19 @@
 // The access-log line is formatted by hand (src/logger.ts, logAccess): it must be the very line pino
 // writes for the same fields, and follow the logger's level.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { recordRequest } from '../src/http/request-scope.js';
-import { createLogger, logAccess, withRequestScope } from '../src/logger.js';
+import { isoStringOfMs } from '../src/iso-string.js';
+import { createLogger, isoTimestamp, logAccess, withRequestScope } from '../src/logger.js';
+
+// isoStringOfMs counted, to see how often the log time is written (the real function all the same).
+vi.mock('../src/iso-string.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/iso-string.js')>();
+  return { ...actual, isoStringOfMs: vi.fn(actual.isoStringOfMs) };
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 function capture(level = 'info') {
   const lines: string[] = [];
@@ -102,5 +113,30 @@ describe('logAccess', () => {
     const { logger, lines } = capture();
     logAccess(logger.child({ component: 'web' }), 'r', 'POST', '/graphql', 200, 1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'web', requestId: 'r', msg: 'request' });
+  });
+});
+
+describe('the log time', () => {
+  it('is written once per millisecond: the same millisecond shares it, a new one replaces it', () => {
+    const write = vi.mocked(isoStringOfMs);
+    const now = vi.spyOn(Date, 'now').mockReturnValue(Date.UTC(2031, 4, 6, 7, 8, 9, 10));
+    write.mockClear();
+    const first = isoTimestamp();
+    expect(first).toBe(',"time":"2031-05-06T07:08:09.010Z"');
+    expect(isoTimestamp()).toBe(first);
+    const { logger, lines } = capture();
+    logAccess(logger, 'r', 'GET', '/graphql', 200, 1);
+    logger.info('same millisecond');
+    expect(lines.map((line) => JSON.parse(line).time)).toEqual(['2031-05-06T07:08:09.010Z', '2031-05-06T07:08:09.010Z']);
+    expect(write).toHaveBeenCalledTimes(1);
+
+    now.mockReturnValue(Date.UTC(2031, 4, 6, 7, 8, 9, 11));
+    expect(isoTimestamp()).toBe(',"time":"2031-05-06T07:08:09.011Z"');
+    expect(isoTimestamp()).toBe(',"time":"2031-05-06T07:08:09.011Z"');
+    expect(write).toHaveBeenCalledTimes(2);
+    // Back to an earlier millisecond (the clock set back): written again, not the newer one kept.
+    now.mockReturnValue(Date.UTC(2031, 4, 6, 7, 8, 9, 10));
+    expect(isoTimestamp()).toBe(first);
+    expect(write).toHaveBeenCalledTimes(3);
   });
 });
