@@ -131,9 +131,9 @@ function templateFits(requestId: unknown, method: unknown, path: unknown, status
  * page's CPU time, issue 18) writes, byte for byte, the line pino writes for the same fields when all
  * of these hold: the logger is one createLogger made (not a child, whose bindings it would drop), its
  * stream does not ask for metadata (pino.multistream does), the three strings are strings without a
- * lone surrogate (JSON.stringify escapes one as \udXXX, pino writes it raw in a string of up to 100
- * characters) and status and ms are finite numbers (pino writes NaN and Infinity as null; the template
- * would write invalid JSON). Anything else goes to pino itself. test/access-log.test.ts compares the
+ * lone surrogate (JSON.stringify escapes one as \udXXX; pino, on Node before 25, writes it raw in a
+ * string of up to 100 characters) and status and ms are finite numbers (pino writes NaN and Infinity
+ * as null; the template would write invalid JSON). Anything else goes to pino itself. test/access-log.test.ts compares the
  * two lines, ordinary and odd fields alike, and holds the template to createLogger's options.
  */
 export function logAccess(
