@@ -1,18 +1,24 @@
 // A connection's cursors are encoded when read (src/schema/connections.ts): a page read as `nodes`
-// encodes none, and each cursor read is the row's own.
+// encodes none, each cursor read is the row's own, and none is encoded twice.
 import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor, type KeysetPosition } from '../src/db/keyset.js';
 import { toConnection } from '../src/schema/connections.js';
 
 const rows = [0, 1, 2].map((i) => ({ at: new Date(Date.UTC(2026, 0, 31 - i)), key: `0000000${i}-0000-4000-8000-000000000000` }));
 
+/** A row's position, with the keys of the rows whose position was read (one per cursor encoded). */
+function counted() {
+  const read: string[] = [];
+  const positionOf = (row: (typeof rows)[number]): KeysetPosition => {
+    read.push(row.key);
+    return { createdAt: row.at, id: row.key };
+  };
+  return { read, positionOf };
+}
+
 describe('toConnection', () => {
   it('encodes a cursor only when one is read, and each is its own row’s', () => {
-    const read: string[] = [];
-    const positionOf = (row: (typeof rows)[number]): KeysetPosition => {
-      read.push(row.key);
-      return { createdAt: row.at, id: row.key };
-    };
+    const { read, positionOf } = counted();
     const connection = toConnection({ nodes: rows, hasNextPage: true }, false, positionOf);
     expect(connection.edges.map((edge) => edge.node)).toEqual(rows);
     expect(connection.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
@@ -25,11 +31,7 @@ describe('toConnection', () => {
   });
 
   it('encodes each cursor once, however often it is read', () => {
-    const read: string[] = [];
-    const positionOf = (row: (typeof rows)[number]): KeysetPosition => {
-      read.push(row.key);
-      return { createdAt: row.at, id: row.key };
-    };
+    const { read, positionOf } = counted();
     const connection = toConnection({ nodes: rows, hasNextPage: false }, false, positionOf);
     // The last edge's cursor, the page's endCursor, and both again (as aliases would ask).
     const last = connection.edges[2]!.cursor;
