@@ -133,8 +133,9 @@ function templateFits(requestId: unknown, method: unknown, path: unknown, status
  * stream does not ask for metadata (pino.multistream does), the three strings are strings without a
  * lone surrogate (JSON.stringify escapes one as \udXXX; pino, on Node before 25, writes it raw in a
  * string of up to 100 characters) and status and ms are finite numbers (pino writes NaN and Infinity
- * as null; the template would write invalid JSON). Anything else goes to pino itself. test/access-log.test.ts compares the
- * two lines, ordinary and odd fields alike, and holds the template to createLogger's options.
+ * as null; the template would write invalid JSON). Anything else goes to pino itself.
+ * test/access-log.test.ts compares the two lines, ordinary and odd fields alike, and holds the
+ * template to createLogger's options.
  */
 export function logAccess(
   logger: Logger,
