@@ -1,4 +1,4 @@
-// Bulk actions: one transaction of set-based statements (three, plus for deleteUsers with linked
+// Bulk actions: one transaction of set-based statements (at most three, plus for deleteUsers with linked
 // data declared one counting it, plus up to two per USERS_PER_SLICE users: their webhook and audit
 // events), with an outcome for every id so that one unknown or pending user never hides the rest.
 import { randomUUID } from 'node:crypto';
