@@ -14,7 +14,8 @@ import { enqueueUserEvents, type UserEventType } from '../webhooks/outbox.js';
  * A bulk action writes its users' webhook events (runPlan) and their audit events (bulk.ts) a
  * slice of this many users at a time, one statement per slice each, all in its one transaction:
  * 10,000 events' payloads and their JSON at once took tens of MB of heap that V8 kept committed
- * long after. The one place either is sliced.
+ * long after. Nothing below slices again: enqueueUserEvents and recordAuditEvents write what
+ * they are given in one statement.
  */
 export const USERS_PER_SLICE = 500;
 
