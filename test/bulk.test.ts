@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { gql } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUDIT_EVENTS_PER_STATEMENT } from '../src/audit/log.js';
 import { auditEvents, refreshTokens, userIdentities, users, webhookEvents } from '../src/db/schema.js';
-import { EVENTS_PER_STATEMENT } from '../src/users/plans.js';
+import { USERS_PER_SLICE } from '../src/users/plans.js';
 import { graphql, postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { onPostgres } from './helpers/database.js';
 import { liveSessionCount, seedSessions, seedUsers } from './helpers/seed.js';
@@ -153,7 +152,7 @@ describe('disableUsers', () => {
   });
 
   it('is all or nothing across its slices: a fault in the last audit slice rolls back the earlier ones', async () => {
-    const seeded = await seedUsers(t.database.db, 2 * EVENTS_PER_STATEMENT + 1);
+    const seeded = await seedUsers(t.database.db, 2 * USERS_PER_SLICE + 1);
     const ids = seeded.map((u) => u.id);
     const victim = ids.at(-1)!;
     await seedSessionsOf(ids, 1);
@@ -211,7 +210,6 @@ describe('disableUsers', () => {
   });
 
   it('costs a few SQL statements, plus one webhook and one audit statement per slice of users', async () => {
-    expect(EVENTS_PER_STATEMENT).toBe(AUDIT_EVENTS_PER_STATEMENT);
     const count = async (n: number) => {
       const seeded = await seedUsers(t.database.db, n);
       await seedSessionsOf(seeded.map((u) => u.id), 1);
@@ -223,8 +221,8 @@ describe('disableUsers', () => {
     };
     // lock, revoke, update, then per slice: webhook events (with their deliveries), audit events
     expect(await count(10)).toBe(5);
-    expect(await count(EVENTS_PER_STATEMENT)).toBe(5);
-    expect(await count(2 * EVENTS_PER_STATEMENT + 1)).toBe(3 + 2 * 3);
+    expect(await count(USERS_PER_SLICE)).toBe(5);
+    expect(await count(2 * USERS_PER_SLICE + 1)).toBe(3 + 2 * 3);
   });
 
   it(

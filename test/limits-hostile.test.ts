@@ -222,6 +222,9 @@ describe('the sign-up routes (part 4)', () => {
     }
     // A confirmation mail to the same email is past the same allowance.
     expect((await post(t, `${userpass}/confirm/send`, { email }, '198.51.100.120')).status).toBe(429);
+    // One mail per 204, none for the refusals.
+    const mails = await t.database.db.select({ kind: mailOutbox.kind }).from(mailOutbox).where(eq(mailOutbox.toEmail, email));
+    expect(mails.map((m) => m.kind)).toEqual(Array(5).fill('password_reset'));
 
     // Per address, reset and confirmation mails share one allowance.
     const address = '203.0.113.32';

@@ -5,6 +5,7 @@ import { defaultAuthSettings, loadConfig } from '../src/config.js';
 import { admit, AttemptLimiter } from '../src/limits/index.js';
 import { MAX_REQUEST_BODY_BYTES } from '../src/http/body.js';
 import { graphqlLimits } from '../src/limits/graphql.js';
+import { InFlight, lookUntilAnswered, type Look } from '../src/limits/in-flight.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 
 let clock = Date.now();
@@ -203,6 +204,36 @@ describe('the attempt counter', () => {
     const other = new AttemptLimiter({ limit: 1, windowMs: 60_000 });
     expect(other.reserve('k')).not.toBeNull();
     expect(await admit([{ limiter: other, key: 'k' }], { maxWaitMs: 50 })).toEqual({ admitted: false, retryAfter: 1 });
+  });
+
+  it('lets at most maxWaiting admissions wait on one key and refuses the next at once (both limiters wait this way)', async () => {
+    const inFlight = new InFlight();
+    inFlight.begin();
+    let open = false;
+    const looks: string[] = [];
+    const look = (who: string) => (): Look<string> => {
+      looks.push(who);
+      return open ? { answer: `${who} in` } : { waitOn: inFlight };
+    };
+    const first = lookUntilAnswered(look('first'), { maxWaiting: 1 });
+    expect(inFlight.waiting).toBe(1);
+    // One waits already: the next is refused without waiting, and the first keeps its place.
+    const second = lookUntilAnswered(look('second'), { maxWaiting: 1, maxWaitMs: 60_000 });
+    expect(inFlight.waiting).toBe(1);
+    expect(await second).toEqual({ admitted: false, retryAfter: 1 });
+    open = true;
+    inFlight.settle();
+    expect(inFlight.count).toBe(0);
+    expect(await first).toBe('first in');
+    expect(looks).toEqual(['first', 'second', 'first']);
+    // Its place is free again; with nothing in flight there is nothing to wait for.
+    open = false;
+    inFlight.begin();
+    const third = lookUntilAnswered(look('third'), { maxWaiting: 1 });
+    expect(inFlight.waiting).toBe(1);
+    open = true;
+    inFlight.settle();
+    expect(await third).toBe('third in');
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import type { Database, Executor } from '../db/client.js';
+import type { Database, Executor, Transaction } from '../db/client.js';
 import { userIdOrNull } from '../db/user-ids.js';
 import { auditEvents } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -55,31 +55,27 @@ export async function recordAuditEvent(ex: Executor, actor: Actor, entry: AuditE
   return row.id;
 }
 
-/** The most events one statement of recordAuditEvents writes. */
-export const AUDIT_EVENTS_PER_STATEMENT = 500;
-
 /**
- * Many events of one actor, in one statement per AUDIT_EVENTS_PER_STATEMENT of them (in the
- * caller's transaction, if any): the rows travel as a single JSON parameter, since a VALUES list of
- * 10,000 events would pass the 65,535 parameters a statement may have, and what the events share
- * (the actor, the request) travels once. Slices keep a 10,000-user bulk action's heap small.
+ * Many events of one actor in one statement, in the caller's transaction: the rows travel as a
+ * single JSON parameter, since a VALUES list of 10,000 events would pass the 65,535 parameters a
+ * statement may have, and what the events share (the actor, the request) travels once. A caller
+ * with many events writes them a slice at a time (bulk.ts, USERS_PER_SLICE), calling this once per
+ * slice; the transaction makes the slices all or nothing, so the events are never half written.
  */
-export async function recordAuditEvents(ex: Executor, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
+export async function recordAuditEvents(tx: Transaction, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   const shared = actorColumns(actor);
-  for (let i = 0; i < entries.length; i += AUDIT_EVENTS_PER_STATEMENT) {
-    const rows = entries.slice(i, i + AUDIT_EVENTS_PER_STATEMENT).map((entry) => ({
-      id: entry.id ?? randomUUID(),
-      action: entry.action,
-      outcome: entry.outcome,
-      user_id: entry.userId ? userIdOrNull(entry.userId) : null,
-      details: entry.details ? storable(entry.details) : null,
-    }));
-    await ex.execute(sql`
-      INSERT INTO ${auditEvents} (id, action, outcome, user_id, actor_key_id, actor_name, request_id, details)
-      SELECT e.id, e.action, e.outcome, e.user_id, ${shared.actorKeyId}::uuid, ${shared.actorName}::text, ${shared.requestId}::text, e.details
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(id uuid, action text, outcome text, user_id text, details jsonb)`);
-  }
+  const rows = entries.map((entry) => ({
+    id: entry.id ?? randomUUID(),
+    action: entry.action,
+    outcome: entry.outcome,
+    user_id: entry.userId ? userIdOrNull(entry.userId) : null,
+    details: entry.details ? storable(entry.details) : null,
+  }));
+  await tx.execute(sql`
+    INSERT INTO ${auditEvents} (id, action, outcome, user_id, actor_key_id, actor_name, request_id, details)
+    SELECT e.id, e.action, e.outcome, e.user_id, ${shared.actorKeyId}::uuid, ${shared.actorName}::text, ${shared.requestId}::text, e.details
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(id uuid, action text, outcome text, user_id text, details jsonb)`);
 }
 
 /**

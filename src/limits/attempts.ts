@@ -95,7 +95,7 @@ export class AttemptLimiter {
     }
     const held = window;
     held.counted += 1;
-    held.inFlight.count += 1;
+    held.inFlight.begin();
     let settled = false;
     const settle = (kept: boolean) => {
       if (settled) return;

@@ -5,18 +5,27 @@
 
 /** The attempts in flight under one key, and the admissions waiting for one of them to settle. */
 export class InFlight {
-  /** Attempts admitted and not settled yet. */
-  count = 0;
+  private unsettled = 0;
   private readonly waiters = new Set<() => void>();
+
+  /** Attempts admitted and not settled yet: begin() raises it, settle() lowers it. */
+  get count(): number {
+    return this.unsettled;
+  }
 
   /** How many admissions wait now. */
   get waiting(): number {
     return this.waiters.size;
   }
 
+  /** One attempt admitted; settle() it once when it is done. */
+  begin(): void {
+    this.unsettled += 1;
+  }
+
   /** One attempt settled: every waiting admission looks again. */
   settle(): void {
-    this.count -= 1;
+    this.unsettled -= 1;
     this.wake();
   }
 

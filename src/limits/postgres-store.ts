@@ -94,7 +94,7 @@ export class PostgresAttemptStore implements AttemptStore {
   }
 
   private admitted(rows: readonly CounterRow[]): StoreAdmission {
-    for (const row of rows) this.localKey(row.key).count += 1;
+    for (const row of rows) this.localKey(row.key).begin();
     return admittedOnce((outcome, forget = []) => {
       const done = () => {
         for (const row of rows) this.settledLocally(row.key);

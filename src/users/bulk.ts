@@ -1,12 +1,13 @@
-// Bulk actions: one transaction of set-based statements (three, plus two per 500 users: their
-// webhook and audit events), with an outcome for every id so that one unknown or pending user never hides the rest.
+// Bulk actions: one transaction of set-based statements (at most three, plus for deleteUsers with linked
+// data declared one counting it, plus up to two per USERS_PER_SLICE users: their webhook and audit
+// events), with an outcome for every id so that one unknown or pending user never hides the rest.
 import { randomUUID } from 'node:crypto';
-import { AUDIT_EVENTS_PER_STATEMENT, recordAuditEvent, recordAuditEvents, type Actor, type AuditEntry } from '../audit/log.js';
+import { recordAuditEvent, recordAuditEvents, type Actor, type AuditEntry } from '../audit/log.js';
 import type { Database } from '../db/client.js';
 import { InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
 import { countLinkedRows, type LinkedDataCount, type LinkedTable } from '../linked-data/index.js';
 import { recordSessionsRevoked } from '../metrics.js';
-import { appliesTo, revokeReasonOf, runPlan, type PlannedAction } from './plans.js';
+import { appliesTo, revokeReasonOf, runPlan, USERS_PER_SLICE, type PlannedAction } from './plans.js';
 import { userIdOrNull } from './rules.js';
 
 /** The most ids one bulk call takes; more is refused whole, before anything changes. */
@@ -95,7 +96,7 @@ function refusal(requested: Requested, status: Exclude<BulkOutcomeStatus, 'done'
 /**
  * Runs a bulk action over up to MAX_BULK_IDS users in one transaction: the users' rows are locked in
  * id order, the change and the session revocation are one statement each, and every distinct id gets
- * an audit event (success or refused), written a slice of AUDIT_EVENTS_PER_STATEMENT at a time.
+ * an audit event (success or refused), written a slice of USERS_PER_SLICE at a time.
  */
 export async function runBulkAction(
   db: Database,
@@ -157,12 +158,12 @@ export async function runBulkAction(
         code: null,
       };
     });
-    // A slice at a time, so that 10,000 entries and their details never live at once.
-    for (let i = 0; i < outcomes.length; i += AUDIT_EVENTS_PER_STATEMENT) {
+    // A slice at a time (see USERS_PER_SLICE), so that 10,000 entries and their details never live at once.
+    for (let i = 0; i < outcomes.length; i += USERS_PER_SLICE) {
       await recordAuditEvents(
         tx,
         actor,
-        outcomes.slice(i, i + AUDIT_EVENTS_PER_STATEMENT).map(
+        outcomes.slice(i, i + USERS_PER_SLICE).map(
           (o): AuditEntry =>
             o.status === 'done'
               ? {

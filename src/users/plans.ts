@@ -10,8 +10,14 @@ import { deleteUserRows, lockUsers, setStatusOfUsers } from './repository.js';
 import { actionChanges, effectOf, type UserAction } from './rules.js';
 import { enqueueUserEvents, type UserEventType } from '../webhooks/outbox.js';
 
-/** The most webhook events one statement writes: a bulk action's are written a slice at a time. */
-export const EVENTS_PER_STATEMENT = 500;
+/**
+ * A bulk action writes its users' webhook events (runPlan) and their audit events (bulk.ts) a
+ * slice of this many users at a time, one statement per slice each, all in its one transaction:
+ * 10,000 events' payloads and their JSON at once took tens of MB of heap that V8 kept committed
+ * long after. Nothing below slices again: enqueueUserEvents and recordAuditEvents write what
+ * they are given in one statement.
+ */
+export const USERS_PER_SLICE = 500;
 
 export type PlannedAction = Extract<UserAction, 'disable' | 'enable' | 'delete' | 'revokeSessions'>;
 
@@ -65,11 +71,11 @@ export interface PlanRun {
 
 /**
  * Runs the action on the users of `userIds` (checked, lower-cased UUIDs) in the caller's
- * transaction, with a fixed handful of statements whatever their number (the webhook events: one per
- * EVENTS_PER_STATEMENT users). `beforeChange` runs between
- * the revocation and the change, on the users the action applies to, when there are any. With
- * `events`, one webhook event per user it applies to is written in the same transaction, after the
- * users' locks are held (so each user's events are in commit order).
+ * transaction: at most three statements (lock, revoke, change) whatever their number, plus with
+ * `events` one per USERS_PER_SLICE users it applies to (their webhook events). `beforeChange` runs
+ * between the revocation and the change, on the users the action applies to, when there are any.
+ * With `events`, one webhook event per user it applies to is written in the same transaction,
+ * after the users' locks are held (so each user's events are in commit order).
  */
 export async function runPlan(
   tx: Executor,
@@ -86,12 +92,11 @@ export async function runPlan(
   if (beforeChange && targets.length > 0) await beforeChange(targets);
   await plan.change(tx, targets);
   if (events) {
-    // In slices: 10,000 events' payloads and their JSON at once took tens of MB of heap that V8
-    // kept committed long after (every slice is in the same transaction, so all or nothing still).
-    for (let i = 0; i < targets.length; i += EVENTS_PER_STATEMENT) {
+    // In slices (see USERS_PER_SLICE); every slice is in the same transaction, so all or nothing still.
+    for (let i = 0; i < targets.length; i += USERS_PER_SLICE) {
       await enqueueUserEvents(
         tx,
-        targets.slice(i, i + EVENTS_PER_STATEMENT).map((u) => ({
+        targets.slice(i, i + USERS_PER_SLICE).map((u) => ({
           type: eventTypes[action],
           userId: u.id,
           actor: events.actor,

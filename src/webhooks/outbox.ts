@@ -61,7 +61,8 @@ export async function enqueueUserEvents(tx: Executor, events: readonly UserEvent
     const data = { ...e.data, userId: e.userId, actor: eventActorOf(e.actor), auditEventId: e.auditEventId };
     return { id, type: e.type, user_id: e.userId, audit_event_id: e.auditEventId, payload: eventBody(e.type, now, data) };
   });
-  // The rows travel as one JSON parameter: a bulk action may have 10,000.
+  // The rows travel as one JSON parameter: a VALUES list of a bulk action's slice (USERS_PER_SLICE,
+  // src/users/plans.ts) would need a parameter per column and event.
   await tx.execute(sql`
     WITH ev AS (
       INSERT INTO ${webhookEvents} (id, type, user_id, audit_event_id, payload)
