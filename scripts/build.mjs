@@ -34,6 +34,8 @@ export async function buildDist() {
       format: 'esm',
       target: 'node20',
       sourcemap: true,
+      // The maps point at src/ for stack traces; the sources themselves are on disk, not in every process's heap.
+      sourcesContent: false,
       logLevel: 'warning',
     });
     mkdirSync(`${root}dist`, { recursive: true });

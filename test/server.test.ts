@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { onPostgres } from './helpers/database.js';
-import { startGatewayProcess } from './helpers/process.js';
+import { projectRoot, startGatewayProcess } from './helpers/process.js';
 
 // `npm start` on a fresh machine: the embedded database in DATA_DIR, migrations applied, a key
 // printed once; the data survives a restart. (The PostgreSQL path is covered by every other test.)
@@ -55,4 +55,10 @@ it.skipIf(onPostgres)('refuses to start with a clear message when the configurat
   );
   await expect(startGatewayProcess({ DATA_DIR: dataDir, TRUST_PROXY: '10.0.0.0/33' })).rejects.toThrow(/TRUST_PROXY must be/);
   await expect(startGatewayProcess({ DATA_DIR: dataDir, CORS_ORIGINS: 'admin.example.com' })).rejects.toThrow(/CORS_ORIGINS must list origins/);
+});
+
+it('dist/server.js has a source map to src/ without the sources in it (they would sit in the heap of every process)', () => {
+  const map = JSON.parse(readFileSync(`${projectRoot}dist/server.js.map`, 'utf8')) as { sources: string[]; sourcesContent?: unknown };
+  expect(map.sources).toContain('../src/server.ts');
+  expect(map.sourcesContent).toBeUndefined();
 });
