@@ -58,21 +58,28 @@ export function serializeError(err: unknown, depth = 0): unknown {
 /** Log arguments handed over by libraries (Yoga's logger): errors among them are scrubbed too. */
 const serializeArgs = (args: unknown) => (Array.isArray(args) ? args.map((a) => (a instanceof Error ? serializeError(a) : a)) : args);
 
-let lastTimeMs = Number.NaN;
-let lastTime = '';
+/**
+ * A pino timestamp function (`,"time":"…"`) that writes `format(Date.now())` once per millisecond:
+ * lines logged in the same millisecond share it.
+ */
+export function timeOncePerMs(format: (ms: number) => string): () => string {
+  let lastMs = Number.NaN;
+  let last = '';
+  return () => {
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      last = `,"time":"${format(now)}"`;
+    }
+    return last;
+  };
+}
 
 /**
- * pino's isoTime (`,"time":"2026-01-31T12:00:00.000Z"`), written once per millisecond: lines logged
- * in the same millisecond share it, and a new one costs less than V8's toISOString (issue 18).
+ * pino's isoTime (`,"time":"2026-01-31T12:00:00.000Z"`), written once per millisecond, and a new one
+ * costs less than V8's toISOString (issue 18).
  */
-export function isoTimestamp(): string {
-  const now = Date.now();
-  if (now !== lastTimeMs) {
-    lastTimeMs = now;
-    lastTime = `,"time":"${isoStringOfMs(now)}"`;
-  }
-  return lastTime;
-}
+export const isoTimestamp = timeOncePerMs(isoStringOfMs);
 
 /** Loggers made by createLogger (not their children, which carry bindings): logAccess formats their access lines itself. */
 const ownLoggers = new WeakSet<Logger>();

@@ -3,13 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { recordRequest } from '../src/http/request-scope.js';
 import { isoStringOfMs } from '../src/iso-string.js';
-import { createLogger, isoTimestamp, logAccess, withRequestScope } from '../src/logger.js';
-
-// isoStringOfMs counted, to see how often the log time is written (the real function all the same).
-vi.mock('../src/iso-string.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../src/iso-string.js')>();
-  return { ...actual, isoStringOfMs: vi.fn(actual.isoStringOfMs) };
-});
+import { createLogger, isoTimestamp, logAccess, timeOncePerMs, withRequestScope } from '../src/logger.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -118,25 +112,31 @@ describe('logAccess', () => {
 
 describe('the log time', () => {
   it('is written once per millisecond: the same millisecond shares it, a new one replaces it', () => {
-    const write = vi.mocked(isoStringOfMs);
+    // The logger's own isoTimestamp is timeOncePerMs(isoStringOfMs); here with the writes counted.
+    const write = vi.fn(isoStringOfMs);
+    const stamp = timeOncePerMs(write);
     const now = vi.spyOn(Date, 'now').mockReturnValue(Date.UTC(2031, 4, 6, 7, 8, 9, 10));
-    write.mockClear();
-    const first = isoTimestamp();
+    const first = stamp();
     expect(first).toBe(',"time":"2031-05-06T07:08:09.010Z"');
-    expect(isoTimestamp()).toBe(first);
+    expect(stamp()).toBe(first);
+    expect(write).toHaveBeenCalledTimes(1);
+
+    now.mockReturnValue(Date.UTC(2031, 4, 6, 7, 8, 9, 11));
+    expect(stamp()).toBe(',"time":"2031-05-06T07:08:09.011Z"');
+    expect(stamp()).toBe(',"time":"2031-05-06T07:08:09.011Z"');
+    expect(write).toHaveBeenCalledTimes(2);
+    // Back to an earlier millisecond (the clock set back): written again, not the newer one kept.
+    now.mockReturnValue(Date.UTC(2031, 4, 6, 7, 8, 9, 10));
+    expect(stamp()).toBe(first);
+    expect(write).toHaveBeenCalledTimes(3);
+  });
+
+  it("is the logger's time, for the access line and every other line alike", () => {
+    vi.spyOn(Date, 'now').mockReturnValue(Date.UTC(2031, 4, 6, 7, 8, 9, 10));
+    expect(isoTimestamp()).toBe(',"time":"2031-05-06T07:08:09.010Z"');
     const { logger, lines } = capture();
     logAccess(logger, 'r', 'GET', '/graphql', 200, 1);
     logger.info('same millisecond');
     expect(lines.map((line) => JSON.parse(line).time)).toEqual(['2031-05-06T07:08:09.010Z', '2031-05-06T07:08:09.010Z']);
-    expect(write).toHaveBeenCalledTimes(1);
-
-    now.mockReturnValue(Date.UTC(2031, 4, 6, 7, 8, 9, 11));
-    expect(isoTimestamp()).toBe(',"time":"2031-05-06T07:08:09.011Z"');
-    expect(isoTimestamp()).toBe(',"time":"2031-05-06T07:08:09.011Z"');
-    expect(write).toHaveBeenCalledTimes(2);
-    // Back to an earlier millisecond (the clock set back): written again, not the newer one kept.
-    now.mockReturnValue(Date.UTC(2031, 4, 6, 7, 8, 9, 10));
-    expect(isoTimestamp()).toBe(first);
-    expect(write).toHaveBeenCalledTimes(3);
   });
 });
