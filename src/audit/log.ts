@@ -37,15 +37,19 @@ function actorColumns(actor: Actor) {
   };
 }
 
-function auditRow(actor: Actor, entry: AuditEntry) {
+/** The columns an event takes from its entry (its own id, or a new one). */
+function entryColumns(entry: AuditEntry) {
   return {
     id: entry.id ?? randomUUID(),
     action: entry.action,
     outcome: entry.outcome,
     userId: entry.userId ? userIdOrNull(entry.userId) : null,
-    ...actorColumns(actor),
     details: entry.details ? storable(entry.details) : null,
   };
+}
+
+function auditRow(actor: Actor, entry: AuditEntry) {
+  return { ...entryColumns(entry), ...actorColumns(actor) };
 }
 
 /** Writes one event; returns its id. */
@@ -65,17 +69,10 @@ export async function recordAuditEvent(ex: Executor, actor: Actor, entry: AuditE
 export async function recordAuditEvents(tx: Transaction, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   const shared = actorColumns(actor);
-  const rows = entries.map((entry) => ({
-    id: entry.id ?? randomUUID(),
-    action: entry.action,
-    outcome: entry.outcome,
-    user_id: entry.userId ? userIdOrNull(entry.userId) : null,
-    details: entry.details ? storable(entry.details) : null,
-  }));
   await tx.execute(sql`
     INSERT INTO ${auditEvents} (id, action, outcome, user_id, actor_key_id, actor_name, request_id, details)
-    SELECT e.id, e.action, e.outcome, e.user_id, ${shared.actorKeyId}::uuid, ${shared.actorName}::text, ${shared.requestId}::text, e.details
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(id uuid, action text, outcome text, user_id text, details jsonb)`);
+    SELECT e.id, e.action, e.outcome, e."userId", ${shared.actorKeyId}::uuid, ${shared.actorName}::text, ${shared.requestId}::text, e.details
+    FROM jsonb_to_recordset(${JSON.stringify(entries.map(entryColumns))}::jsonb) AS e(id uuid, action text, outcome text, "userId" text, details jsonb)`);
 }
 
 /**

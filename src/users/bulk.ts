@@ -7,7 +7,7 @@ import type { Database } from '../db/client.js';
 import { InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
 import { countLinkedRows, type LinkedDataCount, type LinkedTable } from '../linked-data/index.js';
 import { recordSessionsRevoked } from '../metrics.js';
-import { appliesTo, revokeReasonOf, runPlan, USERS_PER_SLICE, type PlannedAction } from './plans.js';
+import { appliesTo, inSlices, revokeReasonOf, runPlan, type PlannedAction } from './plans.js';
 import { userIdOrNull } from './rules.js';
 
 /** The most ids one bulk call takes; more is refused whole, before anything changes. */
@@ -159,11 +159,11 @@ export async function runBulkAction(
       };
     });
     // A slice at a time (see USERS_PER_SLICE), so that 10,000 entries and their details never live at once.
-    for (let i = 0; i < outcomes.length; i += USERS_PER_SLICE) {
-      await recordAuditEvents(
+    await inSlices(outcomes, (slice) =>
+      recordAuditEvents(
         tx,
         actor,
-        outcomes.slice(i, i + USERS_PER_SLICE).map(
+        slice.map(
           (o): AuditEntry =>
             o.status === 'done'
               ? {
@@ -175,8 +175,8 @@ export async function runBulkAction(
                 }
               : { action, outcome: 'refused', userId: o.id, details: { code: o.code, message: o.message } },
         ),
-      );
-    }
+      ),
+    );
     return outcomes;
   });
 

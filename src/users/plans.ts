@@ -19,6 +19,11 @@ import { enqueueUserEvents, type UserEventType } from '../webhooks/outbox.js';
  */
 export const USERS_PER_SLICE = 500;
 
+/** Hands `items` to `write` a USERS_PER_SLICE slice at a time, each once the one before is written. */
+export async function inSlices<T>(items: readonly T[], write: (slice: readonly T[]) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += USERS_PER_SLICE) await write(items.slice(i, i + USERS_PER_SLICE));
+}
+
 export type PlannedAction = Extract<UserAction, 'disable' | 'enable' | 'delete' | 'revokeSessions'>;
 
 interface ActionPlan {
@@ -93,10 +98,10 @@ export async function runPlan(
   await plan.change(tx, targets);
   if (events) {
     // In slices (see USERS_PER_SLICE); every slice is in the same transaction, so all or nothing still.
-    for (let i = 0; i < targets.length; i += USERS_PER_SLICE) {
-      await enqueueUserEvents(
+    await inSlices(targets, (slice) =>
+      enqueueUserEvents(
         tx,
-        targets.slice(i, i + USERS_PER_SLICE).map((u) => ({
+        slice.map((u) => ({
           type: eventTypes[action],
           userId: u.id,
           actor: events.actor,
@@ -108,8 +113,8 @@ export async function runPlan(
             ...events.dataOf?.(u.id),
           },
         })),
-      );
-    }
+      ),
+    );
   }
   return { found, revoked };
 }

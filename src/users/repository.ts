@@ -130,9 +130,10 @@ const USER_COLUMN_LIST = sql.raw(USER_COLUMNS.map((key) => getTableColumns(users
  * that cannot turn into a sort of the table), at most `cap` rows. When the range ends before that,
  * those rows are all the matches: the page is sorted from them (plus the user whose id is the term).
  * When it does not, the prefix is a broad one, and the page is the users newest first that match
- * (soon found, unless nearly all of them are among the oldest users). LIKE stays the test of a match (with the range, it decides nothing: it is the
- * same set), and each branch runs only when the count says so (a one-time filter). The ORDER BY in
- * the index's order and the LIMIT make the index the cheap way to the range.
+ * (soon found, unless nearly all of them are among the oldest users). LIKE stays the test of a
+ * match (with the range, it decides nothing: it is the same set), and each branch runs only when
+ * the count says so (a one-time filter). The ORDER BY in the index's order and the LIMIT make the
+ * index the cheap way to the range.
  *
  * Every value reaches the statement as an initplan of its own, `(SELECT $n::type)`, which the
  * planner cannot see into: a plan made with a search's values then costs exactly what the generic
@@ -173,7 +174,6 @@ SELECT found.*${count} FROM found ORDER BY created_at DESC, id DESC LIMIT ${v('l
   const name = `users_search_${shape.search === 'emailOrId' ? 'i' : ''}${shape.status ? 's' : ''}${shape.after ? 'a' : ''}${shape.counts ? 'c' : ''}`;
   return rawList(raw, dialect.sqlToQuery(statement), name, shape.counts);
 }
-
 
 function sameColumns(keys: string[], counts: boolean): boolean {
   const expected = counts ? [...USER_COLUMNS, 'activeSessionCount'] : USER_COLUMNS;
