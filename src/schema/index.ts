@@ -36,7 +36,10 @@ function withoutEdgeNodeResolvers(built: GraphQLSchema): GraphQLSchema {
 function readsNode(resolve: GraphQLFieldResolver<unknown, unknown>): boolean {
   const probe = {};
   try {
-    return resolve({ node: probe }, {}, undefined, undefined as never) === probe;
+    const result: unknown = resolve({ node: probe }, {}, undefined, undefined as never);
+    // A wrapped resolver may answer a promise that fails without a context: kept, and its failure ignored.
+    if (result instanceof Promise) result.catch(() => {});
+    return result === probe;
   } catch {
     return false;
   }
