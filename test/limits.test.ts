@@ -328,6 +328,28 @@ describe('request limits', () => {
       await refusedLikeTheLiteral(body);
     });
 
+    it('weighs each request of the same text by its own variables', async () => {
+      // The direct path remembers an operation's cost by the variables it depends on: page sizes and
+      // @skip/@include by value, the others (the search term here) only by whether they are given.
+      const query = `query ($u: Int, $s: Int, $no: Boolean!, $q: String) { users(first: $u, search: $q) { totalCount edges @skip(if: $no) { node { sessions(first: $s) { edges { node { id } } } } } } }`;
+      const sent = [
+        { variables: { u: 500, s: 5, no: false, q: 'a' }, refused: false },
+        { variables: { u: 500, s: 500, no: false, q: 'b' }, refused: true },
+        { variables: { u: 500, s: 500, no: true, q: 'c' }, refused: false },
+        { variables: { u: 500, s: 500, no: false, q: 'a' }, refused: true },
+        { variables: { u: 500, s: 5, no: false, q: null }, refused: false },
+        { variables: { u: 500, s: 500, no: false }, refused: true },
+      ];
+      for (const { variables, refused } of sent) {
+        if (refused) await refusedLikeTheLiteral({ query, variables });
+        else {
+          const res = await postGraphQL(t, { query, variables });
+          expect(res.status, JSON.stringify(variables)).toBe(200);
+          expect(res.body.errors, JSON.stringify(variables)).toBeUndefined();
+        }
+      }
+    });
+
     it('lets the same shapes through when they are small, or skipped', async () => {
       const ok = [
         { query: `query ($u: Int, $s: Int) { users(first: $u) { ${PAGE} } }`, variables: { u: 500, s: 5 } },

@@ -63,6 +63,60 @@ interface CheckedQuery {
 interface CompiledOperation {
   operation: OperationDefinitionNode;
   compiled: CompiledQuery;
+  /** Its cost by costKey of the variables (see costInputs). */
+  costs: Map<string, number>;
+  costInputs: CostInputs;
+}
+
+/** Costs remembered per operation (distinct page sizes, @skip/@include values). */
+const MAX_COSTS_KEPT = 64;
+/** Which PAGE_ARGUMENTS operationCost reads the value of (src/limits/cost.ts). */
+const PAGE_ARGUMENTS = new Set(['first', 'last']);
+
+/**
+ * The variables an operation's cost can depend on (src/limits/cost.ts), from where the document uses
+ * them: the value of one in a page argument (`first`, `last`) or in a directive's arguments; only
+ * whether one is given (not null) in any other field argument, since such a value changes the cost
+ * only when the arguments cannot be coerced (null for a non-null argument), and then to the
+ * largest page. All other variables, such as a search term, leave it as it is.
+ */
+interface CostInputs {
+  values: string[];
+  presence: string[];
+}
+
+function costInputsOf(document: DocumentNode): CostInputs {
+  const values = new Set<string>();
+  const presence = new Set<string>();
+  const collect = (node: ASTNode, into: Set<string>) =>
+    visit(node, {
+      Variable(variable) {
+        into.add(variable.name.value);
+      },
+    });
+  visit(document, {
+    Field(field) {
+      for (const argument of field.arguments ?? []) collect(argument.value, PAGE_ARGUMENTS.has(argument.name.value) ? values : presence);
+    },
+    Directive(directive) {
+      collect(directive, values);
+    },
+    // A variable's own definition (its type, its default) is not a use.
+    VariableDefinition() {
+      return false;
+    },
+  });
+  for (const name of values) presence.delete(name);
+  return { values: [...values], presence: [...presence] };
+}
+
+/** The key of the coerced variables under which an operation's cost is remembered. */
+function costKey(inputs: CostInputs, variables: Record<string, unknown>): string {
+  let key = '';
+  for (const name of inputs.values) key += `${JSON.stringify(variables[name]) ?? '-'},`;
+  // Absent (the argument's default applies), null, or a value.
+  for (const name of inputs.presence) key += !(name in variables) ? 'a' : variables[name] === null ? 'n' : 'v';
+  return key;
 }
 
 interface Params {
@@ -103,11 +157,23 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     if (known === undefined) {
       const operation = getOperationAST(checked.document, name);
       const compiled = operation?.operation === 'query' ? compileQuery(schema, checked.document, name ?? undefined) : null;
-      known = operation && compiled && isCompiledQuery(compiled) ? { operation, compiled } : null;
+      known = operation && compiled && isCompiledQuery(compiled) ? { operation, compiled, costs: new Map(), costInputs: costInputsOf(checked.document) } : null;
       // Names come from clients: a document has few operations, so few names are worth keeping.
       if (checked.operations.size < MAX_OPERATIONS_KEPT) checked.operations.set(name, known);
     }
     return known;
+  }
+
+  /** operationCost of the operation with these variables, remembered per costKey. */
+  function costOf(checked: CheckedQuery, compiled: CompiledOperation, name: string | null, variables: Record<string, unknown>): number {
+    const key = costKey(compiled.costInputs, variables);
+    let cost = compiled.costs.get(key);
+    if (cost === undefined) {
+      cost = operationCost(schema, checked.document, name, variables);
+      if (compiled.costs.size >= MAX_COSTS_KEPT) compiled.costs.clear();
+      compiled.costs.set(key, cost);
+    }
+    return cost;
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse, requestId: string, declared: number, resultType: string): Promise<void> {
@@ -133,18 +199,20 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     if (params && checked && compiled) {
       const { operation } = compiled;
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], params.variables, { maxErrors: 1 });
-      if (!coerced.errors && operationCost(schema, checked.document, params.operationName, coerced.coerced) <= graphqlLimits.maxCost) {
+      if (!coerced.errors && costOf(checked, compiled, params.operationName, coerced.coerced) <= graphqlLimits.maxCost) {
         const result = await compiled.compiled.query(undefined, surface.context(adminKey, requestId), params.variables);
         if (result.errors) executed = asGraphQLResult(result, checked.document);
         else {
-          const text = compiled.compiled.stringify(result);
+          // As bytes: JSON.stringify's text of a page is made of parts, which Buffer.byteLength would
+          // join into one string, and Node's write again with the headers in front.
+          const body = Buffer.from(compiled.compiled.stringify(result));
           // Headers as a flat list and the body in the same call: Node writes them in one go.
-          const headers = ['content-type', resultType, 'content-length', String(Buffer.byteLength(text))];
+          const headers = ['content-type', resultType, 'content-length', String(body.length)];
           const corsHeaders = origin === null ? noOriginCors : graphqlCorsHeaders(origin, corsOrigins);
           for (const name in corsHeaders) headers.push(name, corsHeaders[name]!);
           headers.push('x-request-id', requestId);
           res.writeHead(200, headers);
-          res.end(text);
+          res.end(body);
           const labels = { operation: metrics.operationLabel(operation.name?.value), type: 'query', outcome: 'success' };
           metrics.graphqlOperations.inc(labels);
           metrics.graphqlOperationDuration.observe(labels, (performance.now() - started) / 1000);

@@ -182,11 +182,12 @@ function sameColumns(keys: string[], counts: boolean): boolean {
   return keys.length === expected.length && keys.every((key, i) => key === expected[i]);
 }
 
-// As drizzle reads them: timestamptz as its text (made a Date below), the rest as node-postgres does.
-const TIMESTAMPTZ = pg.types.builtins.TIMESTAMPTZ;
+// timestamptz as its text (made a Date below, as drizzle reads it) and jsonb as its text (parsed
+// below when read), the rest as node-postgres parses it.
+const { TIMESTAMPTZ, JSONB } = pg.types.builtins;
 const asText = (value: string) => value;
 const rawTypes = {
-  getTypeParser: (oid: number, format?: string) => (oid === TIMESTAMPTZ ? asText : pg.types.getTypeParser(oid, format as 'text')),
+  getTypeParser: (oid: number, format?: string) => (oid === TIMESTAMPTZ || oid === JSONB ? asText : pg.types.getTypeParser(oid, format as 'text')),
 };
 
 /**
@@ -201,21 +202,51 @@ function rawList(raw: RawPool, built: { sql: string; params: unknown[] }, name: 
       const params = fillPlaceholders(built.params, values);
       raw.logQuery?.(built.sql, params);
       const result = await raw.pool.query<unknown[]>(config, params);
-      return result.rows.map((r) => {
-        const row: UserRowWithCount = {
-          id: r[0] as string,
-          email: r[1] as string | null,
-          status: r[2] as UserStatus,
-          createdAt: new Date(r[3] as string),
-          lastAuthenticatedAt: r[4] === null ? null : new Date(r[4] as string),
-          disabledAt: r[5] === null ? null : new Date(r[5] as string),
-          customData: jsonOf(r[6]),
-        };
-        if (counts) row.activeSessionCount = r[7] as number;
-        return row;
-      });
+      const rows: UserRowWithCount[] = new Array(result.rows.length);
+      for (let i = 0; i < rows.length; i++) rows[i] = new PageRow(result.rows[i]!, counts);
+      return rows;
     },
   };
+}
+
+/**
+ * A row of rawList's page, mapped as drizzle maps it, except that the columns a page is seldom asked
+ * for (lastAuthenticatedAt, disabledAt, customData) are kept as PostgreSQL's text and made a Date or
+ * parsed each time they are read: a page of users then allocates two Dates and an object fewer per
+ * row (issue 18: what a page allocates is what the young generation's collections pay for).
+ */
+class PageRow implements UserRowWithCount {
+  readonly id: string;
+  readonly email: string | null;
+  readonly status: UserStatus;
+  readonly createdAt: Date;
+  readonly activeSessionCount?: number;
+  readonly #lastAuthenticatedAt: string | null;
+  readonly #disabledAt: string | null;
+  readonly #customData: string;
+
+  constructor(r: unknown[], counts: boolean) {
+    this.id = r[0] as string;
+    this.email = r[1] as string | null;
+    this.status = r[2] as UserStatus;
+    this.createdAt = new Date(r[3] as string);
+    if (counts) this.activeSessionCount = r[7] as number;
+    this.#lastAuthenticatedAt = r[4] as string | null;
+    this.#disabledAt = r[5] as string | null;
+    this.#customData = r[6] as string;
+  }
+
+  get lastAuthenticatedAt(): Date | null {
+    return this.#lastAuthenticatedAt === null ? null : new Date(this.#lastAuthenticatedAt);
+  }
+
+  get disabledAt(): Date | null {
+    return this.#disabledAt === null ? null : new Date(this.#disabledAt);
+  }
+
+  get customData(): Record<string, unknown> {
+    return jsonOf(JSON.parse(this.#customData));
+  }
 }
 
 /** drizzle's jsonb mapping: node-postgres parses it, and a string it gets is parsed once more if it can be. */
