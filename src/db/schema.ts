@@ -108,6 +108,11 @@ export const refreshTokens = pgTable(
       .on(t.userId, t.createdAt, t.id)
       .where(sql`${t.revokedAt} IS NULL`),
     index('refresh_tokens_user_idx').on(t.userId),
+    // The count of a user's live sessions that every page of users asks per row (activeSessionCount):
+    // a hash index finds the user's entries with one hash of the id, where the btree above compares
+    // the id against each level's keys under the database's collation (issue 18: about half the
+    // count's cost). Equality only; listings in order keep the btree.
+    index('refresh_tokens_live_user_hash').using('hash', t.userId).where(sql`${t.revokedAt} IS NULL`),
   ],
 );
 

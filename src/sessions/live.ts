@@ -10,8 +10,8 @@ export const sessionsAsT = alias(refreshTokens, 't');
 
 /**
  * The condition "this session is live" on `refresh_tokens`, or on the alias given: the columns are
- * qualified, so it reads the same in a subquery as in an UPDATE. refresh_tokens_live_user_idx is
- * partial on `revoked_at IS NULL`, which this condition implies.
+ * qualified, so it reads the same in a subquery as in an UPDATE. refresh_tokens_live_user_idx and
+ * refresh_tokens_live_user_hash are partial on `revoked_at IS NULL`, which this condition implies.
  */
 export function liveSession(sessions: { revokedAt: Column; expiresAt: Column } = refreshTokens): SQL {
   return and(isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`))!;

@@ -23,7 +23,9 @@ export async function countLiveSessionsByUser(
 
 /**
  * One page of live sessions, newest first, for each of many users, in one statement: a lateral
- * join runs the per-user keyset query against refresh_tokens_live_user_idx.
+ * join runs the per-user keyset query, through refresh_tokens_live_user_hash and a sort of the
+ * user's live sessions (a user has few) or through refresh_tokens_live_user_idx in order, as the
+ * planner finds cheaper.
  */
 export async function liveSessionPagesByUser(
   ex: Executor,

@@ -1,0 +1,1 @@
+CREATE INDEX "refresh_tokens_live_user_hash" ON "refresh_tokens" USING hash ("user_id") WHERE "refresh_tokens"."revoked_at" IS NULL;
