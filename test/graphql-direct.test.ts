@@ -175,6 +175,14 @@ describe('the direct GraphQL path answers as Yoga does', () => {
     }
   });
 
+  it("answers null for @skip/@include's `if` (a variable with a default) with execution's error, not a 500", async () => {
+    for (const directive of ['skip', 'include']) {
+      const answer = await expectSameAnswer({ query: `query ($b: Boolean = true) { users @${directive}(if: $b) { totalCount } }`, variables: { b: null } });
+      expect(answer.status, directive).not.toBe(500);
+      expect(JSON.parse(answer.body).errors[0].message, directive).toMatch(/must not be null/);
+    }
+  });
+
   it('runs a query answered with errors once, with the statements of the Yoga path', async () => {
     // The first field reads the database; the second (nullable) fails: the answer has data and an error.
     const query = `{ users(first: 3) { totalCount nodes { id } } bad: user(id: "not an id") { id } }`;

@@ -123,17 +123,28 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     return known;
   }
 
-  /** operationCost of the operation with these variables, remembered per costKey (when it has one). */
+  /**
+   * operationCost of the operation with these variables, remembered per costKey (when it has one);
+   * Infinity when it cannot be counted (null for @skip/@include's `if`): Yoga then answers the error.
+   */
   function costOf(checked: CheckedQuery, compiled: CompiledOperation, name: string | null, variables: Record<string, unknown>): number {
     const key = costKey(compiled.costInputs, variables);
-    if (key === undefined) return operationCost(schema, checked.document, name, variables);
+    if (key === undefined) return countedCost(checked.document, name, variables);
     let cost = compiled.costs.get(key);
     if (cost === undefined) {
-      cost = operationCost(schema, checked.document, name, variables);
+      cost = countedCost(checked.document, name, variables);
       if (compiled.costs.size >= MAX_COSTS_KEPT) compiled.costs.clear();
       compiled.costs.set(key, cost);
     }
     return cost;
+  }
+
+  function countedCost(document: DocumentNode, name: string | null, variables: Record<string, unknown>): number {
+    try {
+      return operationCost(schema, document, name, variables);
+    } catch {
+      return Infinity;
+    }
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse, requestId: string, declared: number, resultType: string): Promise<void> {

@@ -173,7 +173,11 @@ export function costKey(inputs: CostInputs, variables: Record<string, unknown>):
   return key;
 }
 
-/** The cost of an operation with these (coerced) variables, in graphql-armor's model. */
+/**
+ * The cost of an operation with these (coerced) variables, in graphql-armor's model. Throws
+ * getDirectiveValues' error when @skip/@include's `if` is given null (by a variable with a default):
+ * such an operation does not run.
+ */
 export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
@@ -262,7 +266,13 @@ export function costWithVariablesPlugin(maxCost: number): Plugin {
       );
       // Bad variables: execution reports them (BAD_USER_INPUT) and runs nothing.
       if (coerced.errors) return;
-      const cost = operationCost(args.schema, args.document, args.operationName, coerced.coerced);
+      let cost;
+      try {
+        cost = operationCost(args.schema, args.document, args.operationName, coerced.coerced);
+      } catch {
+        // null for @skip/@include's `if` (a variable with a default): execution reports it and runs nothing.
+        return;
+      }
       if (cost > maxCost) {
         setResultAndStopExecution({
           errors: [
