@@ -112,6 +112,8 @@ describe('costKey', () => {
     expect(a![0].name?.value).toBe('A');
     expect(a![1]).toMatchObject({ pages: ['f'], flags: [], presence: [] });
     expect(b![1]).toMatchObject({ pages: ['l'], flags: ['y'], presence: ['z'] });
+    // One map holds the costs of a document's operations: their keys never meet.
+    expect(costKey(a![1], { f: 5 })).not.toBe(costKey(b![1], { l: 5 }));
   });
 
   it('keeps page sizes only as far as they change the cost', () => {
@@ -125,9 +127,9 @@ describe('costKey', () => {
   it('does not take Object.prototype names for given variables', () => {
     const [inputs] = costInputsOf(parse('query ($constructor: Int, $toString: ID) { items(first: $constructor, owner: "o", after: $toString) { totalCount } }')).values();
     expect(inputs).toMatchObject({ pages: ['constructor'], presence: ['toString'] });
-    expect(costKey(inputs!, {})).toBe('a,a');
-    expect(costKey(inputs!, { constructor: 5, toString: 'x' })).toBe('5,v');
-    expect(costKey(inputs!, { constructor: null, toString: null })).toBe('n,n');
+    expect(costKey(inputs!, {})).toBe('0:a,a');
+    expect(costKey(inputs!, { constructor: 5, toString: 'x' })).toBe('0:5,v');
+    expect(costKey(inputs!, { constructor: null, toString: null })).toBe('0:n,n');
   });
 
   it(`makes no key longer than ${MAX_COST_KEY_LENGTH} characters`, () => {

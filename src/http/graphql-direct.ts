@@ -59,18 +59,21 @@ interface CheckedQuery {
   operations: Map<string | null, CompiledOperation | null>;
   /** The cost inputs of its operations, once one is compiled. */
   costInputs?: Map<OperationDefinitionNode, CostInputs>;
+  /** Its operations' costs by costKey of the variables (at most MAX_COSTS_KEPT for the whole document). */
+  costs: Map<string, number>;
 }
 
 /** A query operation of a checked document, compiled by graphql-jit. */
 interface CompiledOperation {
   operation: OperationDefinitionNode;
   compiled: CompiledQuery;
-  /** Its cost by costKey of the variables. */
-  costs: Map<string, number>;
   costInputs: CostInputs;
 }
 
-/** Costs remembered per operation (distinct page sizes, @skip/@include values: see costKey). */
+/**
+ * Costs remembered per query text (distinct page sizes, @skip/@include values: see costKey): with
+ * keys of at most MAX_COST_KEY_LENGTH ASCII characters, about 20 MB at worst over DOCUMENT_CACHE_SIZE texts.
+ */
 const MAX_COSTS_KEPT = 64;
 
 interface Params {
@@ -99,7 +102,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
       return known;
     }
     const document = surface.checkedDocument(query);
-    const checked = document ? { document, operations: new Map() } : null;
+    const checked = document ? { document, operations: new Map(), costs: new Map() } : null;
     if (documents.size >= DOCUMENT_CACHE_SIZE) documents.delete(documents.keys().next().value!);
     documents.set(query, checked);
     return checked;
@@ -115,7 +118,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
       if (known === undefined) {
         const compiled = operation?.operation === 'query' ? compileQuery(schema, checked.document, name ?? undefined) : null;
         const costInputs = operation && (checked.costInputs ??= costInputsOf(checked.document)).get(operation);
-        known = operation && costInputs && compiled && isCompiledQuery(compiled) ? { operation, compiled, costs: new Map(), costInputs } : null;
+        known = operation && costInputs && compiled && isCompiledQuery(compiled) ? { operation, compiled, costInputs } : null;
       }
       // Names come from clients: a document has few operations, so few names are worth keeping.
       if (checked.operations.size < MAX_OPERATIONS_KEPT) checked.operations.set(name, known);
@@ -130,11 +133,11 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
   function costOf(checked: CheckedQuery, compiled: CompiledOperation, name: string | null, variables: Record<string, unknown>): number {
     const key = costKey(compiled.costInputs, variables);
     if (key === undefined) return countedCost(checked.document, name, variables);
-    let cost = compiled.costs.get(key);
+    let cost = checked.costs.get(key);
     if (cost === undefined) {
       cost = countedCost(checked.document, name, variables);
-      if (compiled.costs.size >= MAX_COSTS_KEPT) compiled.costs.clear();
-      compiled.costs.set(key, cost);
+      if (checked.costs.size >= MAX_COSTS_KEPT) checked.costs.clear();
+      checked.costs.set(key, cost);
     }
     return cost;
   }

@@ -82,6 +82,8 @@ export interface CostInputs {
   pages: readonly string[];
   flags: readonly string[];
   presence: readonly string[];
+  /** What the operation's keys start with: its place among the document's operations. */
+  prefix: string;
   /** The longest costKey these inputs make. */
   maxKeyLength: number;
 }
@@ -98,6 +100,7 @@ export function costInputsOf(document: DocumentNode): Map<OperationDefinitionNod
   const inputs = new Map<OperationDefinitionNode, CostInputs>();
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    const prefix = `${inputs.size}:`;
     const pages = new Set<string>();
     const flags = new Set<string>();
     const presence = new Set<string>();
@@ -137,7 +140,8 @@ export function costInputsOf(document: DocumentNode): Map<OperationDefinitionNod
       pages: [...pages],
       flags: [...flags],
       presence: [...presence],
-      maxKeyLength: pages.size * `${MAX_PAGE_SIZE},`.length + flags.size + presence.size,
+      prefix,
+      maxKeyLength: prefix.length + pages.size * `${MAX_PAGE_SIZE},`.length + flags.size + presence.size,
     });
   }
   return inputs;
@@ -145,12 +149,13 @@ export function costInputsOf(document: DocumentNode): Map<OperationDefinitionNod
 
 /**
  * The key of the coerced variables under which an operation's cost may be remembered: two variable
- * sets of the same key cost the same (test/cost-key.test.ts checks it against operationCost).
+ * sets of the same key cost the same (test/cost-key.test.ts checks it against operationCost), and
+ * the keys of a document's operations differ (one map may hold them all).
  * Undefined when the key would be over MAX_COST_KEY_LENGTH or a value is not of the expected kind.
  */
 export function costKey(inputs: CostInputs, variables: Record<string, unknown>): string | undefined {
   if (inputs.maxKeyLength > MAX_COST_KEY_LENGTH) return undefined;
-  let key = '';
+  let key = inputs.prefix;
   for (const name of inputs.pages) {
     // Own properties only, as getArgumentValues reads them: not `$constructor` from Object.prototype.
     const value = Object.hasOwn(variables, name) ? variables[name] : undefined;
