@@ -48,3 +48,27 @@ describe('toConnection', () => {
     expect(connection.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true, startCursor: null, endCursor: null });
   });
 });
+
+describe('encodeCursor', () => {
+  // Written through a scratch buffer of 1,024 bytes; a text that might not fit takes Buffer.from.
+  const at = new Date('2026-12-03T12:34:56.789Z');
+  const plain = (id: string) => Buffer.from(`${at.getTime()}:${id}`).toString('base64url');
+
+  it.each([
+    ['a UUID', '0b6f3c1e-7a9d-4c2b-9f1e-2d3c4b5a6978'],
+    ['a user id of 128 characters', 'a'.repeat(128)],
+    ['non-ASCII text that just fits', '€'.repeat(1024 / 3 - 15)],
+    ['non-ASCII text past the scratch buffer', '€'.repeat(400)],
+    ['a long mix of 2-, 3- and 4-byte characters', 'é€😀'.repeat(300)],
+    ['a lone surrogate, short', 'x\uD800y'],
+    ['lone surrogates past the scratch buffer', '\uDC00'.repeat(500)],
+  ])('gives what Buffer.from gives for %s', (_name, id) => {
+    expect(encodeCursor({ createdAt: at, id })).toBe(plain(id));
+  });
+
+  it('is not changed by the cursor encoded before it', () => {
+    const long = encodeCursor({ createdAt: at, id: 'z'.repeat(300) });
+    expect(encodeCursor({ createdAt: at, id: 'short' })).toBe(plain('short'));
+    expect(long).toBe(plain('z'.repeat(300)));
+  });
+});

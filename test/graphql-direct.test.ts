@@ -143,6 +143,46 @@ describe('the direct GraphQL path answers as Yoga does', () => {
     expect(direct).toBe(statements);
   });
 
+  it('weighs each request of one text by its own variables: an over-cost one runs nothing, after a cheap one ran', async () => {
+    // The direct path remembers an operation's cost by costKey (src/limits/cost.ts). `$e` null, for
+    // the non-null endpointId, makes each of the ten fields count the largest page: over the limit.
+    const deliveries = Array.from({ length: 10 }, (_, i) => `d${i}: webhookDeliveries(endpointId: $e, first: $n) { ...D }`).join(' ');
+    const query = `query ($e: ID = "00000000-0000-0000-0000-000000000000", $n: Int, $u: Int, $s: Int) {
+      users(first: $u) { totalCount edges { node { id sessions(first: $s) { edges { node { id } } } } } } ${deliveries} }
+      fragment D on WebhookDeliveryConnection { edges { node { attempts createdAt deliveredAt endpointId eventId eventType id lastAttemptAt lastError lastStatusCode nextAttemptAt payload status } } }`;
+    const sent = [
+      { variables: { n: 10, u: 5, s: 5 }, refused: false },
+      { variables: { e: null, n: 10, u: 5, s: 5 }, refused: true },
+      { variables: { n: 10, u: 500, s: 5 }, refused: false },
+      { variables: { n: 10, u: 500, s: 500 }, refused: true },
+      { variables: { n: 10, u: 500, s: 10_000 }, refused: true },
+      { variables: { n: 10, u: 5, s: 5 }, refused: false },
+    ];
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}`, 'x-request-id': 'parity-cost' };
+    await overHttp(JSON.stringify({ query: '{ users(first: 1) { totalCount } }' }), headers);
+    for (const [i, { variables, refused }] of sent.entries()) {
+      const text = JSON.stringify({ query, variables });
+      const what = `${i}: ${JSON.stringify(variables)}`;
+      statements = 0;
+      const direct = await overHttp(text, headers);
+      const directStatements = statements;
+      statements = 0;
+      const yoga = await throughYoga(text, headers);
+      expect(direct, what).toEqual(yoga);
+      expect(direct.body.includes('Cost limit'), what).toBe(refused);
+      expect(directStatements, what).toBe(statements);
+      if (!refused) expect(directStatements).toBeGreaterThan(0);
+    }
+  });
+
+  it("answers null for @skip/@include's `if` (a variable with a default) with execution's error, not a 500", async () => {
+    for (const directive of ['skip', 'include']) {
+      const answer = await expectSameAnswer({ query: `query ($b: Boolean = true) { users @${directive}(if: $b) { totalCount } }`, variables: { b: null } });
+      expect(answer.status, directive).not.toBe(500);
+      expect(JSON.parse(answer.body).errors[0].message, directive).toMatch(/must not be null/);
+    }
+  });
+
   it('runs a query answered with errors once, with the statements of the Yoga path', async () => {
     // The first field reads the database; the second (nullable) fails: the answer has data and an error.
     const query = `{ users(first: 3) { totalCount nodes { id } } bad: user(id: "not an id") { id } }`;

@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAuthSettings, loadConfig } from '../src/config.js';
 import { admit, AttemptLimiter } from '../src/limits/index.js';
 import { MAX_REQUEST_BODY_BYTES } from '../src/http/body.js';
+import { parse } from 'graphql';
+import { operationCost } from '../src/limits/cost.js';
 import { graphqlLimits } from '../src/limits/graphql.js';
+import { schema } from '../src/schema/index.js';
 import { InFlight, lookUntilAnswered, type Look } from '../src/limits/in-flight.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 
@@ -348,6 +351,25 @@ describe('request limits', () => {
           expect(res.body.errors, JSON.stringify(variables)).toBeUndefined();
         }
       }
+    });
+
+    it('weighs null for a non-null argument as the largest page, after the same text ran with a value', async () => {
+      // `$e` has a default, so it may stand for the non-null endpointId; sent as null, the arguments
+      // cannot be coerced and the field counts the largest page (src/limits/cost.ts), over the limit here.
+      const aliases = Array.from({ length: 10 }, (_, i) => `d${i}: webhookDeliveries(endpointId: $e, first: $n) { ...D }`).join(' ');
+      const query = `query ($e: ID = "x", $n: Int) { ${aliases} } fragment D on WebhookDeliveryConnection { edges { node { attempts createdAt deliveredAt endpointId eventId eventType id lastAttemptAt lastError lastStatusCode nextAttemptAt payload status } } }`;
+      const cost = (variables: Record<string, unknown>) => operationCost(schema, parse(query), null, variables);
+      expect(cost({ e: 'x', n: 10 })).toBeLessThan(graphqlLimits.maxCost);
+      expect(cost({ e: null, n: 10 })).toBeGreaterThan(graphqlLimits.maxCost);
+      const notRefused = async (variables: Record<string, unknown>) => {
+        const res = await postGraphQL(t, { query, variables });
+        expect(res.status, JSON.stringify(variables)).toBe(200);
+        for (const error of res.body.errors ?? []) expect(error.message, JSON.stringify(variables)).not.toMatch(/Cost limit/);
+      };
+      await notRefused({ e: 'x', n: 10 });
+      await refusedLikeTheLiteral({ query, variables: { e: null, n: 10 } });
+      await notRefused({ n: 10 });
+      await refusedLikeTheLiteral({ query, variables: { e: null, n: 10 } });
     });
 
     it('lets the same shapes through when they are small, or skipped', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isEnumType, isInputObjectType, isInterfaceType, isObjectType, isUnionType } from 'graphql';
-import { printContract, schema } from '../src/schema/index.js';
+import { GraphQLObjectType, GraphQLSchema, GraphQLString, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isUnionType } from 'graphql';
+import { printContract, schema, withoutEdgeNodeResolvers } from '../src/schema/index.js';
 
 describe('the public contract', () => {
   it('schema.graphql is exactly what the code prints (run `npm run schema` after a change)', () => {
@@ -28,5 +28,40 @@ describe('the public contract', () => {
       void isUnionType;
     }
     expect(missing).toEqual([]);
+  });
+
+  it("keeps no resolver on the four edges' node (graphql-jit then reads the property)", () => {
+    for (const name of ['UserEdge', 'SessionEdge', 'AuditEventEdge', 'WebhookDeliveryEdge']) {
+      const type = schema.getType(name);
+      expect(isObjectType(type), name).toBe(true);
+      const node = (type as GraphQLObjectType).getFields().node;
+      expect(node, name).toBeDefined();
+      expect(node!.resolve, name).toBeUndefined();
+    }
+  });
+
+  it("drops only a node resolver seen to read the parent's node, and catches a thenable's failure", () => {
+    const caught: unknown[] = [];
+    const thenable = { then: (_done: unknown, failed: unknown) => caught.push(failed) };
+    const edge = (name: string, resolve: (parent: { node: unknown }) => unknown) =>
+      new GraphQLObjectType({ name, fields: { node: { type: GraphQLString, resolve } } });
+    const built = withoutEdgeNodeResolvers(
+      new GraphQLSchema({
+        query: new GraphQLObjectType({
+          name: 'Query',
+          fields: {
+            plain: { type: edge('PlainEdge', (parent) => parent.node) },
+            wrapped: { type: edge('WrappedEdge', () => thenable) },
+            other: { type: edge('OtherEdge', () => 'something else') },
+          },
+        }),
+      }),
+    );
+    const nodeOf = (name: string) => (built.getType(name) as GraphQLObjectType).getFields().node!;
+    expect(nodeOf('PlainEdge').resolve).toBeUndefined();
+    expect(nodeOf('WrappedEdge').resolve).toBeDefined();
+    expect(nodeOf('OtherEdge').resolve).toBeDefined();
+    expect(caught).toHaveLength(1);
+    expect(typeof caught[0]).toBe('function');
   });
 });

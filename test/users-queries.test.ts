@@ -1,6 +1,11 @@
 import { gql } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { users } from '../src/db/schema.js';
+import { findUsers } from '../src/users/service.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
+import { onPostgres } from './helpers/database.js';
 import { seedSessions, seedUsers, type SeededUser } from './helpers/seed.js';
 
 let t: TestApp;
@@ -170,3 +175,39 @@ describe('sessions of a user', () => {
     expect(second.user.sessions.pageInfo.hasNextPage).toBe(false);
   });
 });
+
+describe('a page of users as the service returns it', () => {
+  it("maps each field as drizzle does (on PostgreSQL, the raw path's read-only rows)", async () => {
+    const id = randomUUID();
+    const customData = { plan: 'pro', nested: { list: [1, 'two', null, { deep: true }] }, 'with "quotes"': 'é😀' };
+    await t.database.db.insert(users).values({
+      id,
+      email: `mapped.${id}@example.com`,
+      status: 'disabled',
+      createdAt: new Date('2026-01-02T03:04:05.678Z'),
+      lastAuthenticatedAt: new Date('2026-02-03T04:05:06.789Z'),
+      disabledAt: new Date('2026-03-04T05:06:07.891Z'),
+      customData,
+    });
+    const [drizzleRow] = await t.database.db.select().from(users).where(eq(users.id, id));
+    for (const withActiveSessionCount of [false, true]) {
+      const page = await findUsers(t.database.db, { status: 'disabled' }, 50, null, { withActiveSessionCount });
+      const row = page.nodes.find((r) => r.id === id)!;
+      expect(row).toBeDefined();
+      // On PostgreSQL the page comes from rawList: rows of its own class, fields read by name.
+      if (onPostgres) expect(Object.getPrototypeOf(row)).not.toBe(Object.prototype);
+      for (const key of Object.keys(drizzleRow!) as (keyof typeof drizzleRow & string)[]) {
+        expect(row[key as keyof typeof row], key).toEqual(drizzleRow![key]);
+      }
+      expect(row.customData).toEqual(customData);
+      expect(row.disabledAt!.getTime()).toBe(Date.parse('2026-03-04T05:06:07.891Z'));
+      expect(row.activeSessionCount).toBe(withActiveSessionCount ? 0 : undefined);
+      // The same value on every read, and all of it in its JSON.
+      expect(row.customData).toBe(row.customData);
+      expect(row.disabledAt).toBe(row.disabledAt);
+      expect(row.lastAuthenticatedAt).toBe(row.lastAuthenticatedAt);
+      expect(JSON.parse(JSON.stringify(row))).toEqual(JSON.parse(JSON.stringify({ ...drizzleRow, ...(withActiveSessionCount ? { activeSessionCount: 0 } : {}) })));
+    }
+  });
+});
+

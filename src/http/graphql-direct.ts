@@ -28,7 +28,7 @@ import {
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { pickClientAddress, type TrustProxy } from '../client-address.js';
 import { graphqlLimits } from '../limits/graphql.js';
-import { operationCost } from '../limits/cost.js';
+import { costInputsOf, costKey, operationCost, type CostInputs } from '../limits/cost.js';
 import type { Logger } from '../logger.js';
 import * as metrics from '../metrics.js';
 import { MAX_REQUEST_BODY_BYTES } from './body.js';
@@ -57,67 +57,24 @@ export type DirectGraphQL = (req: IncomingMessage, res: ServerResponse) => boole
 interface CheckedQuery {
   document: DocumentNode;
   operations: Map<string | null, CompiledOperation | null>;
+  /** The cost inputs of its operations, once one is compiled. */
+  costInputs?: Map<OperationDefinitionNode, CostInputs>;
+  /** Its operations' costs by costKey of the variables (at most MAX_COSTS_KEPT for the whole document). */
+  costs: Map<string, number>;
 }
 
 /** A query operation of a checked document, compiled by graphql-jit. */
 interface CompiledOperation {
   operation: OperationDefinitionNode;
   compiled: CompiledQuery;
-  /** Its cost by costKey of the variables (see costInputs). */
-  costs: Map<string, number>;
   costInputs: CostInputs;
 }
 
-/** Costs remembered per operation (distinct page sizes, @skip/@include values). */
-const MAX_COSTS_KEPT = 64;
-/** Which PAGE_ARGUMENTS operationCost reads the value of (src/limits/cost.ts). */
-const PAGE_ARGUMENTS = new Set(['first', 'last']);
-
 /**
- * The variables an operation's cost can depend on (src/limits/cost.ts), from where the document uses
- * them: the value of one in a page argument (`first`, `last`) or in a directive's arguments; only
- * whether one is given (not null) in any other field argument, since such a value changes the cost
- * only when the arguments cannot be coerced (null for a non-null argument), and then to the
- * largest page. All other variables, such as a search term, leave it as it is.
+ * Costs remembered per query text (distinct page sizes, @skip/@include values: see costKey): with
+ * keys of at most MAX_COST_KEY_LENGTH ASCII characters, about 20 MB at worst over DOCUMENT_CACHE_SIZE texts.
  */
-interface CostInputs {
-  values: string[];
-  presence: string[];
-}
-
-function costInputsOf(document: DocumentNode): CostInputs {
-  const values = new Set<string>();
-  const presence = new Set<string>();
-  const collect = (node: ASTNode, into: Set<string>) =>
-    visit(node, {
-      Variable(variable) {
-        into.add(variable.name.value);
-      },
-    });
-  visit(document, {
-    Field(field) {
-      for (const argument of field.arguments ?? []) collect(argument.value, PAGE_ARGUMENTS.has(argument.name.value) ? values : presence);
-    },
-    Directive(directive) {
-      collect(directive, values);
-    },
-    // A variable's own definition (its type, its default) is not a use.
-    VariableDefinition() {
-      return false;
-    },
-  });
-  for (const name of values) presence.delete(name);
-  return { values: [...values], presence: [...presence] };
-}
-
-/** The key of the coerced variables under which an operation's cost is remembered. */
-function costKey(inputs: CostInputs, variables: Record<string, unknown>): string {
-  let key = '';
-  for (const name of inputs.values) key += `${JSON.stringify(variables[name]) ?? '-'},`;
-  // Absent (the argument's default applies), null, or a value.
-  for (const name of inputs.presence) key += !(name in variables) ? 'a' : variables[name] === null ? 'n' : 'v';
-  return key;
-}
+const MAX_COSTS_KEPT = 64;
 
 interface Params {
   query: string;
@@ -145,7 +102,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
       return known;
     }
     const document = surface.checkedDocument(query);
-    const checked = document ? { document, operations: new Map() } : null;
+    const checked = document ? { document, operations: new Map(), costs: new Map() } : null;
     if (documents.size >= DOCUMENT_CACHE_SIZE) documents.delete(documents.keys().next().value!);
     documents.set(query, checked);
     return checked;
@@ -156,24 +113,41 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     let known = checked.operations.get(name);
     if (known === undefined) {
       const operation = getOperationAST(checked.document, name);
-      const compiled = operation?.operation === 'query' ? compileQuery(schema, checked.document, name ?? undefined) : null;
-      known = operation && compiled && isCompiledQuery(compiled) ? { operation, compiled, costs: new Map(), costInputs: costInputsOf(checked.document) } : null;
+      // Two names of one operation (null and its own, in a document of one operation) share it.
+      for (const other of checked.operations.values()) if (other && other.operation === operation) known = other;
+      if (known === undefined) {
+        const compiled = operation?.operation === 'query' ? compileQuery(schema, checked.document, name ?? undefined) : null;
+        const costInputs = operation && (checked.costInputs ??= costInputsOf(checked.document)).get(operation);
+        known = operation && costInputs && compiled && isCompiledQuery(compiled) ? { operation, compiled, costInputs } : null;
+      }
       // Names come from clients: a document has few operations, so few names are worth keeping.
       if (checked.operations.size < MAX_OPERATIONS_KEPT) checked.operations.set(name, known);
     }
     return known;
   }
 
-  /** operationCost of the operation with these variables, remembered per costKey. */
+  /**
+   * operationCost of the operation with these variables, remembered per costKey (when it has one);
+   * Infinity when it cannot be counted (null for @skip/@include's `if`): Yoga then answers the error.
+   */
   function costOf(checked: CheckedQuery, compiled: CompiledOperation, name: string | null, variables: Record<string, unknown>): number {
     const key = costKey(compiled.costInputs, variables);
-    let cost = compiled.costs.get(key);
+    if (key === undefined) return countedCost(checked.document, name, variables);
+    let cost = checked.costs.get(key);
     if (cost === undefined) {
-      cost = operationCost(schema, checked.document, name, variables);
-      if (compiled.costs.size >= MAX_COSTS_KEPT) compiled.costs.clear();
-      compiled.costs.set(key, cost);
+      cost = countedCost(checked.document, name, variables);
+      if (checked.costs.size >= MAX_COSTS_KEPT) checked.costs.clear();
+      checked.costs.set(key, cost);
     }
     return cost;
+  }
+
+  function countedCost(document: DocumentNode, name: string | null, variables: Record<string, unknown>): number {
+    try {
+      return operationCost(schema, document, name, variables);
+    } catch {
+      return Infinity;
+    }
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse, requestId: string, declared: number, resultType: string): Promise<void> {

@@ -20,6 +20,7 @@ import {
   isInterfaceType,
   isObjectType,
   Kind,
+  visit,
   type DirectiveNode,
   type DocumentNode,
   type FieldNode,
@@ -27,7 +28,9 @@ import {
   type GraphQLCompositeType,
   type GraphQLField,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type SelectionSetNode,
+  type ValueNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../db/keyset.js';
@@ -35,7 +38,13 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../db/keyset.js';
 const OBJECT_COST = 2;
 const SCALAR_COST = 1;
 const DEPTH_FACTOR = 1.5;
-const PAGE_ARGUMENTS = ['first', 'last'];
+/** The arguments whose value is a field's page size (read by pageSize, and by costInputsOf for costKey). */
+export const PAGE_ARGUMENTS: readonly string[] = ['first', 'last'];
+
+/** What a page argument's number counts as: values past MAX_PAGE_SIZE cost as MAX_PAGE_SIZE, below 1 as 1. */
+function clampedPage(size: number): number {
+  return Math.max(1, Math.min(Math.trunc(size), MAX_PAGE_SIZE));
+}
 
 /**
  * How many items a field asks for: its `first`/`last` (a literal, a variable or the argument's
@@ -54,11 +63,126 @@ function pageSize(field: GraphQLField<unknown, unknown> | undefined, node: Field
     return MAX_PAGE_SIZE;
   }
   const given = PAGE_ARGUMENTS.map((name) => values[name]).find((value) => typeof value === 'number');
-  const size = typeof given === 'number' ? given : DEFAULT_PAGE_SIZE;
-  return Math.max(1, Math.min(Math.trunc(size), MAX_PAGE_SIZE));
+  return clampedPage(typeof given === 'number' ? given : DEFAULT_PAGE_SIZE);
 }
 
-/** The cost of an operation with these (coerced) variables, in graphql-armor's model. */
+/**
+ * The variables an operation's cost can depend on, from where its selections (and the fragments they
+ * spread) use them, since operationCost reads variables only through pageSize's getArgumentValues
+ * and included's @skip/@include:
+ * - `pages`: the value of a page argument (`first: $n`); it counts as clampedPage of it, or as absent
+ *   or null;
+ * - `flags`: a variable in @skip/@include's `if`: true, false, absent or null;
+ * - `presence`: any other argument's variable: only whether it is absent, null or given. Its value
+ *   changes the cost only when getArgumentValues fails, and with coerced variables it fails only on
+ *   null (or absent) where a non-null value is wanted; it then counts the largest page.
+ * Any other variable (one only in another directive) leaves the cost as it is.
+ */
+export interface CostInputs {
+  pages: readonly string[];
+  flags: readonly string[];
+  presence: readonly string[];
+  /** What the operation's keys start with: its place among the document's operations. */
+  prefix: string;
+  /** The longest costKey these inputs make. */
+  maxKeyLength: number;
+}
+
+/** Longer cost keys are not made: costKey answers undefined, and the cost is computed instead. */
+export const MAX_COST_KEY_LENGTH = 256;
+
+/** The CostInputs of each operation of a (valid) document, computed once per document. */
+export function costInputsOf(document: DocumentNode): Map<OperationDefinitionNode, CostInputs> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const inputs = new Map<OperationDefinitionNode, CostInputs>();
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    const prefix = `${inputs.size}:`;
+    const pages = new Set<string>();
+    const flags = new Set<string>();
+    const presence = new Set<string>();
+    const collect = (value: ValueNode, into: Set<string>) =>
+      visit(value, {
+        Variable(variable) {
+          into.add(variable.name.value);
+        },
+      });
+    const spread = new Set<string>();
+    const walk = (selectionSet: SelectionSetNode) =>
+      visit(selectionSet, {
+        Field(field) {
+          for (const { name, value } of field.arguments ?? []) {
+            if (PAGE_ARGUMENTS.includes(name.value) && value.kind === Kind.VARIABLE) pages.add(value.name.value);
+            else collect(value, presence);
+          }
+        },
+        Directive(directive) {
+          const name = directive.name.value;
+          if (name !== GraphQLSkipDirective.name && name !== GraphQLIncludeDirective.name) return false;
+          for (const argument of directive.arguments ?? []) collect(argument.value, flags);
+          return undefined;
+        },
+        FragmentSpread(node) {
+          const name = node.name.value;
+          const fragment = fragments.get(name);
+          if (fragment && !spread.has(name)) {
+            spread.add(name);
+            walk(fragment.selectionSet);
+          }
+        },
+      });
+    walk(definition.selectionSet);
+    for (const name of [...pages, ...flags]) presence.delete(name);
+    inputs.set(definition, {
+      pages: [...pages],
+      flags: [...flags],
+      presence: [...presence],
+      prefix,
+      maxKeyLength: prefix.length + pages.size * `${MAX_PAGE_SIZE},`.length + flags.size + presence.size,
+    });
+  }
+  return inputs;
+}
+
+/**
+ * The key of the coerced variables under which an operation's cost may be remembered: two variable
+ * sets of the same key cost the same (test/cost-key.test.ts checks it against operationCost), and
+ * the keys of a document's operations differ (one map may hold them all).
+ * Undefined when the key would be over MAX_COST_KEY_LENGTH or a value is not of the expected kind.
+ */
+export function costKey(inputs: CostInputs, variables: Record<string, unknown>): string | undefined {
+  if (inputs.maxKeyLength > MAX_COST_KEY_LENGTH) return undefined;
+  let key = inputs.prefix;
+  for (const name of inputs.pages) {
+    // Own properties only, as getArgumentValues reads them: not `$constructor` from Object.prototype.
+    const value = Object.hasOwn(variables, name) ? variables[name] : undefined;
+    if (typeof value === 'number') key += `${clampedPage(value)},`;
+    else if (value === undefined) key += 'a,';
+    else if (value === null) key += 'n,';
+    else return undefined;
+  }
+  for (const name of inputs.flags) {
+    const value = Object.hasOwn(variables, name) ? variables[name] : undefined;
+    if (value === true) key += 't';
+    else if (value === false) key += 'f';
+    else if (value === undefined) key += 'a';
+    else if (value === null) key += 'n';
+    else return undefined;
+  }
+  for (const name of inputs.presence) {
+    key += !Object.hasOwn(variables, name) ? 'a' : variables[name] === null ? 'n' : 'v';
+  }
+  return key;
+}
+
+/**
+ * The cost of an operation with these (coerced) variables, in graphql-armor's model. Throws
+ * getDirectiveValues' error when @skip/@include's `if` is given null (by a variable with a default):
+ * such an operation does not run.
+ */
 export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
@@ -147,7 +271,13 @@ export function costWithVariablesPlugin(maxCost: number): Plugin {
       );
       // Bad variables: execution reports them (BAD_USER_INPUT) and runs nothing.
       if (coerced.errors) return;
-      const cost = operationCost(args.schema, args.document, args.operationName, coerced.coerced);
+      let cost;
+      try {
+        cost = operationCost(args.schema, args.document, args.operationName, coerced.coerced);
+      } catch {
+        // null for @skip/@include's `if` (a variable with a default): execution reports it and runs nothing.
+        return;
+      }
       if (cost > maxCost) {
         setResultAndStopExecution({
           errors: [

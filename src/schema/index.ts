@@ -24,7 +24,7 @@ export const schema: GraphQLSchema = withoutEdgeNodeResolvers(builder.toSchema({
  * issue 18); without one, it reads the property. Only a resolver that is seen to read `node` (not one
  * a plugin wrapped) is dropped.
  */
-function withoutEdgeNodeResolvers(built: GraphQLSchema): GraphQLSchema {
+export function withoutEdgeNodeResolvers(built: GraphQLSchema): GraphQLSchema {
   for (const type of Object.values(built.getTypeMap())) {
     if (!isObjectType(type) || !type.name.endsWith('Edge')) continue;
     const node = type.getFields().node;
@@ -37,8 +37,9 @@ function readsNode(resolve: GraphQLFieldResolver<unknown, unknown>): boolean {
   const probe = {};
   try {
     const result: unknown = resolve({ node: probe }, {}, undefined, undefined as never);
-    // A wrapped resolver may answer a promise that fails without a context: kept, and its failure ignored.
-    if (result instanceof Promise) result.catch(() => {});
+    // A wrapped resolver may answer a promise (or another thenable) that fails without a context:
+    // kept, and its failure ignored.
+    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, () => {});
     return result === probe;
   } catch {
     return false;

@@ -42,6 +42,10 @@ const liveSessionCountOf = (userId: SQL) =>
   sql<number>`(SELECT count(*)::int FROM ${refreshTokens} t WHERE t.user_id = ${userId} AND ${liveSession(sessionsAsT)})`;
 const activeSessionCount = liveSessionCountOf(sql`${users}.id`).as('active_session_count');
 
+/**
+ * A user's row of a page. On PostgreSQL, outside a transaction, listUsers' rows are read-only views
+ * (PageRow): lastAuthenticatedAt, disabledAt and customData are getters, not own properties.
+ */
 export type UserRowWithCount = UserRow & { activeSessionCount?: number };
 
 interface ListShape {
@@ -212,8 +216,13 @@ function rawList(raw: RawPool, built: { sql: string; params: unknown[] }, name: 
 /**
  * A row of rawList's page, mapped as drizzle maps it, except that the columns a page is seldom asked
  * for (lastAuthenticatedAt, disabledAt, customData) are kept as PostgreSQL's text and made a Date or
- * parsed each time they are read: a page of users then allocates two Dates and an object fewer per
- * row (issue 18: what a page allocates is what the young generation's collections pay for).
+ * parsed when first read (then the same value on every read): a page of users then allocates two
+ * Dates and an object fewer per row (issue 18: what a page allocates is what the young generation's
+ * collections pay for). Nothing reads customData from a page today (the GraphQL User has no such
+ * field); it stays so that the row is a whole UserRow.
+ *
+ * A read-only view: those three are getters on the prototype, so a spread (`{ ...row }`),
+ * Object.keys or toEqual do not see them; JSON.stringify does (toJSON).
  */
 class PageRow implements UserRowWithCount {
   readonly id: string;
@@ -221,9 +230,11 @@ class PageRow implements UserRowWithCount {
   readonly status: UserStatus;
   readonly createdAt: Date;
   readonly activeSessionCount?: number;
-  readonly #lastAuthenticatedAt: string | null;
-  readonly #disabledAt: string | null;
-  readonly #customData: string;
+  #lastAuthenticatedAt: string | Date | null;
+  #disabledAt: string | Date | null;
+  /** PostgreSQL's text until customData is first read, then null. */
+  #customDataText: string | null;
+  #customData: Record<string, unknown> | undefined;
 
   constructor(r: unknown[], counts: boolean) {
     this.id = r[0] as string;
@@ -233,19 +244,31 @@ class PageRow implements UserRowWithCount {
     if (counts) this.activeSessionCount = r[7] as number;
     this.#lastAuthenticatedAt = r[4] as string | null;
     this.#disabledAt = r[5] as string | null;
-    this.#customData = r[6] as string;
+    this.#customDataText = r[6] as string;
   }
 
   get lastAuthenticatedAt(): Date | null {
-    return this.#lastAuthenticatedAt === null ? null : new Date(this.#lastAuthenticatedAt);
+    if (typeof this.#lastAuthenticatedAt === 'string') this.#lastAuthenticatedAt = new Date(this.#lastAuthenticatedAt);
+    return this.#lastAuthenticatedAt;
   }
 
   get disabledAt(): Date | null {
-    return this.#disabledAt === null ? null : new Date(this.#disabledAt);
+    if (typeof this.#disabledAt === 'string') this.#disabledAt = new Date(this.#disabledAt);
+    return this.#disabledAt;
   }
 
   get customData(): Record<string, unknown> {
-    return jsonOf(JSON.parse(this.#customData));
+    // PostgreSQL's text of a jsonb is always JSON: parsed once, as node-postgres parses it for drizzle.
+    if (this.#customDataText !== null) {
+      this.#customData = jsonOf(JSON.parse(this.#customDataText));
+      this.#customDataText = null;
+    }
+    return this.#customData!;
+  }
+
+  toJSON(): UserRowWithCount {
+    const { id, email, status, createdAt, lastAuthenticatedAt, disabledAt, customData, activeSessionCount } = this;
+    return { id, email, status, createdAt, lastAuthenticatedAt, disabledAt, customData, ...(activeSessionCount === undefined ? {} : { activeSessionCount }) };
   }
 }
 
@@ -266,7 +289,8 @@ const preparedLists = new WeakMap<Executor, Map<string, ReturnType<typeof prepar
 /**
  * A page of users, newest first, ties broken by id; fetches first + 1 rows (see toPage). With
  * `withActiveSessionCount`, each row also carries its live-session count: the page and its counts
- * in one statement.
+ * in one statement. Rows of the raw path are read-only views (PageRow): read their fields by name;
+ * a spread or Object.keys misses lastAuthenticatedAt, disabledAt and customData.
  */
 export async function listUsers(
   ex: Executor,
