@@ -274,8 +274,10 @@ export function costWithVariablesPlugin(maxCost: number): Plugin {
       let cost;
       try {
         cost = operationCost(args.schema, args.document, args.operationName, coerced.coerced);
-      } catch {
-        // null for @skip/@include's `if` (a variable with a default): execution reports it and runs nothing.
+      } catch (error) {
+        // null for @skip/@include's `if` (a variable with a default): execution reports it and runs
+        // nothing. Anything else is not a client's mistake, and is not let through uncounted.
+        if (!(error instanceof GraphQLError)) throw error;
         return;
       }
       if (cost > maxCost) {
