@@ -42,10 +42,7 @@ const liveSessionCountOf = (userId: SQL) =>
   sql<number>`(SELECT count(*)::int FROM ${refreshTokens} t WHERE t.user_id = ${userId} AND ${liveSession(sessionsAsT)})`;
 const activeSessionCount = liveSessionCountOf(sql`${users}.id`).as('active_session_count');
 
-/**
- * A user's row of a page. On PostgreSQL, outside a transaction, listUsers' rows are read-only views
- * (PageRow): lastAuthenticatedAt, disabledAt and customData are getters, not own properties.
- */
+/** A user's row of a page (on PostgreSQL outside a transaction, a read-only PageRow: see there). */
 export type UserRowWithCount = UserRow & { activeSessionCount?: number };
 
 interface ListShape {
@@ -289,8 +286,7 @@ const preparedLists = new WeakMap<Executor, Map<string, ReturnType<typeof prepar
 /**
  * A page of users, newest first, ties broken by id; fetches first + 1 rows (see toPage). With
  * `withActiveSessionCount`, each row also carries its live-session count: the page and its counts
- * in one statement. Rows of the raw path are read-only views (PageRow): read their fields by name;
- * a spread or Object.keys misses lastAuthenticatedAt, disabledAt and customData.
+ * in one statement. Read the rows' fields by name (PageRow).
  */
 export async function listUsers(
   ex: Executor,
