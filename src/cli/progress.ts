@@ -1,6 +1,8 @@
 // Progress of a long command on stderr: a bar redrawn in place (with rate and ETA) when stderr is a
 // terminal, a plain line every few seconds otherwise (logs, CI). stdout is never written.
 
+import { withThousands } from '../thousands.js';
+
 export interface ProgressOptions {
   /** What is counted: "users". */
   unit: string;
@@ -71,7 +73,7 @@ export class Progress {
     const fraction = total ? Math.min(1, this.done / total) : null;
     const rate = this.rate;
     const eta = fraction && fraction > 0 ? (this.elapsedSeconds * (1 - fraction)) / fraction : NaN;
-    const figures = `${this.count.toLocaleString('en-US')} ${unit}, ${Math.round(rate).toLocaleString('en-US')} ${unit}/s`;
+    const figures = `${withThousands(this.count)} ${unit}, ${withThousands(Math.round(rate))} ${unit}/s`;
     if (this.tty) {
       const filled = fraction === null ? 0 : Math.round(fraction * BAR_WIDTH);
       const bar = fraction === null ? '' : `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% `;

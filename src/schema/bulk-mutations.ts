@@ -1,3 +1,4 @@
+import { withThousands } from '../thousands.js';
 import * as bulk from '../users/bulk.js';
 import { grantMutation } from './access.js';
 import { builder } from './builder.js';
@@ -68,7 +69,7 @@ const BulkActionResult = builder.objectRef<bulk.BulkActionResult>('BulkActionRes
   }),
 });
 
-const IDS_DESCRIPTION = `The users' ids: at most ${bulk.MAX_BULK_IDS.toLocaleString('en-US')} (more is a BAD_USER_INPUT error and changes nothing).`;
+const IDS_DESCRIPTION = `The users' ids: at most ${withThousands(bulk.MAX_BULK_IDS)} (more is a BAD_USER_INPUT error and changes nothing).`;
 
 builder.mutationField('disableUsers', (t) =>
   t.field({

@@ -1,6 +1,7 @@
 // importUsers: users brought in from another system with their ids, a small batch per call (the
 // command line's import takes whole files; both use src/users/import.ts).
 import { InvalidInputError } from '../errors.js';
+import { withThousands } from '../thousands.js';
 import { countOutcomes, importUserBatch, recordImportRun, type ImportItemResult, type ImportUser } from '../users/import.js';
 import { grantMutation } from './access.js';
 import { builder } from './builder.js';
@@ -101,12 +102,12 @@ builder.mutationField('importUsers', (t) =>
   t.field({
     ...grantMutation('owner'),
     type: ImportUsersResult,
-    description: `Imports users from another system (Atlas App Services, Firebase, Supabase, an export of this gateway) with their ids, emails, statuses and password hashes, in one transaction: at most ${MAX_GRAPHQL_IMPORT.toLocaleString('en-US')} per call (the command line's \`import\` takes whole files). Idempotent: a user already imported is UNCHANGED. No user.created webhooks are sent. One audit event per call.`,
+    description: `Imports users from another system (Atlas App Services, Firebase, Supabase, an export of this gateway) with their ids, emails, statuses and password hashes, in one transaction: at most ${withThousands(MAX_GRAPHQL_IMPORT)} per call (the command line's \`import\` takes whole files). Idempotent: a user already imported is UNCHANGED. No user.created webhooks are sent. One audit event per call.`,
     args: {
       users: t.arg({
         type: [ImportUserInput],
         required: true,
-        description: `The users: at most ${MAX_GRAPHQL_IMPORT.toLocaleString('en-US')} (more is a BAD_USER_INPUT error and changes nothing).`,
+        description: `The users: at most ${withThousands(MAX_GRAPHQL_IMPORT)} (more is a BAD_USER_INPUT error and changes nothing).`,
       }),
       dryRun: t.arg.boolean({ required: false, description: 'Only report what would happen; write nothing (default false).' }),
     },
@@ -114,7 +115,7 @@ builder.mutationField('importUsers', (t) =>
       if (args.users.length > MAX_GRAPHQL_IMPORT) {
         throw new InvalidInputError(
           'users',
-          `importUsers takes at most ${MAX_GRAPHQL_IMPORT.toLocaleString('en-US')} users per call; got ${args.users.length.toLocaleString('en-US')}. Send them in several calls, or use \`npm run admin -- import\`.`,
+          `importUsers takes at most ${withThousands(MAX_GRAPHQL_IMPORT)} users per call; got ${withThousands(args.users.length)}. Send them in several calls, or use \`npm run admin -- import\`.`,
         );
       }
       const dryRun = args.dryRun ?? false;

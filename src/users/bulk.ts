@@ -7,6 +7,7 @@ import type { Database } from '../db/client.js';
 import { InvalidInputError, PendingUserError, UserNotFoundError } from '../errors.js';
 import { countLinkedRows, type LinkedDataCount, type LinkedTable } from '../linked-data/index.js';
 import { recordSessionsRevoked } from '../metrics.js';
+import { withThousands } from '../thousands.js';
 import { appliesTo, inSlices, revokeReasonOf, runPlan, type PlannedAction } from './plans.js';
 import { userIdOrNull } from './rules.js';
 
@@ -108,7 +109,7 @@ export async function runBulkAction(
   if (ids.length > MAX_BULK_IDS) {
     const error = new InvalidInputError(
       'ids',
-      `At most ${MAX_BULK_IDS.toLocaleString('en-US')} ids per call; got ${ids.length.toLocaleString('en-US')}. Split the list.`,
+      `At most ${withThousands(MAX_BULK_IDS)} ids per call; got ${withThousands(ids.length)}. Split the list.`,
     );
     await recordAuditEvent(db, actor, {
       action,
