@@ -1,6 +1,10 @@
 import { Cache, type CacheOptions } from '../changefeed/cache.js';
 import type { RevocationFeed } from '../changefeed/feed.js';
+import { userStatus, type UserStatus } from '../db/schema.js';
 import type { SessionState, SessionStateSource } from './verify.js';
+
+/** The statuses as one string each: a state read from the database carries a string of its own per row. */
+const STATUSES = new Map<string, UserStatus>(userStatus.enumValues.map((status) => [status, status]));
 
 /**
  * Session states for verifyAccessToken, from memory while the feed is live. In the common case a
@@ -9,7 +13,11 @@ import type { SessionState, SessionStateSource } from './verify.js';
  */
 export class CachedSessionStates implements SessionStateSource {
   private readonly cache: Cache<string, SessionState>;
-  private readonly sessionsByUser = new Map<string, Set<string>>();
+  /**
+   * The cached sessions of each user: the session id itself while it is the user's only one (most
+   * users have one or two), a set from the second on. A set of one costs ten times its id (issue 18).
+   */
+  private readonly sessionsByUser = new Map<string, string | Set<string>>();
 
   constructor(
     private readonly source: SessionStateSource,
@@ -37,13 +45,11 @@ export class CachedSessionStates implements SessionStateSource {
     const cached = this.cache.get(sessionId);
     if (cached) return cached;
     const generation = this.cache.generation;
-    const state = await this.source.getSessionState(sessionId);
+    const read = await this.source.getSessionState(sessionId);
+    if (!read) return read;
+    const state = { ...read, userStatus: STATUSES.get(read.userStatus) ?? read.userStatus };
     // Unknown sessions are not kept: they are rare, and a valid signature is needed to ask.
-    if (state && this.cache.set(sessionId, state, generation)) {
-      let sessions = this.sessionsByUser.get(state.userId);
-      if (!sessions) this.sessionsByUser.set(state.userId, (sessions = new Set()));
-      sessions.add(sessionId);
-    }
+    if (this.cache.set(sessionId, state, generation)) this.index(state.userId, sessionId);
     return state;
   }
 
@@ -52,17 +58,33 @@ export class CachedSessionStates implements SessionStateSource {
     return this.cache.size;
   }
 
+  /** The cached sessions of `userId` (for tests). */
+  sessionsOf(userId: string): string[] {
+    const sessions = this.sessionsByUser.get(userId);
+    return sessions === undefined ? [] : typeof sessions === 'string' ? [sessions] : [...sessions];
+  }
+
   private forgetUser(userId: string) {
     const sessions = this.sessionsByUser.get(userId);
     this.sessionsByUser.delete(userId);
-    for (const sessionId of sessions ?? []) this.cache.delete(sessionId);
+    if (typeof sessions === 'string') this.cache.delete(sessions);
+    else for (const sessionId of sessions ?? []) this.cache.delete(sessionId);
     // Also stops reads in flight for this user's sessions from storing what they read before the change.
     this.cache.generation += 1;
   }
 
+  private index(userId: string, sessionId: string) {
+    const sessions = this.sessionsByUser.get(userId);
+    if (sessions === undefined || sessions === sessionId) this.sessionsByUser.set(userId, sessionId);
+    else if (typeof sessions === 'string') this.sessionsByUser.set(userId, new Set([sessions, sessionId]));
+    else sessions.add(sessionId);
+  }
+
   private unindex(userId: string, sessionId: string) {
     const sessions = this.sessionsByUser.get(userId);
-    sessions?.delete(sessionId);
-    if (sessions?.size === 0) this.sessionsByUser.delete(userId);
+    if (sessions === sessionId) this.sessionsByUser.delete(userId);
+    else if (typeof sessions === 'object' && sessions.delete(sessionId)) {
+      if (sessions.size === 1) this.sessionsByUser.set(userId, sessions.values().next().value!);
+    }
   }
 }
