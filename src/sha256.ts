@@ -9,3 +9,9 @@ export const sha256: (text: string) => Buffer =
   typeof crypto.hash === 'function'
     ? (text) => crypto.hash('sha256', text, 'buffer')
     : (text) => crypto.createHash('sha256').update(text, 'utf8').digest();
+
+/** The same SHA-256 as 32 one-byte characters (`binary` is latin1): a compact Map key for a long secret (a token). */
+export const sha256Key: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'binary')
+    : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('binary');

@@ -108,6 +108,9 @@ describe('access tokens: what they carry, and which ones are refused', () => {
     const { token, claims } = await signAccessToken(keys, { sub: user.id, sid, deviceId: user.deviceId!, userData: {} }, 60, second - 58_000);
     expect(await verifyAccessToken(token, verifier)).toMatchObject({ userId: user.id, sessionId: sid });
     expect(verifier.keys.checkedToken(token)).toMatchObject({ sub: user.id, sid, exp: claims.exp });
+    // Remembered by its hash: only this very text finds it.
+    expect(verifier.keys.checkedToken(`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
+    expect(verifier.keys.checkedToken(`${token} `)).toBeUndefined();
     expect((await introspect(t, token)).body).toMatchObject({ active: true });
     expect((await introspect(t, token)).body).toMatchObject({ active: true });
     // A reload of the ring (a rotation, a notification) forgets what it checked.
@@ -118,6 +121,21 @@ describe('access tokens: what they carry, and which ones are refused', () => {
     await new Promise((resolve) => setTimeout(resolve, claims.exp * 1000 - Date.now() + 50));
     expect(verifier.keys.checkedToken(token)).toBeUndefined();
     await expectRefused(token, 'access token expired');
+  });
+
+  it("remembers a checked token's user data as it was signed, frozen", async () => {
+    const user = await signedInUser();
+    const { sid } = decodeJwt(user.accessToken!) as { sid: string };
+    const keys = createTokenKeys(t.database.db, { appId: DEFAULT_APP_ID, publicUrl: t.baseUrl, jwtSecret: null });
+    const userData = { name: 'Ann', plan: { tier: 2 } };
+    const withData = await signAccessToken(keys, { sub: user.id, sid, deviceId: user.deviceId!, userData }, 60);
+    const without = await signAccessToken(keys, { sub: user.id, sid, deviceId: user.deviceId!, userData: {} }, 60);
+    for (const [token, expected] of [[withData.token, userData], [without.token, {}]] as const) {
+      expect((await verifyAccessToken(token, verifier)).userData).toEqual(expected);
+      const remembered = verifier.keys.checkedToken(token)!;
+      expect(remembered.userData).toEqual(expected);
+      expect(Object.isFrozen(remembered.userData)).toBe(true);
+    }
   });
 
   it('refuses tampered tokens, alg "none", other algorithms, other keys and other apps', async () => {

@@ -104,13 +104,19 @@ export async function readAccessToken(keys: TokenKeys, token: string): Promise<A
     iat,
     exp,
     deviceId: typeof deviceId === 'string' ? deviceId : '',
-    userData: Object.freeze(userData && typeof userData === 'object' ? (userData as Record<string, unknown>) : {}),
+    userData: userData && typeof userData === 'object' && hasAnyKey(userData) ? Object.freeze(userData as Record<string, unknown>) : NO_USER_DATA,
   });
   keys.rememberChecked(token, kid, key, claims);
   return claims;
 }
 
 const REQUIRED_CLAIMS = ['sub', 'sid', 'iat', 'exp'];
+/** The userData of every token without any: one object for all the checked tokens kept in memory. */
+const NO_USER_DATA: Readonly<Record<string, unknown>> = Object.freeze({});
+const hasAnyKey = (object: object) => {
+  for (const _ in object) return true;
+  return false;
+};
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 type ProtectedHeader = ReturnType<typeof decodeProtectedHeader>;
