@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { createApp } from '../src/app.js';
+import { formToken } from '../src/http/client-api.js';
 import { InvalidSessionError } from '../src/tokens/errors.js';
 import { createTokenKeys, signAccessToken } from '../src/tokens/tokens.js';
 import { createAccessTokenVerifier, verifyAccessToken, type AccessTokenVerifier } from '../src/tokens/verify.js';
@@ -369,6 +370,11 @@ describe('POST /introspect', () => {
       expect(bad.status).toBe(400);
       expect(JSON.parse(bad.body)).toMatchObject({ error: 'invalid_request' });
     }
+  });
+
+  it("reads a form body's token as URLSearchParams does", () => {
+    const bodies = ['token=abc.def-_', 'token=', 'token=a&token=b', 'x=1&token=a', 'token=a%2Eb', 'token=a+b', 'token=a=b', 'token=a;b', 'tokens=a', 'TOKEN=a', '', '&token=a', 'token=%zz', 'token=a#b'];
+    for (const body of bodies) expect(formToken(body), body).toBe(new URLSearchParams(body).get('token'));
   });
 
   it('needs an admin key', async () => {

@@ -159,6 +159,25 @@ describe.skipIf(!onPostgres)('two instances on one PostgreSQL database', () => {
     expect(ms).toBeLessThan(100);
   });
 
+  it('an admin key B checked from memory (its digest remembered) is refused on B within 100 ms of its revocation through A', async () => {
+    const user = await anonymousLogin(a.baseUrl);
+    const secret = await a.createKey('viewer', 'introspecting');
+    expect(await active(b.baseUrl, secret, user.token)).toBe(true);
+    const before = b.statements.length;
+    for (let i = 0; i < 5; i++) expect(await active(b.baseUrl, secret, user.token)).toBe(true);
+    expect(b.statements.slice(before)).toEqual([]);
+    await a.database.db.execute(sql`UPDATE admin_keys SET revoked_at = now() WHERE name = 'introspecting'`);
+    const refused = () =>
+      fetch(`${b.baseUrl}/introspect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: user.token }),
+      }).then((r) => r.status === 401);
+    expect(await msUntil(refused)).toBeLessThan(100);
+    // And stays refused: the next checks read the database, which has it revoked.
+    for (let i = 0; i < 3; i++) expect(await refused()).toBe(true);
+  });
+
   it("after B's listener is killed, B drops its cache, listens again, and revocations still take effect", async () => {
     const first = await anonymousLogin(a.baseUrl);
     const second = await anonymousLogin(a.baseUrl);

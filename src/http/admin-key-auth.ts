@@ -8,8 +8,12 @@ import { isRefusal, type FailureCounter } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import { TooManyAttemptsError } from './errors.js';
 
-/** The admin key of a request's Authorization header (null when none), or null; throws TooManyAttemptsError past the limit. */
-export type AuthenticateAdminKey = (authorization: string | null, address: string) => Promise<AdminKeyRow | null>;
+/**
+ * The admin key of a request's Authorization header (null when none), or null; rejects with
+ * TooManyAttemptsError past the limit. Answered without a promise when it needs no lookup (no
+ * header, or a key in the instance's cache): callers await it either way.
+ */
+export type AuthenticateAdminKey = (authorization: string | null, address: string) => AdminKeyRow | null | Promise<AdminKeyRow | null>;
 
 const BEARER_KEY = /^Bearer\s+(\S{1,512})\s*$/i;
 
@@ -29,7 +33,7 @@ export function createAdminKeyAuth(deps: {
    * before the lookup starts and handed back if the key works, so concurrent bad keys cannot all
    * be looked up before the first is counted (src/limits/attempts.ts).
    */
-  return async function authenticate(header: string | null, address: string): Promise<AdminKeyRow | null> {
+  return function authenticate(header: string | null, address: string): AdminKeyRow | null | Promise<AdminKeyRow | null> {
     if (header === null) return null;
     const secret = BEARER_KEY.exec(header)?.[1];
     // The common case, answered without yielding: a key in the instance's cache, from an address
@@ -42,6 +46,11 @@ export function createAdminKeyAuth(deps: {
         return cached;
       }
     }
+    return lookUp(secret, address);
+  };
+
+  /** The check that may yield: counted under the address's limit, the key read through the cache or the database. */
+  async function lookUp(secret: string | undefined, address: string): Promise<AdminKeyRow | null> {
     const attempt = await limiter.attempt(address);
     if (isRefusal(attempt)) throw new TooManyAttemptsError(attempt.retryAfter);
     let key: AdminKeyRow | null;
@@ -59,5 +68,5 @@ export function createAdminKeyAuth(deps: {
     void attempt.succeeded();
     (adminKeys?.touch(key) ?? touchAdminKey(db, key)).catch((err) => logger.warn({ err }, 'could not record admin key use'));
     return key;
-  };
+  }
 }

@@ -22,13 +22,20 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
   const { clientApi, logger } = deps;
   const trust = trustedProxies(deps.trustProxy);
 
-  async function introspect(req: IncomingMessage, res: ServerResponse, requestId: string, declared: number): Promise<void> {
+  /** Without an async function of its own: a key and token known in memory cost the body's promise and two more (issue 18). */
+  function introspect(req: IncomingMessage, res: ServerResponse, requestId: string, declared: number): Promise<void> | void {
     const started = performance.now();
     const address = pickClientAddress(trust, req.socket.remoteAddress, headerOf(req, 'x-forwarded-for'));
     let bodyRead = false;
-    let answer: JsonAnswer;
+    const answered = (answer: JsonAnswer) => {
+      // As the Fetch path does: refused without reading its body, the connection is closed after the answer.
+      write(res, answer, requestId, answer.status >= 400 && declared > 0 && !bodyRead);
+      recordRequest(logger, 'POST', INTROSPECTION_PATH, answer.status, started, requestId);
+    };
+    const failed = (err: unknown) => answerOf(thrownErrorResponse(err, INTROSPECTION_PATH, requestId, logger)).then(answered);
+    let answer: JsonAnswer | Promise<JsonAnswer>;
     try {
-      answer = await clientApi.introspectPost(
+      answer = clientApi.introspectPost(
         headerOf(req, 'authorization'),
         headerOf(req, 'content-type') ?? '',
         () => {
@@ -38,11 +45,10 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
         address,
       );
     } catch (err) {
-      answer = await answerOf(thrownErrorResponse(err, INTROSPECTION_PATH, requestId, logger));
+      return failed(err);
     }
-    // As the Fetch path does: refused without reading its body, the connection is closed after the answer.
-    write(res, answer, requestId, answer.status >= 400 && declared > 0 && !bodyRead);
-    recordRequest(logger, 'POST', INTROSPECTION_PATH, answer.status, started, requestId);
+    if (answer instanceof Promise) return answer.then(answered, failed);
+    answered(answer);
   }
 
   async function clientRoute(req: IncomingMessage, res: ServerResponse, requestId: string, pathname: string): Promise<void> {

@@ -27,15 +27,25 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * Runs a direct path's handling of Node's own request (./direct.ts, ./graphql-direct.ts) in the
  * request's scope, as the Fetch path's requests run; a fault it throws is logged and answered 500.
  */
-export function inNodeRequestScope(logger: Logger, req: IncomingMessage, res: ServerResponse, handle: (requestId: string) => Promise<void>): true {
+export function inNodeRequestScope(
+  logger: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  handle: (requestId: string) => Promise<void> | void,
+): true {
   const requestId = requestIdOf(headerOf(req, 'x-request-id'));
-  void withRequestScope({ requestId }, () =>
-    handle(requestId).catch((err: unknown) => {
-      logger.error({ err, requestId }, 'request failed');
-      if (!res.headersSent) res.writeHead(500, { 'x-request-id': requestId, connection: 'close' });
-      res.end();
-    }),
-  );
+  const failed = (err: unknown) => {
+    logger.error({ err, requestId }, 'request failed');
+    if (!res.headersSent) res.writeHead(500, { 'x-request-id': requestId, connection: 'close' });
+    res.end();
+  };
+  withRequestScope({ requestId }, () => {
+    try {
+      handle(requestId)?.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  });
   return true;
 }
 
