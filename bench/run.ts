@@ -13,7 +13,6 @@ import { buildDist } from '../scripts/build.mjs';
 import { createTokenKeys } from '../src/tokens/tokens.js';
 import { createRefreshTokenKeys } from '../src/tokens/refresh-tokens.js';
 import { hashPassword } from '../src/users/passwords.js';
-import { hashConcurrencyFor } from '../src/limits/defaults.js';
 import { writeProfileSummary } from './lib/profile.js';
 import { openDatabase } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
@@ -440,7 +439,7 @@ function summarize(
     const perCore = 1000 / kdf.msPerHash;
     checks.push(
       `S8: one scrypt hash (${kdf.params}) costs ${fmt(kdf.msPerHash, 1)} ms of CPU, so at most ${fmt(perCore)} logins/s per core; ` +
-        `one instance here (${host.cores} cores, PASSWORD_HASH_CONCURRENCY default: ${hashConcurrencyFor(host.cores)} at once) answered ${fmt(best)} logins/s; ` +
+        `one instance here (${host.cores} cores, PASSWORD_HASH_CONCURRENCY default) answered ${fmt(best)} logins/s; ` +
         `5,000 logins/s take ${fmt(Math.ceil(5000 / best))} such instances (${fmt(Math.ceil(5000 / perCore))} cores of hashing alone)`,
     );
   }

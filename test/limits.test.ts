@@ -1,9 +1,7 @@
 // Limits against abusive requests: failed admin-key checks and failed logins (429 + Retry-After,
 // and the recovery), body size, batching, and graphql-armor's document limits.
-import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAuthSettings, loadConfig } from '../src/config.js';
-import { hashConcurrencyFor } from '../src/limits/defaults.js';
 import { admit, AttemptLimiter } from '../src/limits/index.js';
 import { MAX_REQUEST_BODY_BYTES } from '../src/http/body.js';
 import { parse } from 'graphql';
@@ -113,10 +111,7 @@ describe('the configuration of the limits', () => {
     expect(config.limits.mailPerEmail).toEqual({ limit: 3, windowMs: 2 * 3_600_000 });
     expect(config.limits.loginPerAccount).toEqual({ limit: 10, windowMs: 15 * minute });
     expect(config.limits.anonLoginPerAddress).toEqual({ limit: 20, windowMs: 10 * minute });
-    expect(config.limits.passwordHashing).toEqual({ concurrency: hashConcurrencyFor(availableParallelism()), maxQueued: { urgent: 64, deferrable: 8 } });
-    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3' }).limits.passwordHashing.concurrency).toBe(3);
-    // Every core but one hashes, at most 2: the event loop keeps a core through a login flood.
-    expect([1, 2, 3, 4, 64].map(hashConcurrencyFor)).toEqual([1, 1, 2, 2, 2]);
+    expect(config.limits.passwordHashing).toEqual({ concurrency: 2, maxQueued: { urgent: 64, deferrable: 8 } });
     for (const bad of ['20', '0/10m', '20/10d', '20/0s', 'lots/10m', '20/9999h']) {
       expect(() => loadConfig({ ANON_LOGIN_LIMIT: bad })).toThrow(/ANON_LOGIN_LIMIT must be "<count>\/<window>"/);
     }

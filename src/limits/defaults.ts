@@ -1,7 +1,5 @@
 // The default rate limits, as README.md's Security section lists them. Types only, no runtime
-// imports of the project's: config.ts reads these without loading the limiters, the metrics or the
-// hashing queue.
-import { availableParallelism } from 'node:os';
+// imports: config.ts reads these without loading the limiters, the metrics or the hashing queue.
 import type { AttemptLimit } from './attempts.js';
 import type { WorkQueueOptions } from './work-queue.js';
 
@@ -27,17 +25,6 @@ export interface RateLimits {
 
 const minutes = (n: number) => n * 60_000;
 
-/**
- * Password hashes at once by default on a machine of `cores`: every core but one, and at most 2.
- * Each scrypt takes a core for about 100 ms and 32 MiB. The core left over keeps the event loop and
- * everything it serves going through a login flood (on 2 cores with both hashing, reads' p99 rose
- * several times over); libuv's pool (4 threads) keeps 2 threads for everything else; and the
- * process's peak is one hash's 32 MiB per lane above what it holds (README, Memory).
- */
-export function hashConcurrencyFor(cores: number): number {
-  return Math.max(1, Math.min(2, cores - 1));
-}
-
 export const defaultRateLimits: RateLimits = {
   adminKeyPerAddress: { limit: 20, windowMs: minutes(10) },
   loginPerAddress: { limit: 30, windowMs: minutes(10) },
@@ -46,5 +33,6 @@ export const defaultRateLimits: RateLimits = {
   anonLoginPerAddress: { limit: 20, windowMs: minutes(10) },
   confirmSendPerAddress: { limit: 20, windowMs: minutes(10) },
   mailPerEmail: { limit: 5, windowMs: minutes(60) },
-  passwordHashing: { concurrency: hashConcurrencyFor(availableParallelism()), maxQueued: { urgent: 64, deferrable: 32 } },
+  // 2 at once: there are 2 cores, and libuv's pool keeps 2 of its 4 threads for everything else.
+  passwordHashing: { concurrency: 2, maxQueued: { urgent: 64, deferrable: 32 } },
 };
