@@ -47,16 +47,16 @@ interface CheckedToken {
 }
 
 /**
- * At most this many checked tokens are remembered per ring, the oldest dropped first: about 4 MB of
- * heap when full (an entry and its claims are some 400 bytes). A deployment with more live tokens in
- * use at once checks the others in full, as before.
+ * At most this many checked tokens are remembered per ring, the oldest dropped first: about 7 MB of
+ * heap when full (an entry, its claims and their strings; 12 MB when the key was the token itself).
+ * A deployment with more live tokens in use at once checks the others in full, as before.
  */
 const CHECKED_TOKENS_MAX = 10_000;
 
 /**
- * A token's key in the memory of checked tokens: its SHA-256. The token itself (some 400 bytes, the
- * larger half of every entry) was the key before; the hash costs about a microsecond a check. A
- * cryptographic hash, so that no other text can be made to find a token's entry.
+ * A token's key in the memory of checked tokens: its SHA-256. The token itself (some 400 bytes) was
+ * the key before; the hash costs a microsecond or two a check. A cryptographic hash, so that no other
+ * text can be made to find a token's entry, and no token outlives its request in memory as text.
  */
 const tokenDigest = sha256Key;
 
