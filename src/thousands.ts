@@ -1,6 +1,6 @@
 // Counts in messages and descriptions with a comma between groups of three digits, as
 // toLocaleString('en-US') writes them, without loading ICU's number formatting: the first
-// toLocaleString of a process reads some 5 MB of the node binary's ICU data, resident from then on
+// toLocaleString of a process reads some 4 MB of the node binary's ICU data, resident from then on
 // (issue 18).
 
 /** The integer `n` with a comma between each group of three digits: 10000 → "10,000", -1234 → "-1,234". */

@@ -29,9 +29,12 @@ describe('CachedSessionStates', () => {
     const { cache, owners, userChanged } = setUp();
     const sessions = { ann: ['a1'], bob: ['b1', 'b2'], cid: ['c1', 'c2', 'c3'] };
     for (const [user, ids] of Object.entries(sessions)) for (const id of ids) owners.set(id, user);
-    for (const id of owners.keys()) expect((await cache.getSessionState(id))?.userStatus).toBe('confirmed');
-    // Read twice: indexed once.
-    await cache.getSessionState('b1');
+    // Each read twice at once (both miss, both store): indexed once, as one id or a set without repeats.
+    for (const id of owners.keys()) {
+      const states = await Promise.all([cache.getSessionState(id), cache.getSessionState(id)]);
+      expect(states.map((state) => state?.userStatus)).toEqual(['confirmed', 'confirmed']);
+    }
+    expect(cache.size).toBe(6);
     for (const [user, ids] of Object.entries(sessions)) expect(cache.sessionsOf(user).sort()).toEqual(ids);
 
     userChanged('cid');
@@ -44,6 +47,13 @@ describe('CachedSessionStates', () => {
     userChanged('bob');
     expect(cache.size).toBe(0);
     expect(['ann', 'bob', 'cid'].flatMap((user) => cache.sessionsOf(user))).toEqual([]);
+    // A user's only session read twice at once, then forgotten: nothing of it stays indexed.
+    await Promise.all([cache.getSessionState('a1'), cache.getSessionState('a1')]);
+    expect(cache.sessionsOf('ann')).toEqual(['a1']);
+    userChanged('ann');
+    expect(cache.sessionsOf('ann')).toEqual([]);
+    expect(cache.size).toBe(0);
+    expect(cache.indexedUsers).toBe(0);
   });
 
   it('keeps the index true to what the cache holds when it drops the oldest for room', async () => {
@@ -61,6 +71,14 @@ describe('CachedSessionStates', () => {
     expect(cache.knownSessionState('b1')).toBeUndefined();
     expect(cache.knownSessionState('x1')?.userId).toBe('xia');
     expect(cache.sessionsOf('bob')).toEqual([]);
+    // A user's only session read twice at once, then dropped for room: the user leaves the index.
+    userChanged('xia');
+    owners.set('y1', 'yan');
+    await Promise.all([cache.getSessionState('b2'), cache.getSessionState('b2')]);
+    await cache.getSessionState('x1');
+    await cache.getSessionState('y1'); // drops b2
+    expect(cache.sessionsOf('bob')).toEqual([]);
+    expect(cache.indexedUsers).toBe(2);
   });
 
   it('unindexes a session read again after it grew too old', async () => {

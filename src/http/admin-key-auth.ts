@@ -11,7 +11,7 @@ import { TooManyAttemptsError } from './errors.js';
 /**
  * The admin key of a request's Authorization header (null when none), or null; rejects with
  * TooManyAttemptsError past the limit. Answered without a promise when it needs no lookup (no
- * header, or a key in the instance's cache): callers await it either way.
+ * header, or a key in the instance's cache): callers await it, or test for a Promise.
  */
 export type AuthenticateAdminKey = (authorization: string | null, address: string) => AdminKeyRow | null | Promise<AdminKeyRow | null>;
 

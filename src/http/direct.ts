@@ -22,7 +22,7 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
   const { clientApi, logger } = deps;
   const trust = trustedProxies(deps.trustProxy);
 
-  /** Without an async function of its own: a key and token known in memory cost the body's promise and two more (issue 18). */
+  /** Without an async function of its own: a key and token known in memory cost four promises in all: the body's, one here, one in introspect and the request scope's (issue 18). */
   function introspect(req: IncomingMessage, res: ServerResponse, requestId: string, declared: number): Promise<void> | void {
     const started = performance.now();
     const address = pickClientAddress(trust, req.socket.remoteAddress, headerOf(req, 'x-forwarded-for'));

@@ -58,6 +58,11 @@ export class CachedSessionStates implements SessionStateSource {
     return this.cache.size;
   }
 
+  /** How many users the index holds (for tests: none once their sessions are gone). */
+  get indexedUsers(): number {
+    return this.sessionsByUser.size;
+  }
+
   /** The cached sessions of `userId` (for tests). */
   sessionsOf(userId: string): string[] {
     const sessions = this.sessionsByUser.get(userId);

@@ -55,7 +55,8 @@ const CHECKED_TOKENS_MAX = 10_000;
 
 /**
  * A token's key in the memory of checked tokens: its SHA-256. The token itself (some 400 bytes) was
- * the key before; the hash costs a microsecond or two a check. A cryptographic hash, so that no other
+ * the key before; the hash costs a microsecond or two a check (a few times that on a token's first
+ * check, which looks it up twice and stores it). A cryptographic hash, so that no other
  * text can be made to find a token's entry, and no token outlives its request in memory as text.
  */
 const tokenDigest = sha256Key;

@@ -104,7 +104,8 @@ export async function readAccessToken(keys: TokenKeys, token: string): Promise<A
     iat,
     exp,
     deviceId: typeof deviceId === 'string' ? deviceId : '',
-    userData: userData && typeof userData === 'object' && hasAnyKey(userData) ? Object.freeze(userData as Record<string, unknown>) : NO_USER_DATA,
+    userData:
+      userData && typeof userData === 'object' && (Array.isArray(userData) || hasAnyKey(userData)) ? Object.freeze(userData as Record<string, unknown>) : NO_USER_DATA,
   });
   keys.rememberChecked(token, kid, key, claims);
   return claims;
