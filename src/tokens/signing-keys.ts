@@ -55,11 +55,11 @@ const CHECKED_TOKENS_MAX = 10_000;
 
 /**
  * A token's key in the memory of checked tokens: its SHA-256. The token itself (some 400 bytes) was
- * the key before; the hash costs a microsecond or two a check (a few times that on a token's first
- * check, which looks it up twice and stores it). A cryptographic hash, so that no other
- * text can be made to find a token's entry, and no token outlives its request in memory as text.
+ * the key before; the hash costs a microsecond or two a check (readAccessToken takes it once for its
+ * lookup and what it stores). A cryptographic hash, so that no other text can be made to find a
+ * token's entry, and no token outlives its request in memory as text.
  */
-const tokenDigest = sha256Key;
+export const tokenDigest: (token: string) => string = sha256Key;
 
 /** The key of the ring that checks tokens labelled `kid` (or unlabelled ones, `kid` undefined). */
 function findKey(ring: RingState, kid: string | undefined): SigningKey | undefined {
@@ -221,9 +221,9 @@ export class SigningKeyRing {
    * may still verify, and the token has not expired since. Then the signature and claims need no
    * second look: the token is the same bytes. Revocation is not decided here (verifyAccessToken
    * asks the session state every time). Saves a token check its HMAC, decoding and promises (issue 18).
+   * `digest` is the token's tokenDigest, for a caller that has it already.
    */
-  checkedToken(token: string, now = Date.now()): AccessTokenChecked | undefined {
-    const digest = tokenDigest(token);
+  checkedToken(token: string, digest = tokenDigest(token), now = Date.now()): AccessTokenChecked | undefined {
     const entry = this.checked.get(digest);
     if (entry === undefined) return undefined;
     const ring = this.loaded;
@@ -234,12 +234,12 @@ export class SigningKeyRing {
     return undefined;
   }
 
-  /** Remembers a token `key` (labelled `kid`) verified, with what it says, if that key is still the ring's own. */
-  rememberChecked(token: string, kid: string | undefined, key: SigningKey, claims: AccessTokenChecked): void {
+  /** Remembers a token (by its tokenDigest) `key` (labelled `kid`) verified, with what it says, if that key is still the ring's own. */
+  rememberChecked(digest: string, kid: string | undefined, key: SigningKey, claims: AccessTokenChecked): void {
     const ring = this.loaded;
     if (ring === undefined || !this.isFresh(ring, Date.now()) || findKey(ring, kid) !== key) return;
     if (this.checked.size >= CHECKED_TOKENS_MAX) this.checked.delete(this.checked.keys().next().value!);
-    this.checked.set(tokenDigest(token), { ring, key, claims });
+    this.checked.set(digest, { ring, key, claims });
   }
 
   private isFresh(ring: RingState, now: number): boolean {

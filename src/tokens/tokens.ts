@@ -4,7 +4,7 @@ import type { RevocationFeed } from '../changefeed/feed.js';
 import type { Database } from '../db/client.js';
 import { sha256 } from '../sha256.js';
 import { InvalidSessionError } from './errors.js';
-import { SigningKeyRing, type SigningSettings } from './signing-keys.js';
+import { SigningKeyRing, tokenDigest, type SigningSettings } from './signing-keys.js';
 
 /** The access-token keys of one deployment, with the audience and issuer its tokens carry. */
 export type TokenKeys = SigningKeyRing;
@@ -69,7 +69,8 @@ export async function signAccessToken(
 export async function readAccessToken(keys: TokenKeys, token: string): Promise<AccessTokenClaims> {
   if (token.length > 8192) throw new InvalidSessionError('malformed access token');
   // The same token checked before, under the same ring, not expired since (SigningKeyRing.checkedToken).
-  const checked = keys.checkedToken(token);
+  const digest = tokenDigest(token);
+  const checked = keys.checkedToken(token, digest);
   if (checked !== undefined) return checked;
   const header = protectedHeaderOf(token);
   if (header.kid !== undefined && typeof header.kid !== 'string') throw new InvalidSessionError('invalid access token');
@@ -107,7 +108,7 @@ export async function readAccessToken(keys: TokenKeys, token: string): Promise<A
     userData:
       userData && typeof userData === 'object' && (Array.isArray(userData) || hasAnyKey(userData)) ? Object.freeze(userData as Record<string, unknown>) : NO_USER_DATA,
   });
-  keys.rememberChecked(token, kid, key, claims);
+  keys.rememberChecked(digest, kid, key, claims);
   return claims;
 }
 
