@@ -35,8 +35,9 @@ const ARGON2_ALGORITHMS = { argon2d: 0, argon2i: 1, argon2id: 2 } as const;
 const ARGON2_VERSIONS: Record<string, number> = { '16': 0, '19': 1 };
 type Argon2Variant = keyof typeof ARGON2_ALGORITHMS;
 
-// What a stored hash may cost to check. Argon2: at most 256 MiB, work m·t at most 16 times ours, a
-// few lanes (each needs 8 KiB at least), salts and hashes of the lengths the PHC format allows. The
+// What a stored hash may cost to check. Argon2: at most 256 MiB, work m·t at most 16 times ours, at
+// most 16 lanes (each needs 8 KiB at least; @node-rs/argon2 may run them on threads of its own, one
+// per core), salts and hashes of the lengths the PHC format allows. The
 // scrypt of our hashes before Argon2id was N=2^15, r=8, p=1: its memory is 128·N·r bytes (at most
 // 256 MiB) and its work N·r·p (at most 16 times that). Firebase's own bounds are rounds 1–8 and
 // mem_cost 1–14; bcrypt costs past 14 take seconds of pure JavaScript each.
