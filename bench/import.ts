@@ -14,6 +14,7 @@ import pg from 'pg';
 // @ts-expect-error: a plain JavaScript module without types
 import { buildDist } from '../scripts/build.mjs';
 import type { ExportedUser } from '../src/users/export.js';
+import { ARGON2_PARAMS } from '../src/users/passwords.js';
 import { postgresCpuMs, processCpuMs } from './lib/cpu.js';
 import { projectRoot } from './lib/servers.js';
 import { databaseUrl } from './seed.js';
@@ -38,8 +39,10 @@ function line(i: number, hashes: string[]): ExportedUser {
 }
 
 async function writeFile(path: string, lines: number): Promise<void> {
-  // A few distinct hashes of our scrypt form (their content is not checked at import, only their form).
-  const hashes = Array.from({ length: 16 }, () => `scrypt$32768$8$1$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}`);
+  // A few distinct hashes of our Argon2id form (their content is not checked at import, only their form).
+  const { memoryKiB, timeCost, parallelism } = ARGON2_PARAMS;
+  const unpadded = (bytes: number) => randomBytes(bytes).toString('base64').replace(/=+$/, '');
+  const hashes = Array.from({ length: 16 }, () => `$argon2id$v=19$m=${memoryKiB},t=${timeCost},p=${parallelism}$${unpadded(16)}$${unpadded(32)}`);
   const out = createWriteStream(path);
   let chunk = '';
   for (let i = 1; i <= lines; i++) {

@@ -229,7 +229,7 @@ export const SCENARIO_NAMES: Record<ScenarioId, string> = {
   S5: 'actions on distinct users',
   S6: 'bulk: disableUsers of 10,000 users in one call',
   S7: 'token refresh: POST …/auth/session with the refresh tokens of 10,000 users',
-  S8: 'password login (scrypt-bound)',
+  S8: 'password login (Argon2id-bound)',
 };
 
 export function variants(f: Fixtures): Variant[] {
@@ -334,7 +334,7 @@ export function variants(f: Fixtures): Variant[] {
         valid: (status, body) => status === 201 && body.includes('"access_token"'),
       },
     },
-    // S8: logins by password: one scrypt check each, then a new session.
+    // S8: logins by password: one Argon2id check each, then a new session.
     {
       scenario: 'S8', name: 'password login', server: 'gateway', label: 'gateway local-userpass login', mutates: true,
       load: {

@@ -102,7 +102,7 @@ export const loginsFailed = new Counter({
 
 export const passwordHashes = new Counter({
   name: 'gateway_password_hashes_total',
-  help: 'scrypt computations started: kind "new" (a sign-up, a new password), "check" (a login).',
+  help: 'Password hashes started (Argon2id, or an older or imported form when checking one): kind "new" (a sign-up, a new password), "check" (a login).',
   labelNames: ['kind'] as const,
   registers,
 });

@@ -90,7 +90,7 @@ it.each(['SIGTERM', 'SIGINT'] as const)(
 
     // A keep-alive connection (fetch keeps its connections open), idle when the signal comes.
     expect((await fetch(`${gateway.baseUrl}/live`)).status).toBe(200);
-    // The load: createUser hashes its password with scrypt (~100 ms of a core each), so a dozen
+    // The load: createUser hashes its password with Argon2id (~16 ms of a core each), so a dozen
     // at once keep the gateway busy for a while. One more rides on the keep-alive connection.
     const tag = `${signal.toLowerCase()}-${Date.now()}`;
     const slow: Promise<Call>[] = Array.from({ length: SLOW_REQUESTS }, (_, i) =>

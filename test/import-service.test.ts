@@ -28,6 +28,9 @@ const FIREBASE_HASH = firebaseScryptHash(
 const FIREBASE_PASSWORD = 'user1password';
 const BCRYPT_HASH = '$2y$10$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a';
 const BCRYPT_PASSWORD = 'rasmuslerdorf';
+// The example of Argon2's reference implementation (its README).
+const ARGON2_HASH = '$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG';
+const ARGON2_PASSWORD = 'password';
 const SYSTEM = { type: 'system', name: 'test' } as const;
 
 let counter = 0;
@@ -238,7 +241,8 @@ describe('importUsers', () => {
       atlasUser({ id: 'x'.repeat(129) }),
       atlasUser({ email: 'not-an-email' }),
       atlasUser({ identities: [{ providerType: 'local-userpass', providerId: 'someone@example.com', passwordHash: 'md5$abc' }] }),
-      { ...atlasUser(), identities: [{ providerType: 'local-userpass', providerId: '', passwordHash: 'plain' }] },
+      // An Argon2 PHC string whose check would take 4 GiB.
+      { ...atlasUser(), identities: [{ providerType: 'local-userpass', providerId: '', passwordHash: ARGON2_HASH.replace('m=65536', 'm=4194304') }] },
       good,
     ];
     batch[3]!.identities[0]!.providerId = batch[3]!.email!;
@@ -312,18 +316,21 @@ describe('importUsers', () => {
     expect(await userCount(t)).toBe(count);
   });
 
-  it('logs Firebase- and bcrypt-hashed users in with realm-web with their old passwords, keeping their ids', async () => {
+  it('logs Firebase-, bcrypt- and Argon2-hashed users in with realm-web with their old passwords, keeping their ids', async () => {
     const firebase = atlasUser();
     firebase.identities[0]!.passwordHash = FIREBASE_HASH;
     const supabase = atlasUser({ id: crypto.randomUUID() });
     supabase.identities[0]!.passwordHash = BCRYPT_HASH;
-    const r = (await gql(t, IMPORT, { users: [asInput(firebase), asInput(supabase)] })).importUsers;
-    expect(r.createdCount).toBe(2);
+    const argon2 = atlasUser({ id: crypto.randomUUID() });
+    argon2.identities[0]!.passwordHash = ARGON2_HASH;
+    const r = (await gql(t, IMPORT, { users: [asInput(firebase), asInput(supabase), asInput(argon2)] })).importUsers;
+    expect(r.createdCount).toBe(3);
     const app = realmApp(t);
     const a = await app.logIn(Realm.Credentials.emailPassword(firebase.email!, FIREBASE_PASSWORD));
     expect(a.id).toBe(firebase.id);
     const b = await app.logIn(Realm.Credentials.emailPassword(supabase.email!, BCRYPT_PASSWORD));
     expect(b.id).toBe(supabase.id);
+    expect((await app.logIn(Realm.Credentials.emailPassword(argon2.email!, ARGON2_PASSWORD))).id).toBe(argon2.id);
     const seen = await introspect(t, a.accessToken!);
     expect(seen.body).toMatchObject({ active: true, sub: firebase.id });
     expect(await bcrypt.compare(BCRYPT_PASSWORD, BCRYPT_HASH)).toBe(true);

@@ -1,8 +1,9 @@
 // Users imported with the password hash of the system they come from: Firebase Auth's modified
-// scrypt and Supabase's bcrypt verify as they are, and the first successful login stores ours
-// instead; users imported without a password (Atlas App Services exports none) answer a wrong
+// scrypt, Supabase's bcrypt and other systems' Argon2 verify as they are, and the first successful
+// login stores ours (Argon2id) instead, as it does for our own scrypt hashes of before; users imported without a password (Atlas App Services exports none) answer a wrong
 // password until they reset it.
 import { randomUUID, scryptSync } from 'node:crypto';
+import { hash as argon2Hash } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import { and, desc, eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import {
   hashPassword,
   isAcceptedPasswordHash,
   needsRehash,
-  setScryptCostForTests,
+  setPasswordHashCostForTests,
   verifyPassword,
   type FirebaseScryptParams,
 } from '../src/users/passwords.js';
@@ -23,7 +24,7 @@ import { DEFAULT_APP_ID, PASSWORD, Realm, call, forgetRealmUsers, linkFromOutbox
 
 // Ours, as the gateway hashes (test/helpers/setup-file.ts lowers it): the stored form and the
 // rehash of a weaker hash are what is tested here.
-setScryptCostForTests();
+setPasswordHashCostForTests();
 
 // The sample of firebase/scrypt's README: the project's password hash parameters, and one exported
 // account (`firebase auth:export`) whose password is "user1password".
@@ -48,12 +49,19 @@ const BCRYPT_VECTORS = [
   { password: 'rasmuslerdorf', hash: '$2y$10$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a' },
 ];
 
-/** Ours, with parameters below today's: verifies, and is replaced at the next login. */
-function weakScryptHash(password: string): string {
+/** Ours as it was before Argon2id (scrypt N=2^15, r=8, p=1), or `N` lower: verifies, and is replaced at the next login. */
+function formerScryptHash(password: string, N = 2 ** 15): string {
   const salt = Buffer.from('0123456789abcdef');
-  const key = scryptSync(password, salt, 32, { N: 2 ** 10, r: 8, p: 1 });
-  return ['scrypt', 2 ** 10, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
+  const key = scryptSync(password, salt, 32, { N, r: 8, p: 1, maxmem: 256 * N * 8 });
+  return ['scrypt', N, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
+const FORMER_SCRYPT_HASH = formerScryptHash(PASSWORD);
+
+/** A hash of ours as the gateway makes it today. */
+const OURS = /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/;
+
+// The example of Argon2's reference implementation (its README: `argon2 somesalt -t 2 -m 16 -p 4 -l 24`).
+const ARGON2_REFERENCE = { password: 'password', hash: '$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG' };
 
 describe('verifying stored password hashes', () => {
   it("verifies Firebase's modified scrypt with the published sample, and nothing else", async () => {
@@ -90,23 +98,123 @@ describe('verifying stored password hashes', () => {
     expect(await verifyPassword(`${seventyTwo}and more`, long)).toBe(false);
   });
 
-  it('keeps ours as they are, and replaces weaker scrypt', async () => {
+  it('makes Argon2id PHC strings that verify, keeps them, and replaces our scrypt of before', async () => {
     const ours = await hashPassword(PASSWORD);
-    expect(ours).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(ours).toMatch(OURS);
     expect(isAcceptedPasswordHash(ours)).toBe(true);
     expect(needsRehash(ours)).toBe(false);
-    const weak = weakScryptHash(PASSWORD);
-    expect(isAcceptedPasswordHash(weak)).toBe(true);
-    expect(needsRehash(weak)).toBe(true);
-    expect(await verifyPassword(PASSWORD, weak)).toBe(true);
-    expect(await verifyPassword(`${PASSWORD}!`, weak)).toBe(false);
+    expect(await verifyPassword(PASSWORD, ours)).toBe(true);
+    expect(await verifyPassword(`${PASSWORD}!`, ours)).toBe(false);
+    expect(await hashPassword(PASSWORD)).not.toBe(ours);
+    for (const former of [FORMER_SCRYPT_HASH, formerScryptHash(PASSWORD, 2 ** 10)]) {
+      expect(isAcceptedPasswordHash(former)).toBe(true);
+      expect(needsRehash(former)).toBe(true);
+      expect(await verifyPassword(PASSWORD, former)).toBe(true);
+      expect(await verifyPassword(`${PASSWORD}!`, former)).toBe(false);
+    }
+  });
+
+  it('verifies Argon2 PHC strings of other implementations, and replaces all but ours', async () => {
+    // Another library's PHC encoder, every variant and version; ours verifies there too.
+    expect(await verifyPassword(ARGON2_REFERENCE.password, ARGON2_REFERENCE.hash)).toBe(true);
+    expect(await verifyPassword('passworD', ARGON2_REFERENCE.hash)).toBe(false);
+    expect(needsRehash(ARGON2_REFERENCE.hash)).toBe(true);
+    const options = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+    const made = [
+      { hash: await argon2Hash(PASSWORD, { ...options, algorithm: 2 }), rehash: false },
+      { hash: await argon2Hash(PASSWORD, { ...options, algorithm: 1 }), rehash: true },
+      { hash: await argon2Hash(PASSWORD, { ...options, algorithm: 0 }), rehash: true },
+      { hash: await argon2Hash(PASSWORD, { ...options, algorithm: 2, version: 0 }), rehash: true },
+      { hash: await argon2Hash(PASSWORD, { memoryCost: 65536, timeCost: 3, parallelism: 4 }), rehash: false },
+      { hash: await argon2Hash(PASSWORD, { memoryCost: 47104, timeCost: 1, parallelism: 1 }), rehash: true },
+      { hash: await argon2Hash(PASSWORD, { memoryCost: 1024, timeCost: 2, parallelism: 1 }), rehash: true },
+      { hash: await argon2Hash(PASSWORD, { ...options, outputLen: 16 }), rehash: true },
+    ];
+    expect(made.map((m) => m.hash.split('$').slice(1, 3).join('$'))).toEqual([
+      'argon2id$v=19',
+      'argon2i$v=19',
+      'argon2d$v=19',
+      'argon2id$v=16',
+      'argon2id$v=19',
+      'argon2id$v=19',
+      'argon2id$v=19',
+      'argon2id$v=19',
+    ]);
+    for (const { hash, rehash } of made) {
+      expect(isAcceptedPasswordHash(hash), hash).toBe(true);
+      expect(needsRehash(hash), hash).toBe(rehash);
+      expect(await verifyPassword(PASSWORD, hash), hash).toBe(true);
+      expect(await verifyPassword(`${PASSWORD}!`, hash), hash).toBe(false);
+    }
+  });
+
+  it('refuses crafted Argon2 PHC strings at once: too costly, truncated, another version, garbage', async () => {
+    const [, , , , salt, hash] = (await hashPassword(PASSWORD)).split('$');
+    const crafted = [
+      `$argon2id$v=19$m=4194304,t=2,p=1$${salt}$${hash}`, // 4 GiB
+      `$argon2id$v=19$m=262145,t=1,p=1$${salt}$${hash}`, // just past 256 MiB
+      `$argon2id$v=19$m=19456,t=33,p=1$${salt}$${hash}`, // past 16 times our work
+      `$argon2id$v=19$m=19456,t=4294967295,p=1$${salt}$${hash}`,
+      `$argon2id$v=19$m=19456,t=0,p=1$${salt}$${hash}`,
+      `$argon2id$v=19$m=19456,t=2,p=255$${salt}$${hash}`,
+      `$argon2id$v=19$m=19456,t=2,p=0$${salt}$${hash}`,
+      `$argon2id$v=19$m=7,t=2,p=1$${salt}$${hash}`, // less than 8 KiB a lane
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt!.slice(0, 8)}$${hash}`, // 6-byte salt
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}$${hash!.slice(0, 20)}`, // 15-byte hash
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}$${hash}${hash}${hash}`, // 96-byte hash
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}$`,
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}`,
+      `$argon2id$v=19$m=19456,t=2,p=1$$${hash}`,
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}$${hash}=`, // padded
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}$${hash!.slice(0, -1)}-`, // base64url
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}$${hash}$extra`,
+      `$argon2id$v=20$m=19456,t=2,p=1$${salt}$${hash}`,
+      `$argon2id$v=019$m=19456,t=2,p=1$${salt}$${hash}`,
+      `$argon2id$m=19456,t=2,p=1$${salt}$${hash}`, // no version
+      `$argon2id$v=19$t=2,m=19456,p=1$${salt}$${hash}`,
+      `$argon2id$v=19$m=19456,t=2,p=1,keyid=AAAA$${salt}$${hash}`,
+      `$argon2id$v=19$m=019456,t=2,p=1$${salt}$${hash}`,
+      `$argon2id$v=19$m=1.9e4,t=2,p=1$${salt}$${hash}`,
+      `$argon2id$v=19$m=-19456,t=2,p=1$${salt}$${hash}`,
+      `$argon2$v=19$m=19456,t=2,p=1$${salt}$${hash}`,
+      `$argon2ID$v=19$m=19456,t=2,p=1$${salt}$${hash}`,
+      `$argon2x$v=19$m=19456,t=2,p=1$${salt}$${hash}`,
+      `argon2id$v=19$m=19456,t=2,p=1$${salt}$${hash}`,
+      `$argon2id$v=19$m=19456,t=2,p=1$${salt}$${hash} `,
+      '$argon2id$',
+      '$argon2id$$$$$',
+      `$argon2id$v=19$m=19456,t=2,p=1$${'A'.repeat(5000)}$${hash}`,
+    ];
+    const started = performance.now();
+    for (const stored of crafted) {
+      expect(isAcceptedPasswordHash(stored), stored).toBe(false);
+      expect(needsRehash(stored), stored).toBe(true);
+      await expect(verifyPassword(PASSWORD, stored), stored).resolves.toBe(false);
+    }
+    // None was hashed: refused before any Argon2 ran.
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('hashes off the event loop: timers keep firing while hashes at our cost run', async () => {
+    const hashes = Array.from({ length: 6 }, () => hashPassword(PASSWORD, 'urgent'));
+    const ticks: number[] = [];
+    const timer = setInterval(() => ticks.push(performance.now()), 1);
+    const started = performance.now();
+    const stored = await Promise.all(hashes);
+    await Promise.all(stored.map((s) => verifyPassword(PASSWORD, s)));
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    const longestGap = Math.max(...ticks.map((t, i) => t - (ticks[i - 1] ?? started)));
+    console.log(`12 Argon2id hashes at our cost: ${Math.round(elapsed)} ms, ${ticks.length} timer ticks, longest gap ${Math.round(longestGap)} ms`);
+    // 12 hashes of ~16 ms of CPU each, two at a time: on the event loop, no tick would come before the last.
+    expect(ticks.length).toBeGreaterThan(5);
+    expect(longestGap).toBeLessThan(elapsed / 2);
   });
 
   it('refuses malformed and too costly stored strings without throwing', async () => {
     const [, , , sep, key, salt, hash] = FIREBASE_HASH.split('$');
     const bcryptTail = BCRYPT_VECTORS[0]!.hash.slice(7);
-    const ours = await hashPassword(PASSWORD);
-    const [, , , , oursSalt, oursHash] = ours.split('$');
+    const [, , , , oursSalt, oursHash] = FORMER_SCRYPT_HASH.split('$');
     const malformed = [
       '',
       'plain text',
@@ -238,7 +346,7 @@ describe('imported users logging in with realm-web', () => {
       expect(user.id).toBe(id);
       expect(user.profile.email).toBe(email);
       const stored = (await storedHash(id))!;
-      expect(stored).toMatch(/^scrypt\$32768\$8\$1\$/);
+      expect(stored).toMatch(OURS);
       expect(needsRehash(stored)).toBe(false);
       expect(await lastLoginDetails(id)).toMatchObject({ provider: 'local-userpass', passwordRehashedFrom: imported.scheme });
 
@@ -271,13 +379,29 @@ describe('imported users logging in with realm-web', () => {
     });
   }
 
-  it('logs a user in whose scrypt hash has weaker parameters, and stores ours', async () => {
+  it('logs a user in whose hash is our scrypt of before Argon2id, stores ours, and logs in with it after', async () => {
     app = realmApp(t);
-    const email = uniqueEmail('weak');
-    const id = await insertImported(email, weakScryptHash(PASSWORD));
-    expect((await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD))).id).toBe(id);
-    expect(await storedHash(id)).toMatch(/^scrypt\$32768\$8\$1\$/);
+    const email = uniqueEmail('former');
+    const id = await insertImported(email, FORMER_SCRYPT_HASH);
+    const user = await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
+    expect(user.id).toBe(id);
+    const stored = (await storedHash(id))!;
+    expect(stored).toMatch(OURS);
     expect(await lastLoginDetails(id)).toMatchObject({ passwordRehashedFrom: 'scrypt' });
+    await user.logOut();
+    expect((await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD))).id).toBe(id);
+    expect(await storedHash(id)).toBe(stored);
+    expect(await lastLoginDetails(id)).not.toHaveProperty('passwordRehashedFrom');
+    await expect(app.logIn(Realm.Credentials.emailPassword(email, `${PASSWORD}!`))).rejects.toMatchObject({ statusCode: 401 });
+  });
+
+  it('logs a user in whose hash is another system\'s Argon2i, and stores ours', async () => {
+    app = realmApp(t);
+    const email = uniqueEmail('argon2i');
+    const id = await insertImported(email, ARGON2_REFERENCE.hash);
+    expect((await app.logIn(Realm.Credentials.emailPassword(email, ARGON2_REFERENCE.password))).id).toBe(id);
+    expect(await storedHash(id)).toMatch(OURS);
+    expect(await lastLoginDetails(id)).toMatchObject({ passwordRehashedFrom: 'argon2i' });
   });
 
   it('answers a wrong password to a user imported without one, who can log in after a password reset', async () => {
@@ -296,7 +420,7 @@ describe('imported users logging in with realm-web', () => {
     await app.emailPasswordAuth.resetPassword({ password: 'my new password', token, tokenId });
     const user = await app.logIn(Realm.Credentials.emailPassword(email, 'my new password'));
     expect(user.id).toBe(id);
-    expect(await storedHash(id)).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(await storedHash(id)).toMatch(OURS);
   });
 
   it('answers a wrong password, not an error, to a user whose stored hash is malformed', async () => {
@@ -316,7 +440,7 @@ describe('imported users logging in with realm-web', () => {
     // The identity moved to the anonymous user, with ours of the password.
     const [identity] = await t.database.db.select().from(userIdentities).where(eq(userIdentities.providerId, email));
     expect(identity).toMatchObject({ userId: anonymous.id });
-    expect(identity!.passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(identity!.passwordHash).toMatch(OURS);
     expect(await storedHash(anonymous.id)).toBe(identity!.passwordHash);
     expect(id).not.toBe(anonymous.id);
   });

@@ -6,20 +6,20 @@ import { count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailOutbox, users } from '../src/db/schema.js';
 import { passwordHashes } from '../src/metrics.js';
-import { setScryptCostForTests } from '../src/users/passwords.js';
+import { setPasswordHashCostForTests } from '../src/users/passwords.js';
 import { postGraphQL, startTestApp, type TestApp } from './helpers/app.js';
 import { PASSWORD, Realm, call, confirmationFromOutbox, forgetRealmUsers, realmApp, uniqueEmail } from './helpers/realm.js';
 import { machineLoadFactor, pollUntil } from './helpers/wait.js';
 
 // Ours, as the gateway hashes (test/helpers/setup-file.ts lowers it): the bursts and the flood here
 // are about what the hashing costs.
-setScryptCostForTests();
+setPasswordHashCostForTests();
 
 const minute = 60_000;
 const base = '/api/client/v2.0/app/app-users-gateway';
 const userpass = `${base}/auth/providers/local-userpass`;
 
-/** scrypt computations of this process so far, by kind. */
+/** Password hashes computed by this process so far, by kind. */
 async function hashesSoFar(kind: 'new' | 'check'): Promise<number> {
   const metric = await passwordHashes.get();
   return metric.values.find((v) => v.labels.kind === kind)?.value ?? 0;

@@ -84,7 +84,7 @@ describe('createUser', () => {
       .select()
       .from(userIdentities)
       .where(eq(userIdentities.userId, r.createUser.user.id));
-    expect(identity!.passwordHash).toMatch(/^scrypt\$/);
+    expect(identity!.passwordHash).toMatch(/^\$argon2id\$/);
     expect(identity!.passwordHash).not.toContain('hunter22');
   });
 

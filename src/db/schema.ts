@@ -56,8 +56,8 @@ export const userIdentities = pgTable(
     providerType: text('provider_type').notNull(),
     // The provider's own id for this identity (for local-userpass: the lower-cased email).
     providerId: text('provider_id').notNull(),
-    // Only for local-userpass: a hash in one of the forms src/users/passwords.ts verifies (ours, or an
-    // imported Firebase scrypt or bcrypt one); null for a user imported without a password.
+    // Only for local-userpass: a hash in one of the forms src/users/passwords.ts verifies (ours, Argon2id;
+    // our scrypt of before; or an imported Firebase scrypt, bcrypt or Argon2 one); null for a user imported without a password.
     passwordHash: text('password_hash'),
     createdAt: instant('created_at').notNull().defaultNow(),
   },

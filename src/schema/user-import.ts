@@ -24,7 +24,7 @@ const ImportIdentityInput = builder.inputType('ImportIdentityInput', {
     passwordHash: t.string({
       required: false,
       description:
-        'local-userpass only: the hash of the password in the system the user comes from (ours, "firebase-scrypt$…", or bcrypt "$2a$"/"$2b$"/"$2y$"); it verifies as it is and is replaced by ours at the first login. Null: the user must reset the password.',
+        'local-userpass only: the hash of the password in the system the user comes from (ours, "$argon2id$…"; an Argon2 PHC string "$argon2i$…"/"$argon2d$…"; ours of before, "scrypt$…"; "firebase-scrypt$…"; or bcrypt "$2a$"/"$2b$"/"$2y$"); it verifies as it is and is replaced by ours at the first login. Null: the user must reset the password.',
     }),
   }),
 });

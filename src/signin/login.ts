@@ -142,8 +142,8 @@ export interface CheckedPasswordIdentity {
  * The email/password identity whose password this is, or InvalidCredentialsError (recorded as a
  * failed login). Unknown emails, and identities without a password (users imported without one),
  * cost a password check too, so timing does not tell them apart. A password that verified against
- * an imported hash (Firebase scrypt, bcrypt) or weaker scrypt is hashed again with ours here,
- * outside any transaction, for the login to store.
+ * an imported hash (Firebase scrypt, bcrypt, Argon2 of other parameters) or our scrypt of before
+ * Argon2id is hashed again with ours here, outside any transaction, for the login to store.
  */
 export async function checkPasswordCredentials(
   auth: AuthDeps,

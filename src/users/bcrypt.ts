@@ -1,7 +1,7 @@
 // bcrypt checks of imported (Supabase) password hashes, on worker threads. bcryptjs is pure
 // JavaScript: on the main thread one check at cost 10 holds the event loop for a few hundred
-// milliseconds, and every request of the process would wait behind a flood of them. node's scrypt
-// runs on libuv's pool for the same reason. The password-hashing queue decides how many run at once
+// milliseconds, and every request of the process would wait behind a flood of them. Argon2id and
+// scrypt run on libuv's pool for the same reason. The password-hashing queue decides how many run at once
 // (passwords.ts); this module only keeps one idle worker per check that ran at the same time, so
 // there are never more workers than the queue's concurrency.
 import { createRequire } from 'node:module';

@@ -256,7 +256,7 @@ function checkImportUser(user: ImportUser, index: number): Candidate | Malformed
       if (passwordHash !== null && (typeof passwordHash !== 'string' || !isAcceptedPasswordHash(passwordHash))) {
         return {
           code: 'MALFORMED_PASSWORD_HASH',
-          message: 'The password hash is none of the accepted forms (scrypt, firebase-scrypt, bcrypt) or outside their cost bounds.',
+          message: 'The password hash is none of the accepted forms (argon2id/argon2i/argon2d, scrypt, firebase-scrypt, bcrypt) or outside their cost bounds.',
         };
       }
     } else if (passwordHash !== null) {

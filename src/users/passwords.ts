@@ -1,33 +1,54 @@
 import { createCipheriv, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { hashRaw, type Algorithm, type Version } from '@node-rs/argon2';
 import { passwordHashing } from '../limits/password-hashing.js';
 import type { Lane } from '../limits/work-queue.js';
 import { passwordHashes } from '../metrics.js';
 import { bcryptCompare } from './bcrypt.js';
 
-// A stored password hash (user_identities.password_hash) has one of three forms:
-//   scrypt$N$r$p$salt$hash        ours: salt and hash in base64url;
+// A stored password hash (user_identities.password_hash) has one of these forms:
+//   $argon2id$v=19$m=…,t=…,p=…$salt$hash
+//                                 ours: Argon2id in the PHC string format every Argon2 library reads
+//                                 and writes (salt and hash in unpadded standard base64); argon2i and
+//                                 argon2d strings of other systems verify too;
+//   scrypt$N$r$p$salt$hash        ours before Argon2id (salt and hash in base64url);
 //   firebase-scrypt$rounds$memCost$saltSeparator$signerKey$salt$hash
 //                                 Firebase Auth's modified scrypt, of users imported from Firebase
 //                                 (standard base64, as `firebase auth:export` and the project's
 //                                 password hash parameters give them);
 //   $2a$… $2b$… $2y$…             bcrypt, of users imported from Supabase (auth.users.encrypted_password).
-// Imported forms verify as they are and are replaced by ours at the first successful login
-// (needsRehash). Every form's check runs through the password-hashing queue, and a stored string
-// that is not well-formed, or whose cost is past the bounds below, never verifies.
+// Every form but ours verifies as it is and is replaced by ours at the first successful login
+// (needsRehash), scrypt included. Every form's check runs through the password-hashing queue, and a
+// stored string that is not well-formed, or whose cost is past the bounds below, never verifies.
 
-// scrypt with N=2^15, r=8, p=1 (OWASP's minimum recommendation is N=2^17 with r=8 for interactive
-// logins at 64 MiB; 2^15 costs about 90 ms of one core here). The parameters are stored in
-// every hash, so raising them later only affects new hashes.
-const PARAMS = { N: 2 ** 15, r: 8, p: 1 } as const;
-/** The N of new hashes: PARAMS.N, except in tests that lowered it (setScryptCostForTests). */
-let newHashN: number = PARAMS.N;
+// Argon2id at OWASP's first recommendation for password storage, m = 19 MiB, t = 2, p = 1: about
+// 16 ms of one core and 19 MiB while it runs (scrypt at N=2^15, r=8 before it: ~120 ms and 32 MiB,
+// under OWASP's scrypt minimum). Constants, not configuration: each hash stores its parameters, so
+// raising them here later only affects new hashes, and the next login upgrades the older ones.
+export const ARGON2_PARAMS = { memoryKiB: 19_456, timeCost: 2, parallelism: 1 } as const;
+/** The memory of new hashes: ARGON2_PARAMS.memoryKiB, except in tests that lowered it (setPasswordHashCostForTests). */
+let newHashMemoryKiB: number = ARGON2_PARAMS.memoryKiB;
 const KEY_LENGTH = 32;
+const SALT_LENGTH = 16;
 
-// What a stored hash may cost to check: scrypt's memory is 128·N·r bytes (at most 256 MiB) and its
-// work N·r·p (at most 16 times ours). Firebase's own bounds are rounds 1–8 and mem_cost 1–14; bcrypt
-// costs past 14 take seconds of pure JavaScript each.
+// @node-rs/argon2's Algorithm and Version are const enums, types without a value at run time: their numbers.
+const ARGON2_ALGORITHMS = { argon2d: 0, argon2i: 1, argon2id: 2 } as const;
+const ARGON2_VERSIONS: Record<string, number> = { '16': 0, '19': 1 };
+type Argon2Variant = keyof typeof ARGON2_ALGORITHMS;
+
+// What a stored hash may cost to check. Argon2: at most 256 MiB, work m·t at most 16 times ours, at
+// most 16 lanes (each needs 8 KiB at least; @node-rs/argon2 may run them on threads of its own, one
+// per core), salts and hashes of the lengths the PHC format allows. The
+// scrypt of our hashes before Argon2id was N=2^15, r=8, p=1: its memory is 128·N·r bytes (at most
+// 256 MiB) and its work N·r·p (at most 16 times that). Firebase's own bounds are rounds 1–8 and
+// mem_cost 1–14; bcrypt costs past 14 take seconds of pure JavaScript each.
+const ARGON2_MAX_MEMORY_KIB = 256 * 1024;
+const ARGON2_MAX_WORK = 16 * ARGON2_PARAMS.memoryKiB * ARGON2_PARAMS.timeCost;
+const ARGON2_MAX_PARALLELISM = 16;
+const ARGON2_SALT_BYTES = { min: 8, max: 64 } as const;
+const ARGON2_HASH_BYTES = { min: 16, max: 64 } as const;
+const FORMER_SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;
 const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
-const MAX_SCRYPT_WORK = 16 * PARAMS.N * PARAMS.r * PARAMS.p;
+const MAX_SCRYPT_WORK = 16 * FORMER_SCRYPT.N * FORMER_SCRYPT.r * FORMER_SCRYPT.p;
 const FIREBASE_ROUNDS = { min: 1, max: 8 } as const;
 const FIREBASE_MEM_COST = { min: 1, max: 14 } as const;
 const BCRYPT_COST = { min: 4, max: 14 } as const;
@@ -46,6 +67,7 @@ export interface FirebaseScryptParams {
 }
 
 type ParsedHash =
+  | { scheme: Argon2Variant; version: number; memoryKiB: number; timeCost: number; parallelism: number; salt: Buffer; hash: Buffer }
   | { scheme: 'scrypt'; N: number; r: number; p: number; salt: Buffer; hash: Buffer }
   | { scheme: 'firebase-scrypt'; rounds: number; memCost: number; saltSeparator: Buffer; signerKey: Buffer; salt: Buffer; hash: Buffer }
   | { scheme: 'bcrypt'; cost: number; stored: string };
@@ -63,7 +85,34 @@ function decoded(text: string | undefined, encoding: 'base64' | 'base64url', max
   return bytes.toString(encoding) === text ? bytes : null;
 }
 
+/** Bytes of unpadded standard base64 (the PHC string format's), of minBytes–maxBytes bytes; null when it is anything else. */
+function decodedUnpadded(text: string | undefined, bounds: { min: number; max: number }): Buffer | null {
+  if (text === undefined || text.length > Math.ceil((bounds.max * 4) / 3)) return null;
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length < bounds.min || bytes.length > bounds.max) return null;
+  return bytes.toString('base64').replace(/=+$/, '') === text ? bytes : null;
+}
+
 const within = (value: number, bounds: { min: number; max: number }) => value >= bounds.min && value <= bounds.max;
+
+// The PHC string of Argon2 as its reference implementation writes it: $type$v=…$m=…,t=…,p=…$salt$hash
+// (no key id, no associated data).
+const ARGON2_PARAMETERS = /^m=([0-9]{1,9}),t=([0-9]{1,9}),p=([0-9]{1,9})$/;
+
+function parseArgon2(fields: string[]): ParsedHash | null {
+  if (fields.length !== 6 || fields[0] !== '' || !Object.hasOwn(ARGON2_ALGORITHMS, fields[1]!)) return null;
+  const version = /^v=([0-9]+)$/.exec(fields[2]!)?.[1];
+  if (version === undefined || !Object.hasOwn(ARGON2_VERSIONS, version)) return null;
+  const parameters = ARGON2_PARAMETERS.exec(fields[3]!);
+  if (!parameters) return null;
+  const [memoryKiB, timeCost, parallelism] = parameters.slice(1).map(integer) as [number, number, number];
+  if (!(parallelism >= 1) || parallelism > ARGON2_MAX_PARALLELISM || !(timeCost >= 1)) return null;
+  if (!(memoryKiB >= 8 * parallelism) || memoryKiB > ARGON2_MAX_MEMORY_KIB || memoryKiB * timeCost > ARGON2_MAX_WORK) return null;
+  const salt = decodedUnpadded(fields[4], ARGON2_SALT_BYTES);
+  const hash = decodedUnpadded(fields[5], ARGON2_HASH_BYTES);
+  if (!salt || !hash) return null;
+  return { scheme: fields[1] as Argon2Variant, version: Number(version), memoryKiB, timeCost, parallelism, salt, hash };
+}
 
 function parseScrypt(fields: string[]): ParsedHash | null {
   if (fields.length !== 6) return null;
@@ -107,6 +156,7 @@ function parsePasswordHash(stored: string): ParsedHash | null {
   if (typeof stored !== 'string' || stored.length > 4096) return null;
   if (stored.startsWith('$2')) return parseBcrypt(stored);
   const fields = stored.split('$');
+  if (stored.startsWith('$argon2')) return parseArgon2(fields);
   if (fields[0] === 'scrypt') return parseScrypt(fields);
   if (fields[0] === 'firebase-scrypt') return parseFirebaseScrypt(fields);
   return null;
@@ -117,16 +167,25 @@ export function isAcceptedPasswordHash(stored: string): boolean {
   return parsePasswordHash(stored) !== null;
 }
 
-/** The scheme of a stored hash (`scrypt`, `firebase-scrypt`, `bcrypt`), or null when it is not an accepted form. */
+/** The scheme of a stored hash (`argon2id`, `argon2i`, `argon2d`, `scrypt`, `firebase-scrypt`, `bcrypt`), or null when it is not an accepted form. */
 export function passwordHashScheme(stored: string): ParsedHash['scheme'] | null {
   return parsePasswordHash(stored)?.scheme ?? null;
 }
 
-/** Whether a password that verified against `stored` should be stored again with ours: any imported form, or weaker scrypt. */
+/**
+ * Whether a password that verified against `stored` should be stored again with ours: any form but
+ * Argon2id (v=19) with at least our memory and passes, a 16-byte salt and a 32-byte hash.
+ */
 export function needsRehash(stored: string): boolean {
   const parsed = parsePasswordHash(stored);
-  if (parsed?.scheme !== 'scrypt') return true;
-  return parsed.N < newHashN || parsed.r < PARAMS.r || parsed.p < PARAMS.p || parsed.hash.length < KEY_LENGTH;
+  if (parsed?.scheme !== 'argon2id') return true;
+  return (
+    parsed.version !== 19 ||
+    parsed.memoryKiB < newHashMemoryKiB ||
+    parsed.timeCost < ARGON2_PARAMS.timeCost ||
+    parsed.salt.length < SALT_LENGTH ||
+    parsed.hash.length < KEY_LENGTH
+  );
 }
 
 /**
@@ -155,12 +214,33 @@ function optionsFor(N: number, r: number, p: number): ScryptOptions {
   return { N, r, p, maxmem: 256 * N * r };
 }
 
-/** Returns "scrypt$N$r$p$salt$hash" (salt and hash in base64url). */
+/** Argon2 of `password` (on libuv's thread pool, off the event loop), the raw key. */
+function argon2(password: string, parsed: Omit<Extract<ParsedHash, { scheme: Argon2Variant }>, 'hash'>, keyLength: number): Promise<Buffer> {
+  return hashRaw(password, {
+    algorithm: ARGON2_ALGORITHMS[parsed.scheme] as Algorithm,
+    version: ARGON2_VERSIONS[String(parsed.version)] as Version,
+    memoryCost: parsed.memoryKiB,
+    timeCost: parsed.timeCost,
+    parallelism: parsed.parallelism,
+    salt: parsed.salt,
+    outputLen: keyLength,
+  });
+}
+
+/** Returns "$argon2id$v=19$m=19456,t=2,p=1$salt$hash" (salt and hash in unpadded standard base64). */
 export async function hashPassword(password: string, lane: Lane = 'deferrable'): Promise<string> {
-  const salt = randomBytes(16);
-  const N = newHashN;
-  const key = await hashIn(lane, 'new', () => scryptAsync(password, salt, KEY_LENGTH, optionsFor(N, PARAMS.r, PARAMS.p)));
-  return ['scrypt', N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+  const params = {
+    scheme: 'argon2id',
+    version: 19,
+    memoryKiB: newHashMemoryKiB,
+    timeCost: ARGON2_PARAMS.timeCost,
+    parallelism: ARGON2_PARAMS.parallelism,
+    salt: randomBytes(SALT_LENGTH),
+  } as const;
+  const key = await hashIn(lane, 'new', () => argon2(password, params, KEY_LENGTH));
+  const unpadded = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+  const settings = `m=${params.memoryKiB},t=${params.timeCost},p=${params.parallelism}`;
+  return ['', params.scheme, `v=${params.version}`, settings, unpadded(params.salt), unpadded(key)].join('$');
 }
 
 /**
@@ -178,6 +258,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const parsed = parsePasswordHash(stored);
   if (!parsed || typeof password !== 'string') return false;
   switch (parsed.scheme) {
+    case 'argon2id':
+    case 'argon2i':
+    case 'argon2d': {
+      const key = await hashIn('urgent', 'check', () => argon2(password, parsed, parsed.hash.length));
+      return timingSafeEqual(key, parsed.hash);
+    }
     case 'scrypt': {
       const key = await hashIn('urgent', 'check', () => scryptAsync(password, parsed.salt, parsed.hash.length, optionsFor(parsed.N, parsed.r, parsed.p)));
       return timingSafeEqual(key, parsed.hash);
@@ -204,13 +290,15 @@ export function decoyPasswordHash(): Promise<string> {
 }
 
 /**
- * Tests only (test/helpers/setup-file.ts): new hashes at scrypt N=`N` instead of ours, 2^15 (about
- * 90 ms of CPU each; the suite makes hundreds where what is tested is not the hash's cost), or
- * ours again with no argument. The N is stored in each hash, so every hash still verifies. The
- * gateway and its tools never call it.
+ * Tests only (test/helpers/setup-file.ts): new hashes with `memoryKiB` of memory instead of ours,
+ * 19 MiB (about 16 ms of CPU each; the suite makes hundreds where what is tested is not the hash's
+ * cost), or ours again with no argument. The memory is stored in each hash, so every hash still
+ * verifies. The gateway and its tools never call it.
  */
-export function setScryptCostForTests(N: number = PARAMS.N): void {
-  if (!(N > 1) || (N & (N - 1)) !== 0 || N > PARAMS.N) throw new RangeError(`scrypt N must be a power of two up to ${PARAMS.N}`);
-  if (N !== newHashN) decoy = undefined;
-  newHashN = N;
+export function setPasswordHashCostForTests(memoryKiB: number = ARGON2_PARAMS.memoryKiB): void {
+  if (!Number.isInteger(memoryKiB) || memoryKiB < 8 * ARGON2_PARAMS.parallelism || memoryKiB > ARGON2_PARAMS.memoryKiB) {
+    throw new RangeError(`Argon2 memory must be an integer from ${8 * ARGON2_PARAMS.parallelism} to ${ARGON2_PARAMS.memoryKiB} KiB`);
+  }
+  if (memoryKiB !== newHashMemoryKiB) decoy = undefined;
+  newHashMemoryKiB = memoryKiB;
 }
