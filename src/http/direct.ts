@@ -43,6 +43,7 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
           return readBody(req);
         },
         address,
+        requestId,
       );
     } catch (err) {
       return failed(err);
