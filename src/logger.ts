@@ -10,30 +10,15 @@ export interface RequestScope {
 }
 
 const requestScope = new AsyncLocalStorage<RequestScope>();
-/** Handlings running in a scope now: the scope is switched off (disabled) when the last one ends. */
-let scoped = 0;
 
 /**
- * Runs the handling of one request on the Fetch path (Yoga, the router's routes), where library
- * code logs without being handed the request (Yoga's logger and error masking): every line logged
- * inside it carries the request id, through any logger made by createLogger (the mixin below), so
- * code that only holds the root logger still tags its lines. (No child logger per request: making
- * one was a measurable share of a token check's CPU time, issue 18.)
- *
- * On Node 20 an AsyncLocalStorage that is on keeps async_hooks' promise hooks on for the whole
- * process: every promise created anywhere, by any request, pays for them (a few % of a page's CPU
- * time, issue 18). So the storage is on only while a handling runs in it, and switched off when
- * the last one ends; the hot direct paths (src/http/direct.ts, src/http/graphql-direct.ts) run in
- * no scope and hand the request id to each line they log.
+ * Runs the handling of one request. Every line logged inside it carries the request id: through
+ * any logger made by createLogger (the mixin below), so code that only holds the root logger still
+ * tags its lines. (No child logger per request: making one was a measurable share of a token
+ * check's CPU time, issue 18.)
  */
-export async function withRequestScope<T>(scope: RequestScope, handle: () => T | Promise<T>): Promise<T> {
-  scoped += 1;
-  try {
-    return await requestScope.run(scope, handle);
-  } finally {
-    scoped -= 1;
-    if (scoped === 0) requestScope.disable();
-  }
+export function withRequestScope<T>(scope: RequestScope, handle: () => T): T {
+  return requestScope.run(scope, handle);
 }
 
 /** Fields of an error worth logging: what it is and where, never what it was given. */

@@ -11,10 +11,9 @@ import { TooManyAttemptsError } from './errors.js';
 /**
  * The admin key of a request's Authorization header (null when none), or null; rejects with
  * TooManyAttemptsError past the limit. Answered without a promise when it needs no lookup (no
- * header, or a key in the instance's cache): callers await it, or test for a Promise. `requestId`
- * names the request on the lines it logs (the direct paths run in no request scope: src/logger.ts).
+ * header, or a key in the instance's cache): callers await it, or test for a Promise.
  */
-export type AuthenticateAdminKey = (authorization: string | null, address: string, requestId: string) => AdminKeyRow | null | Promise<AdminKeyRow | null>;
+export type AuthenticateAdminKey = (authorization: string | null, address: string) => AdminKeyRow | null | Promise<AdminKeyRow | null>;
 
 const BEARER_KEY = /^Bearer\s+(\S{1,512})\s*$/i;
 
@@ -34,7 +33,7 @@ export function createAdminKeyAuth(deps: {
    * before the lookup starts and handed back if the key works, so concurrent bad keys cannot all
    * be looked up before the first is counted (src/limits/attempts.ts).
    */
-  return function authenticate(header: string | null, address: string, requestId: string): AdminKeyRow | null | Promise<AdminKeyRow | null> {
+  return function authenticate(header: string | null, address: string): AdminKeyRow | null | Promise<AdminKeyRow | null> {
     if (header === null) return null;
     const secret = BEARER_KEY.exec(header)?.[1];
     // The common case, answered without yielding: a key in the instance's cache, from an address
@@ -43,15 +42,15 @@ export function createAdminKeyAuth(deps: {
     if (secret !== undefined && adminKeys && limiter.admitsNow?.(address)) {
       const cached = adminKeys.cachedKeyBySecret(secret);
       if (cached) {
-        if (!adminKeys.touchedLately(cached)) adminKeys.touch(cached).catch((err) => logger.warn({ err, requestId }, 'could not record admin key use'));
+        if (!adminKeys.touchedLately(cached)) adminKeys.touch(cached).catch((err) => logger.warn({ err }, 'could not record admin key use'));
         return cached;
       }
     }
-    return lookUp(secret, address, requestId);
+    return lookUp(secret, address);
   };
 
   /** The check that may yield: counted under the address's limit, the key read through the cache or the database. */
-  async function lookUp(secret: string | undefined, address: string, requestId: string): Promise<AdminKeyRow | null> {
+  async function lookUp(secret: string | undefined, address: string): Promise<AdminKeyRow | null> {
     const attempt = await limiter.attempt(address);
     if (isRefusal(attempt)) throw new TooManyAttemptsError(attempt.retryAfter);
     let key: AdminKeyRow | null;
@@ -63,11 +62,11 @@ export function createAdminKeyAuth(deps: {
     }
     if (!key) {
       attempt.failed();
-      logger.warn({ address, requestId }, 'a request came with an unknown, revoked or malformed admin key');
+      logger.warn({ address }, 'a request came with an unknown, revoked or malformed admin key');
       return null;
     }
     void attempt.succeeded();
-    (adminKeys?.touch(key) ?? touchAdminKey(db, key)).catch((err) => logger.warn({ err, requestId }, 'could not record admin key use'));
+    (adminKeys?.touch(key) ?? touchAdminKey(db, key)).catch((err) => logger.warn({ err }, 'could not record admin key use'));
     return key;
   }
 }

@@ -220,7 +220,7 @@ export interface ClientApi {
    * A POST /introspect on the direct path (./direct.ts), whose body declares a length of at most
    * MAX_SIGN_IN_BODY_BYTES: `readBody` is called only once the admin key works.
    */
-  introspectPost(authorization: string | null, contentType: string, readBody: () => Promise<string>, address: string, requestId: string): JsonAnswer | Promise<JsonAnswer>;
+  introspectPost(authorization: string | null, contentType: string, readBody: () => Promise<string>, address: string): JsonAnswer | Promise<JsonAnswer>;
   /** GET …/auth/profile or POST …/auth/session (DIRECT_CLIENT_ROUTES) without a body, on the direct path. */
   answerDirect(pathname: string, authorization: string | null, requestId: string): Promise<JsonAnswer>;
 }
@@ -484,7 +484,7 @@ export function createClientApi(
     },
 
     async introspect(incoming, requestId, address) {
-      const adminKey = incoming.method === 'POST' ? await authenticate(incoming.headers.get('authorization'), address, requestId) : null;
+      const adminKey = incoming.method === 'POST' ? await authenticate(incoming.headers.get('authorization'), address) : null;
       if (!adminKey) return toResponse(await introspect(incoming.method, null, '', () => Promise.resolve('')));
       const request = await withBoundedBody(incoming);
       if (!request) return refusalResponse('payloadTooLarge', 'gateway', requestId);
@@ -513,8 +513,8 @@ export function createClientApi(
       return withClientApiAnswerHeaders(answer);
     },
 
-    introspectPost(authorization, contentType, readBody, address, requestId) {
-      const adminKey = authenticate(authorization, address, requestId);
+    introspectPost(authorization, contentType, readBody, address) {
+      const adminKey = authenticate(authorization, address);
       if (adminKey instanceof Promise) return adminKey.then((key) => introspect('POST', key, contentType, readBody));
       return introspect('POST', adminKey, contentType, readBody);
     },

@@ -43,7 +43,6 @@ export function createDirectRoutes(deps: { clientApi: ClientApi; logger: Logger;
           return readBody(req);
         },
         address,
-        requestId,
       );
     } catch (err) {
       return failed(err);

@@ -143,7 +143,7 @@ export function thrownErrorResponse(err: unknown, pathname: string, requestId: s
   const fault = toDatabaseFault(err);
   if (fault) {
     metrics.databaseFaults.inc({ kind: fault.kind });
-    logger.warn({ err, fault: fault.kind, requestId }, 'database fault');
+    logger.warn({ err, fault: fault.kind }, 'database fault');
     return refusalResponse('databaseFault', surface, requestId, { message: fault.message, code: fault.code });
   }
   logger.error({ err, requestId }, 'request failed');

@@ -156,7 +156,7 @@ export function createDirectGraphQL(deps: { surface: DirectGraphQLSurface; logge
     const address = pickClientAddress(trust, req.socket.remoteAddress, headerOf(req, 'x-forwarded-for'));
     let adminKey;
     try {
-      adminKey = await surface.authenticate(headerOf(req, 'authorization'), address, requestId);
+      adminKey = await surface.authenticate(headerOf(req, 'authorization'), address);
     } catch (err) {
       // As the router answers a route's thrown error: without CORS headers.
       return finish(started, requestId, await writeResponse(res, thrownErrorResponse(err, GRAPHQL_PATH, requestId, logger), requestId, declared > 0));

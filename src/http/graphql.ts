@@ -9,7 +9,7 @@ import type { AdminKeyRow } from '../db/schema.js';
 import { graphqlLimits, refuseNulCharacters, requestLimitsPlugin } from '../limits/graphql.js';
 import type { LinkedTable } from '../linked-data/index.js';
 import type { WebhookServiceSettings } from '../webhooks/service.js';
-import { withRequestScope, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { publicUrlFor, type AuthDeps } from '../signin/deps.js';
 import { schema } from '../schema/index.js';
 import type { AuthenticateAdminKey } from './admin-key-auth.js';
@@ -145,7 +145,7 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
     if (incoming.method === 'OPTIONS') return graphqlPreflight(incoming, corsOrigins);
     if (graphiql && shouldRenderGraphiQL(incoming)) return graphiql.page(incoming);
     // The key is checked from the headers before a byte of the body is read.
-    const adminKey = await authenticate(incoming.headers.get('authorization'), address, requestId);
+    const adminKey = await authenticate(incoming.headers.get('authorization'), address);
     if (!adminKey) return refusalResponse('unauthenticated', 'graphql', requestId);
     return authenticated(incoming, adminKey, requestId);
   }
@@ -186,10 +186,8 @@ export function createGraphQLSurface(deps: GraphQLSurfaceDeps): GraphQLSurface {
       corsOrigins,
       checkedDocument,
       context: (adminKey, requestId) => context(adminKey, requestId),
-      // In the request's scope, as on the Fetch path: Yoga's logger and masking log without being
-      // handed the request (src/logger.ts).
       answerAuthenticated: async (request, adminKey, requestId, executed) =>
-        withGraphQLCors(request, await withRequestScope({ requestId }, () => authenticated(request, adminKey, requestId, executed)), corsOrigins),
+        withGraphQLCors(request, await authenticated(request, adminKey, requestId, executed), corsOrigins),
     },
     async handle(request, requestId, address) {
       return withGraphQLCors(request, await answer(request, requestId, address), corsOrigins);

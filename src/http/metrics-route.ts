@@ -18,7 +18,7 @@ async function metricsResponse(): Promise<Response> {
 export function createMetricsRoute(served: boolean, authenticate: AuthenticateAdminKey) {
   return async (request: Request, address: string, requestId: string): Promise<Response> => {
     if (!served) return notFoundResponse(request, '/metrics');
-    if (!(await authenticate(request.headers.get('authorization'), address, requestId))) return refusalResponse('unauthenticated', 'gateway', requestId);
+    if (!(await authenticate(request.headers.get('authorization'), address))) return refusalResponse('unauthenticated', 'gateway', requestId);
     return metricsResponse();
   };
 }

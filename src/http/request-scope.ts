@@ -1,7 +1,5 @@
 // Every request runs in its own scope: an id (the client's X-Request-Id if sane), the client's
-// address, the id on every log line, one access-log line and the HTTP metrics. The Fetch path's
-// requests run in src/logger.ts's withRequestScope, which tags the lines of code that is not handed
-// the id; the direct paths' code hands the id to each line it logs.
+// address, the id on every log line (src/logger.ts), one access-log line and the HTTP metrics.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NO_PROXY, pickClientAddress, type TrustProxy } from '../client-address.js';
@@ -26,10 +24,8 @@ export type ScopedHandler = (request: Request, scope: RequestScope) => Promise<R
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
- * Runs a direct path's handling of Node's own request (./direct.ts, ./graphql-direct.ts) with the
- * request's id; a fault it throws is logged and answered 500. Not in withRequestScope: its
- * AsyncLocalStorage would put every promise of the process under async_hooks (issue 18), so every
- * line these paths log names its request itself (test/request-log.test.ts).
+ * Runs a direct path's handling of Node's own request (./direct.ts, ./graphql-direct.ts) in the
+ * request's scope, as the Fetch path's requests run; a fault it throws is logged and answered 500.
  */
 export function inNodeRequestScope(
   logger: Logger,
@@ -43,11 +39,13 @@ export function inNodeRequestScope(
     if (!res.headersSent) res.writeHead(500, { 'x-request-id': requestId, connection: 'close' });
     res.end();
   };
-  try {
-    handle(requestId)?.catch(failed);
-  } catch (err) {
-    failed(err);
-  }
+  withRequestScope({ requestId }, () => {
+    try {
+      handle(requestId)?.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  });
   return true;
 }
 
