@@ -196,7 +196,7 @@ async function main() {
   if (receiver) log(`--webhook: one endpoint subscribed to every event, POSTing to ${receiver.url}`);
   const profileDir = `${projectRoot}/bench/results/profiles/${started.toISOString().replace(/[:.]/g, '-')}`;
   if (opts.profile) mkdirSync(profileDir, { recursive: true });
-  const bench: Bench = { opts, databaseUrl: seed.url, env, receiver, webhookStates, profileDir, lines };
+  const bench: Bench = { opts, databaseUrl: seed.url, database: new URL(seed.url).pathname.slice(1), env, receiver, webhookStates, profileDir, lines };
   const idleCpuByRound: IdleCpu[] = [];
   for (let round = 1; round <= opts.rounds; round++) idleCpuByRound.push(await runRound(bench, round));
 
@@ -219,6 +219,8 @@ async function main() {
 interface Bench {
   opts: ReturnType<typeof options>;
   databaseUrl: string;
+  /** The benchmark database's name, to find its PostgreSQL backends. */
+  database: string;
   env: Record<ServerKind, Record<string, string>>;
   receiver: BenchReceiver | null;
   /** The gateway's webhook states: without and with an endpoint for --compare-webhook, else one. */
@@ -286,28 +288,25 @@ function pairedUnits(lines: Line[]): Line[][] {
 }
 
 /**
- * A unit's lines in the order a round measures them: shape by shape (S1, S2: edges, then nodes), in
- * each the servers' lines of that shape in the round's order, so that the two lines of a ratio
- * follow each other. The raw server's one line for both shapes is measured in the first shape's turn
- * (round 1: gateway edges, PostGraphile edges, raw, gateway nodes, PostGraphile nodes).
+ * A unit's lines in the order a round measures them, in blocks: the first shape's lines (S1, S2:
+ * edges), then the second's, or for lines without shapes the first line of each server, then the
+ * second (S4: /introspect with verify-only, then …/auth/profile with verify + SQL); in each block
+ * the servers in the round's order, so that the two lines of a ratio follow each other. The raw
+ * server's one line for both shapes goes in the first block (round 1: gateway edges, PostGraphile
+ * edges, raw, gateway nodes, PostGraphile nodes).
  */
 function pairedOrder(unit: Line[], turns: Turn[]): Line[] {
   const shapes = [...new Set(unit.map((l) => l.variant.shape).filter((shape) => shape !== undefined))];
-  const order: Line[] = [];
-  for (const shape of shapes.length > 0 ? shapes : [undefined]) {
-    for (const turn of turns) {
-      order.push(
-        ...unit.filter(
-          (l) =>
-            !order.includes(l) &&
-            l.variant.server === turn.kind &&
-            l.webhook === turn.webhook &&
-            (l.variant.shape === shape || l.variant.shape === undefined),
-        ),
-      );
+  const blocks: Line[][] = [];
+  for (const turn of turns) {
+    const mine = unit.filter((l) => l.variant.server === turn.kind && l.webhook === turn.webhook);
+    const unshaped = mine.filter((l) => l.variant.shape === undefined);
+    for (const line of mine) {
+      const block = line.variant.shape === undefined ? unshaped.indexOf(line) : shapes.indexOf(line.variant.shape);
+      (blocks[block] ??= []).push(line);
     }
   }
-  return order;
+  return blocks.flat();
 }
 
 /**
@@ -333,15 +332,16 @@ async function measureLine(bench: Bench, servers: RoundServers, line: Line, roun
   // Where a request also makes PostgreSQL (and, with --webhook, the receiver) work, their CPU too.
   const receiver = line.webhook ? bench.receiver : null;
   const side = cpuMeter({
-    postgres: () => postgresBackendCpuMs(new URL(bench.databaseUrl).pathname.slice(1)),
+    postgres: () => postgresBackendCpuMs(bench.database),
     ...(receiver ? { receiver: () => treeCpuMs(receiver.pid) } : {}),
   });
   const idleDone = servers.watchIdle(server);
   const m = await measure(server, line, bench.opts, side);
   idleDone();
-  // What the load left behind (the last responses, a collection) must not run into the next
-  // measurement, which is often another server's.
-  await untilIdle(server);
+  // What the load left behind (the last responses, a collection, PostgreSQL still running the
+  // statements of requests autocannon gave up on) must not run into the next measurement, often
+  // another server's.
+  await untilIdle(server, bench.database);
   line.rounds.push(m);
   const sideCpu = Object.entries(m.sideCpuMsPerRequest ?? {})
     .map(([name, ms]) => `, ${name} ${fmt(ms, 2)}`)
@@ -391,7 +391,7 @@ class RoundServers {
       const server = await startServer(kind, env[kind]);
       this.running.set(kind, server);
       if (kind === 'gateway') await this.setEndpoint(server, false);
-      await warmServer(server, lines.filter((l) => l.variant.server === kind && !l.variant.mutates), opts);
+      await warmServer(server, lines.filter((l) => l.variant.server === kind && !l.variant.mutates), this.bench);
     }
   }
 
@@ -420,12 +420,12 @@ class RoundServers {
     if (this.bench.opts.profile) return;
     const gateway = this.running.get('gateway')!;
     await this.setEndpoint(gateway, webhook);
-    await warmServer(gateway, changing, this.bench.opts);
+    await warmServer(gateway, changing, this.bench);
   }
 
   /** --profile: the gateway process of `line`'s scenario (and webhook state, where it changes data), started and warmed if not running. */
   private async startProfiledGateway(line: Line): Promise<void> {
-    const { env, lines, opts, profileDir } = this.bench;
+    const { env, lines, profileDir } = this.bench;
     const group = lines.filter(
       (l) => l.variant.server === 'gateway' && l.variant.scenario === line.variant.scenario && (!line.variant.mutates || l.webhook === line.webhook),
     );
@@ -436,7 +436,7 @@ class RoundServers {
     this.running.set('gateway', server);
     this.profileName = name;
     await this.setEndpoint(server, line.webhook);
-    await warmServer(server, group, opts);
+    await warmServer(server, group, this.bench);
   }
 
   private async setEndpoint(gateway: RunningServer, webhook: boolean): Promise<void> {
@@ -506,27 +506,30 @@ async function measure(
  * its own load for --server-warmup seconds, at the most connections measured (S4's priming is
  * measure's, just before each of its lines).
  */
-async function warmServer(server: RunningServer, lines: Line[], opts: ReturnType<typeof options>): Promise<void> {
+async function warmServer(server: RunningServer, lines: Line[], { opts, database }: Bench): Promise<void> {
   const connections = opts.connections.at(-1)!;
   // By load, not by line: --compare-webhook's "+ webhook" lines share theirs with the lines without.
   for (const load of new Set(lines.map((l) => l.variant.load))) {
     if (!load) continue;
     if (opts.serverWarmup > 0) await measureLoad(server, load, { connections, duration: opts.serverWarmup });
   }
-  await untilIdle(server);
+  await untilIdle(server, database);
 }
 
 /**
- * Waits (up to 30 s) until the server has used under 20 ms of CPU in a quarter second: work queued
- * by a warm-up (S8's password hashes, 32 MiB each) must not run into the next measurement.
+ * Waits (up to 30 s) until the server and the PostgreSQL backends of `database` have used under
+ * 20 ms of CPU in a quarter second: work queued by a warm-up or a measurement (S8's password
+ * hashes, 32 MiB each; PostGraphile's S2 statements, a second each) must not run into the next one.
  */
-async function untilIdle(server: RunningServer): Promise<void> {
+async function untilIdle(server: RunningServer, database: string): Promise<void> {
+  const meter = cpuMeter({ server: () => server.cpuMs(), postgres: () => postgresBackendCpuMs(database) });
   const deadline = Date.now() + 30_000;
-  let before = server.cpuMs();
+  let before = meter.sample();
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    const now = server.cpuMs();
-    if (now - before < 20) return;
+    const now = meter.sample();
+    const used = Object.values(meter.perRequest(before, now, 1)).reduce((a, b) => a + b, 0);
+    if (used < 20) return;
     before = now;
   }
 }
