@@ -1,7 +1,8 @@
 // `npm run bench -- [--users N] [--duration S] [--connections 10,20] [--rounds R] [--scenarios S1,S2,…] [--servers …] [--profile]`
 // The gateway side by side with PostGraphile 4 and a raw node:http + pg baseline, on one seeded
 // PostgreSQL database (DATABASE_URL names the server; the benchmark's database is gw_bench_<N>).
-// Servers run one after another in rounds (gateway, PostGraphile, raw, gateway, …); medians are quoted.
+// In each round every server runs, and each scenario is measured on them back to back (the order
+// rotated by round); ratios are the median of the rounds' ratios, other figures medians of rounds.
 import { hashRawSync } from '@node-rs/argon2';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -16,12 +17,12 @@ import { hashPassword } from '../src/users/passwords.js';
 import { writeProfileSummary } from './lib/profile.js';
 import { openDatabase } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
-import { cpuMeter, postgresCpuMs, treeCpuMs } from './lib/cpu.js';
+import { cpuMeter, postgresBackendCpuMs, treeCpuMs } from './lib/cpu.js';
 import { measureCalls, measureLoad, median, type Measurement } from './lib/load.js';
 import { projectRoot, startServer, type RunningServer, type ServerKind } from './lib/servers.js';
 import { ADMIN_KEY, APP_ID, JWT_SECRET, SCENARIO_NAMES, loadFixtures, variants, type ScenarioId, type Variant } from './scenarios.js';
 import { createPostGraphileFunctions, prepareDatabase, resetDatabase } from './seed.js';
-import { setWebhookEndpoint, startBenchReceiver, waitForDeliveries } from './lib/webhook-receiver.js';
+import { setWebhookEndpoint, startBenchReceiver, waitForDeliveries, type BenchReceiver } from './lib/webhook-receiver.js';
 
 const GATEWAY_PUBLIC_URL = 'http://127.0.0.1';
 const ALL: ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8'];
@@ -53,7 +54,11 @@ function options() {
   --users N          users to seed (default 1000000); the database gw_bench_N is reused when complete
   --duration S       seconds of load per measurement (default 10)
   --connections LIST concurrent connections, each a line of its own (default 10,20)
-  --rounds R         rounds of gateway, PostGraphile, raw (default 3; the median is quoted)
+  --rounds R         rounds (default 3): each starts every server, measures each read-only scenario at
+                     each number of connections on all of them back to back (gateway, PostGraphile,
+                     raw in round 1; PostGraphile, raw, gateway in round 2; …), then the gateway's
+                     scenarios that change data; medians of rounds are quoted, a ratio as the
+                     median of the rounds' ratios of such paired measurements
   --warmup S         seconds of unmeasured load before each measurement (default 2)
   --server-warmup S  seconds of each of its scenarios' load a freshly started server gets before its
                      first measurement (default 3): a cold process (lazy compilation, JIT, pool
@@ -66,7 +71,9 @@ function options() {
   --webhook          subscribe one webhook endpoint (a local receiver) to every event, to compare S5 with and without
   --compare-webhook  the gateway twice a round, without and with that endpoint, in alternating order (one line each)
   --profile          a CPU profile of the gateway per scenario (node --cpu-prof; a gateway process per
-                     scenario), with a summary of where the time went, in bench/results/profiles/<run>/
+                     scenario, started at its first line and warmed then, while the other servers
+                     run once a round as usual), with a summary of where the time went, in
+                     bench/results/profiles/<run>/
   --readme           also write the results into README.md's Performance section
 Needs DATABASE_URL: a PostgreSQL server where the benchmark may create databases.`);
     process.exit(0);
@@ -189,65 +196,9 @@ async function main() {
   if (receiver) log(`--webhook: one endpoint subscribed to every event, POSTing to ${receiver.url}`);
   const profileDir = `${projectRoot}/bench/results/profiles/${started.toISOString().replace(/[:.]/g, '-')}`;
   if (opts.profile) mkdirSync(profileDir, { recursive: true });
-  for (let round = 1; round <= opts.rounds; round++) {
-    for (const kind of SERVER_ORDER) {
-      const states = kind === 'gateway' ? (round % 2 === 1 ? webhookStates : [...webhookStates].reverse()) : [false];
-      for (const webhook of states) {
-        const mine = lines.filter((l) => l.variant.server === kind && l.webhook === webhook);
-        if (mine.length === 0) continue;
-        // Read-only scenarios first; the ones that change data last, then the database is put back.
-        mine.sort((a, b) => Number(!!a.variant.mutates) - Number(!!b.variant.mutates));
-        // With --profile, a gateway process per scenario, so that each profile is of one scenario alone.
-        const groups = kind === 'gateway' && opts.profile ? [...new Set(mine.map((l) => l.variant.scenario))].map((s) => mine.filter((l) => l.variant.scenario === s)) : [mine];
-        for (const group of groups) {
-          const profileName = `${group[0]!.variant.scenario}-round${round}${webhook ? '-webhook' : ''}.cpuprofile`;
-          const nodeArgs = kind === 'gateway' && opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}`] : [];
-          const server: RunningServer = await startServer(kind, env[kind], nodeArgs);
-          if (kind === 'gateway') await setWebhookEndpoint(seed.url, server.baseUrl, ADMIN_KEY, webhook ? receiver : null);
-          try {
-            let warmed: boolean | null = null;
-            for (const line of group) {
-              // Read-only lines come first: the ones that change data are warmed only once those are measured.
-              const mutates = !!line.variant.mutates;
-              if (warmed !== mutates) {
-                await warmServer(server, group.filter((l) => !!l.variant.mutates === mutates), opts);
-                warmed = mutates;
-              }
-              // Where a request also makes PostgreSQL (and, with --webhook, the receiver) work, their CPU too.
-              const side = cpuMeter({
-                postgres: () => postgresCpuMs(new URL(seed.url).pathname.slice(1)),
-                ...(webhook && receiver ? { receiver: () => treeCpuMs(receiver.pid) } : {}),
-              });
-              const m = await measure(server, line, opts, side);
-              line.rounds.push(m);
-              const sideCpu = Object.entries(m.sideCpuMsPerRequest ?? {})
-                .map(([name, ms]) => `, ${name} ${fmt(ms, 2)}`)
-                .join('');
-              log(
-                `round ${round} ${line.variant.scenario} ${`${line.variant.label}${line.variant.shape ? ` (${line.variant.shape})` : ''}`.padEnd(36)} ${line.connections === null ? '' : `${line.connections} conn `}${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB  CPU ${fmt(m.cpuMsPerRequest, 2)}${sideCpu} ms/req  load ${loadavg()[0]!.toFixed(2)}${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
-              );
-            }
-            if (webhook && receiver) {
-              const outbox = await waitForDeliveries(seed.url);
-              const got = await receiver.received();
-              const latency = [...got.latencyMs].sort((a, b) => a - b);
-              const at = (q: number) => latency[Math.min(latency.length - 1, Math.floor(q * latency.length))] ?? NaN;
-              const complete = outbox.pending === 0 && outbox.failed === 0 && outbox.delivered === outbox.events && got.distinct === outbox.events;
-              log(
-                `round ${round} --webhook: ${outbox.events} events committed, ${outbox.delivered} delivered, ${outbox.pending} pending, ${outbox.failed} failed ` +
-                  `(drained ${fmt(outbox.drainSeconds, 1)} s after the load); the receiver got ${got.distinct} distinct ids in ${got.posts} POSTs, ` +
-                  `event → receiver p50 ${fmt(at(0.5))} ms, p99 ${fmt(at(0.99))} ms, max ${fmt(latency.at(-1) ?? NaN)} ms${complete ? '' : '  INCOMPLETE'}`,
-              );
-            }
-          } finally {
-            await server.stop();
-          }
-          if (nodeArgs.length > 0) log(`profile: ${relative(projectRoot, writeProfileSummary(`${profileDir}/${profileName}`))}`);
-          if (group.some((l) => l.variant.mutates)) await resetDatabase(seed.url);
-        }
-      }
-    }
-  }
+  const bench: Bench = { opts, databaseUrl: seed.url, database: new URL(seed.url).pathname.slice(1), env, receiver, webhookStates, profileDir, lines };
+  const idleCpuByRound: IdleCpu[] = [];
+  for (let round = 1; round <= opts.rounds; round++) idleCpuByRound.push(await runRound(bench, round));
 
   if (receiver) await receiver.close();
   const kdf = selected.some((v) => v.scenario === 'S8') ? await measureKdf() : null;
@@ -255,12 +206,278 @@ async function main() {
   console.log(report.table);
   mkdirSync(`${projectRoot}/bench/results`, { recursive: true });
   const file = `${projectRoot}/bench/results/${started.toISOString().replace(/[:.]/g, '-')}-${opts.users}-users.json`;
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(report.json, null, 2)}\n`);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify({ ...report.json, idleCpuByRound }, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
   log(`results written to ${relative(projectRoot, file)}`);
   if (opts.readme) {
     writeReadme(report.markdown);
     log('README.md: Performance section updated');
+  }
+}
+
+/** What every round of a run works with. */
+interface Bench {
+  opts: ReturnType<typeof options>;
+  databaseUrl: string;
+  /** The benchmark database's name, to find its PostgreSQL backends. */
+  database: string;
+  env: Record<ServerKind, Record<string, string>>;
+  receiver: BenchReceiver | null;
+  /** The gateway's webhook states: without and with an endpoint for --compare-webhook, else one. */
+  webhookStates: boolean[];
+  profileDir: string;
+  lines: Line[];
+}
+
+/** A server's turn in a round: its kind, and for the gateway whether its webhook endpoint is subscribed. */
+interface Turn {
+  kind: ServerKind;
+  webhook: boolean;
+}
+
+/** CPU each server used while another one was measured, and for how long: an idle server should use next to none. */
+type IdleCpu = Partial<Record<ServerKind, { cpuMs: number; seconds: number }>>;
+
+/**
+ * One round: every server started at its start and warmed; each read-only scenario at each number of
+ * connections measured on every server back to back (pairedOrder), so that a ratio compares
+ * measurements taken seconds apart, not minutes, on a machine whose speed drifts; then the lines that
+ * change data (the gateway's alone) and the database put back.
+ */
+async function runRound(bench: Bench, round: number): Promise<IdleCpu> {
+  const turns = roundTurns(bench, round);
+  const servers = new RoundServers(bench, round);
+  try {
+    await servers.startAll([...new Set(turns.map((t) => t.kind))]);
+    for (const unit of pairedUnits(bench.lines)) {
+      const order = pairedOrder(unit, turns);
+      await servers.prepare(order);
+      for (const line of order) await measureLine(bench, servers, line, round);
+    }
+    await measureChangingLines(bench, servers, round);
+    // The ratios pair each line's measurements by round: every line has one a round.
+    const missed = bench.lines.filter((l) => l.rounds.length !== round);
+    if (missed.length > 0) throw new Error(`round ${round} did not measure ${missed.map((l) => `${l.variant.scenario} ${l.variant.label}`).join(', ')}`);
+    return servers.logIdleCpu();
+  } finally {
+    await servers.stopAll();
+  }
+}
+
+/**
+ * The order of a round's servers, rotated by round so that none is always first: gateway,
+ * PostGraphile, raw in round 1; PostGraphile, raw, gateway in round 2; raw, gateway, PostGraphile in
+ * round 3; … The gateway's webhook states (--compare-webhook) take its turn one after the other,
+ * which one first alternating by round.
+ */
+function roundTurns(bench: Bench, round: number): Turn[] {
+  const kinds = SERVER_ORDER.filter((kind) => bench.lines.some((l) => l.variant.server === kind));
+  const shift = (round - 1) % kinds.length;
+  const states = round % 2 === 1 ? bench.webhookStates : [...bench.webhookStates].reverse();
+  return [...kinds.slice(shift), ...kinds.slice(0, shift)].flatMap((kind) => (kind === 'gateway' ? states : [false]).map((webhook) => ({ kind, webhook })));
+}
+
+/** The read-only lines by scenario and number of connections: each such unit's lines are measured back to back. */
+function pairedUnits(lines: Line[]): Line[][] {
+  const units = new Map<string, Line[]>();
+  for (const line of lines.filter((l) => !l.variant.mutates)) {
+    const key = `${line.variant.scenario} ${line.connections}`;
+    units.set(key, [...(units.get(key) ?? []), line]);
+  }
+  return [...units.values()];
+}
+
+/**
+ * A unit's lines in the order a round measures them, in blocks: the first shape's lines (S1, S2:
+ * edges), then the second's, or for lines without shapes the first line of each server, then the
+ * second (S4: /introspect with verify-only, then …/auth/profile with verify + SQL); in each block
+ * the servers in the round's order, so that the two lines of a ratio follow each other. The raw
+ * server's one line for both shapes goes in the first block (round 1: gateway edges, PostGraphile
+ * edges, raw, gateway nodes, PostGraphile nodes).
+ */
+function pairedOrder(unit: Line[], turns: Turn[]): Line[] {
+  const shapes = [...new Set(unit.map((l) => l.variant.shape).filter((shape) => shape !== undefined))];
+  const blocks: Line[][] = [];
+  for (const turn of turns) {
+    const mine = unit.filter((l) => l.variant.server === turn.kind && l.webhook === turn.webhook);
+    const unshaped = mine.filter((l) => l.variant.shape === undefined);
+    for (const line of mine) {
+      const block = line.variant.shape === undefined ? unshaped.indexOf(line) : shapes.indexOf(line.variant.shape);
+      (blocks[block] ??= []).push(line);
+    }
+  }
+  return blocks.flat();
+}
+
+/**
+ * The gateway's lines that change data, after every read-only line as before: per webhook state
+ * (alternating by round), the gateway warmed with them first, then (--webhook) the deliveries
+ * checked, and the database put back.
+ */
+async function measureChangingLines(bench: Bench, servers: RoundServers, round: number): Promise<void> {
+  const states = round % 2 === 1 ? bench.webhookStates : [...bench.webhookStates].reverse();
+  for (const webhook of states) {
+    const changing = bench.lines.filter((l) => l.variant.mutates && l.webhook === webhook);
+    if (changing.length === 0) continue;
+    await servers.beginChanges(changing, webhook);
+    for (const line of changing) await measureLine(bench, servers, line, round);
+    if (webhook && bench.receiver) await logDeliveries(bench.databaseUrl, bench.receiver, round);
+    await resetDatabase(bench.databaseUrl);
+  }
+}
+
+/** Measures `line` on its server of the round and logs it; the other servers idle meanwhile. */
+async function measureLine(bench: Bench, servers: RoundServers, line: Line, round: number): Promise<void> {
+  const server = await servers.serverFor(line);
+  // Where a request also makes PostgreSQL (and, with --webhook, the receiver) work, their CPU too.
+  const receiver = line.webhook ? bench.receiver : null;
+  const side = cpuMeter({
+    postgres: () => postgresBackendCpuMs(bench.database),
+    ...(receiver ? { receiver: () => treeCpuMs(receiver.pid) } : {}),
+  });
+  const idleDone = servers.watchIdle(server);
+  const m = await measure(server, line, bench.opts, side);
+  idleDone();
+  // What the load left behind (the last responses, a collection, PostgreSQL still running the
+  // statements of requests autocannon gave up on) must not run into the next measurement, often
+  // another server's.
+  await untilIdle(server, bench.database);
+  line.rounds.push(m);
+  const sideCpu = Object.entries(m.sideCpuMsPerRequest ?? {})
+    .map(([name, ms]) => `, ${name} ${fmt(ms, 2)}`)
+    .join('');
+  log(
+    `round ${round} ${line.variant.scenario} ${`${line.variant.label}${line.variant.shape ? ` (${line.variant.shape})` : ''}`.padEnd(36)} ${line.connections === null ? '' : `${line.connections} conn `}${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms  RSS ${fmt(m.rssMb)} MB  CPU ${fmt(m.cpuMsPerRequest, 2)}${sideCpu} ms/req  load ${loadavg()[0]!.toFixed(2)}${m.bad || m.errors ? `  ${m.bad} bad, ${m.errors} errors` : ''}`,
+  );
+}
+
+/** --webhook: whether every event the lines committed reached the receiver, and how late. */
+async function logDeliveries(databaseUrl: string, receiver: BenchReceiver, round: number): Promise<void> {
+  const outbox = await waitForDeliveries(databaseUrl);
+  const got = await receiver.received();
+  const latency = [...got.latencyMs].sort((a, b) => a - b);
+  const at = (q: number) => latency[Math.min(latency.length - 1, Math.floor(q * latency.length))] ?? NaN;
+  const complete = outbox.pending === 0 && outbox.failed === 0 && outbox.delivered === outbox.events && got.distinct === outbox.events;
+  log(
+    `round ${round} --webhook: ${outbox.events} events committed, ${outbox.delivered} delivered, ${outbox.pending} pending, ${outbox.failed} failed ` +
+      `(drained ${fmt(outbox.drainSeconds, 1)} s after the load); the receiver got ${got.distinct} distinct ids in ${got.posts} POSTs, ` +
+      `event → receiver p50 ${fmt(at(0.5))} ms, p99 ${fmt(at(0.99))} ms, max ${fmt(latency.at(-1) ?? NaN)} ms${complete ? '' : '  INCOMPLETE'}`,
+  );
+}
+
+/**
+ * The server processes of a round: each kind started once at its start and warmed with its
+ * read-only lines, idle while the others are measured, stopped at its end. With --profile the
+ * gateway runs a process per scenario instead (node --cpu-prof), started at its scenario's first
+ * line, so that each profile is of one scenario alone.
+ */
+class RoundServers {
+  private readonly running = new Map<ServerKind, RunningServer>();
+  /** With --profile, the profile the running gateway writes when it stops. */
+  private profileName: string | null = null;
+  /** Whether the gateway's webhook endpoint is subscribed; null: to be set anew. */
+  private endpoint: boolean | null = null;
+  private readonly idle: IdleCpu = {};
+
+  constructor(
+    private readonly bench: Bench,
+    private readonly round: number,
+  ) {}
+
+  async startAll(kinds: ServerKind[]): Promise<void> {
+    const { env, lines, opts } = this.bench;
+    for (const kind of kinds) {
+      if (kind === 'gateway' && opts.profile) continue;
+      const server = await startServer(kind, env[kind]);
+      this.running.set(kind, server);
+      if (kind === 'gateway') await this.setEndpoint(server, false);
+      await warmServer(server, lines.filter((l) => l.variant.server === kind && !l.variant.mutates), this.bench);
+    }
+  }
+
+  /** --profile: the gateway process of these lines' scenario started and warmed before the first of them is measured. */
+  async prepare(lines: Line[]): Promise<void> {
+    const gatewayLine = lines.find((l) => l.variant.server === 'gateway');
+    if (gatewayLine && this.bench.opts.profile) await this.startProfiledGateway(gatewayLine);
+  }
+
+  /** The process that measures `line`, with the gateway's webhook endpoint as the line needs it. */
+  async serverFor(line: Line): Promise<RunningServer> {
+    const kind = line.variant.server;
+    if (kind === 'gateway' && this.bench.opts.profile) await this.startProfiledGateway(line);
+    const server = this.running.get(kind)!;
+    if (kind === 'gateway') await this.setEndpoint(server, line.webhook);
+    return server;
+  }
+
+  /**
+   * Before the lines that change data of one webhook state: the endpoint set anew (an empty outbox,
+   * the receiver's counts reset) and the gateway warmed with those lines; with --profile, each
+   * scenario's process is warmed as it starts.
+   */
+  async beginChanges(changing: Line[], webhook: boolean): Promise<void> {
+    this.endpoint = null;
+    if (this.bench.opts.profile) return;
+    const gateway = this.running.get('gateway')!;
+    await this.setEndpoint(gateway, webhook);
+    await warmServer(gateway, changing, this.bench);
+  }
+
+  /** --profile: the gateway process of `line`'s scenario (and webhook state, where it changes data), started and warmed if not running. */
+  private async startProfiledGateway(line: Line): Promise<void> {
+    const { env, lines, profileDir } = this.bench;
+    const group = lines.filter(
+      (l) => l.variant.server === 'gateway' && l.variant.scenario === line.variant.scenario && (!line.variant.mutates || l.webhook === line.webhook),
+    );
+    const name = `${line.variant.scenario}-round${this.round}${group.every((l) => l.webhook) ? '-webhook' : ''}.cpuprofile`;
+    if (this.profileName === name) return;
+    await this.stop('gateway');
+    const server = await startServer('gateway', env.gateway, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`]);
+    this.running.set('gateway', server);
+    this.profileName = name;
+    await this.setEndpoint(server, line.webhook);
+    await warmServer(server, group, this.bench);
+  }
+
+  private async setEndpoint(gateway: RunningServer, webhook: boolean): Promise<void> {
+    if (this.endpoint === webhook) return;
+    await setWebhookEndpoint(this.bench.databaseUrl, gateway.baseUrl, ADMIN_KEY, webhook ? this.bench.receiver : null);
+    this.endpoint = webhook;
+  }
+
+  /** Starts counting the CPU of the servers other than `measured`; the function returned stops it. */
+  watchIdle(measured: RunningServer): () => void {
+    const started = performance.now();
+    const others = [...this.running.values()].filter((s) => s !== measured).map((server) => ({ server, cpuMs: server.cpuMs() }));
+    return () => {
+      const seconds = (performance.now() - started) / 1000;
+      for (const { server, cpuMs } of others) {
+        const idle = (this.idle[server.kind] ??= { cpuMs: 0, seconds: 0 });
+        idle.cpuMs += server.cpuMs() - cpuMs;
+        idle.seconds += seconds;
+      }
+    };
+  }
+
+  logIdleCpu(): IdleCpu {
+    const idle = Object.entries(this.idle).map(([kind, { cpuMs, seconds }]) => `${kind} ${fmt(cpuMs)} ms in ${fmt(seconds)} s`);
+    if (idle.length > 0) log(`round ${this.round}: CPU of each server while another was measured: ${idle.join(', ')}`);
+    return this.idle;
+  }
+
+  private async stop(kind: ServerKind): Promise<void> {
+    const server = this.running.get(kind);
+    if (!server) return;
+    this.running.delete(kind);
+    await server.stop();
+    if (kind === 'gateway' && this.profileName) {
+      log(`profile: ${relative(projectRoot, writeProfileSummary(`${this.bench.profileDir}/${this.profileName}`))}`);
+      this.profileName = null;
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    for (const kind of [...this.running.keys()]) await this.stop(kind);
   }
 }
 
@@ -289,26 +506,30 @@ async function measure(
  * its own load for --server-warmup seconds, at the most connections measured (S4's priming is
  * measure's, just before each of its lines).
  */
-async function warmServer(server: RunningServer, lines: Line[], opts: ReturnType<typeof options>): Promise<void> {
+async function warmServer(server: RunningServer, lines: Line[], { opts, database }: Bench): Promise<void> {
   const connections = opts.connections.at(-1)!;
-  for (const variant of new Set(lines.map((l) => l.variant))) {
-    if (!variant.load) continue;
-    if (opts.serverWarmup > 0) await measureLoad(server, variant.load, { connections, duration: opts.serverWarmup });
+  // By load, not by line: --compare-webhook's "+ webhook" lines share theirs with the lines without.
+  for (const load of new Set(lines.map((l) => l.variant.load))) {
+    if (!load) continue;
+    if (opts.serverWarmup > 0) await measureLoad(server, load, { connections, duration: opts.serverWarmup });
   }
-  await untilIdle(server);
+  await untilIdle(server, database);
 }
 
 /**
- * Waits (up to 30 s) until the server has used under 20 ms of CPU in a quarter second: work queued
- * by a warm-up (S8's password hashes, 19 MiB each) must not run into the next measurement.
+ * Waits (up to 30 s) until the server and the PostgreSQL backends of `database` have used under
+ * 20 ms of CPU in a quarter second: work queued by a warm-up or a measurement (S8's password
+ * hashes, 19 MiB each; PostGraphile's S2 statements, a second each) must not run into the next one.
  */
-async function untilIdle(server: RunningServer): Promise<void> {
+async function untilIdle(server: RunningServer, database: string): Promise<void> {
+  const meter = cpuMeter({ server: () => server.cpuMs(), postgres: () => postgresBackendCpuMs(database) });
   const deadline = Date.now() + 30_000;
-  let before = server.cpuMs();
+  let before = meter.sample();
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    const now = server.cpuMs();
-    if (now - before < 20) return;
+    const now = meter.sample();
+    const used = Object.values(meter.perRequest(before, now, 1)).reduce((a, b) => a + b, 0);
+    if (used < 20) return;
     before = now;
   }
 }
@@ -345,7 +566,10 @@ interface Summary {
   bad: number;
   errors: number;
   rounds: Measurement[];
+  /** Each the median of `ratiosByRound`. */
   ratios: Record<string, number>;
+  /** Each round's ratio of two lines measured one shortly after the other in that round. */
+  ratiosByRound: Record<string, number[]>;
 }
 
 function summarize(
@@ -373,24 +597,36 @@ function summarize(
     errors: rounds.reduce((n, m) => n + m.errors, 0),
     rounds,
     ratios: {},
+    ratiosByRound: {},
   }));
   /** The line of a scenario's server at the same connections; `name` when the scenario has several (S1, S2: the shape). */
   const find = (of: Pick<Summary, 'scenario' | 'connections'>, label: string, name?: string) =>
     rows.find((r) => r.scenario === of.scenario && r.connections === of.connections && r.label === label && (name === undefined || r.name === name));
+  /**
+   * A ratio of `r` to `other`, paired: in each round, of the two measurements that round took one
+   * shortly after the other (every line is measured once a round), then the median of those.
+   */
+  const pair = (r: Summary, name: string, other: Summary | undefined, of = (m: Measurement, o: Measurement) => m.rps / o.rps) => {
+    if (!other) return;
+    r.ratiosByRound[name] = r.rounds.map((m, i) => (other.rounds[i] ? of(m, other.rounds[i]) : NaN));
+    r.ratios[name] = median(r.ratiosByRound[name]);
+  };
+  /** A ratio's rounds as the checks quote them, "by round 1.53, 1.71, 1.62"; '' with one round. */
+  const byRound = (r: Summary, name: string, digits = 2, unit = '') =>
+    r.rounds.length > 1 ? `by round ${r.ratiosByRound[name]!.map((x) => `${fmt(x * (unit === '%' ? 100 : 1), digits)}${unit}`).join(', ')}` : '';
+  /** A ratio as the checks quote it: "1.62; by round 1.53, 1.71, 1.62". */
+  const quote = (r: Summary, name: string, digits = 2, unit = '') =>
+    [`${fmt(r.ratios[name]! * (unit === '%' ? 100 : 1), digits)}${unit}`, byRound(r, name, digits, unit)].filter(Boolean).join('; ');
   for (const r of rows) {
     if (r.server !== 'gateway') continue;
     if (['S1', 'S2', 'S3'].includes(r.scenario)) {
-      const pgl = find(r, 'PostGraphile 4', r.name);
+      pair(r, 'gateway/PostGraphile', find(r, 'PostGraphile 4', r.name));
       // The raw server answers both shapes with the same rows.
-      const raw = find(r, 'raw');
-      if (pgl) r.ratios['gateway/PostGraphile'] = r.rps / pgl.rps;
-      if (raw) r.ratios['gateway/raw'] = r.rps / raw.rps;
+      pair(r, 'gateway/raw', find(r, 'raw'));
     }
     if (r.scenario === 'S4') {
-      const verify = find(r, 'raw verify-only');
-      const verifySql = find(r, 'raw verify + SQL');
-      if (verify) r.ratios['gateway/raw verify-only'] = r.rps / verify.rps;
-      if (verifySql) r.ratios['gateway/raw verify+SQL'] = r.rps / verifySql.rps;
+      pair(r, 'gateway/raw verify-only', find(r, 'raw verify-only'));
+      pair(r, 'gateway/raw verify+SQL', find(r, 'raw verify + SQL'));
     }
   }
 
@@ -402,15 +638,15 @@ function summarize(
     const at = `${g.scenario} ${g.name}, ${g.connections} connections`;
     const vsPgl = g.ratios['gateway/PostGraphile'];
     const vsRaw = g.ratios['gateway/raw'];
-    if (vsPgl !== undefined) check(vsPgl >= 1.5, `${at}: gateway/PostGraphile ≥ 1.5 (${fmt(vsPgl, 2)})`);
-    if (vsRaw !== undefined && g.scenario !== 'S3') check(vsRaw >= 0.6, `${at}: gateway/raw ≥ 0.6 (${fmt(vsRaw, 2)})`);
+    if (vsPgl !== undefined) check(vsPgl >= 1.5, `${at}: gateway/PostGraphile ≥ 1.5 (${quote(g, 'gateway/PostGraphile')})`);
+    if (vsRaw !== undefined && g.scenario !== 'S3') check(vsRaw >= 0.6, `${at}: gateway/raw ≥ 0.6 (${quote(g, 'gateway/raw')})`);
     if (g.connections === p99Connections) check(g.p99 < 50, `${at}: gateway p99 < 50 ms (${fmt(g.p99, 1)} ms)`);
   }
   for (const introspect of rows.filter((r) => r.label === 'gateway POST /introspect')) {
     const vsVerify = introspect.ratios['gateway/raw verify-only'];
     const vsSql = introspect.ratios['gateway/raw verify+SQL'];
-    if (vsVerify !== undefined) check(vsVerify >= 0.8, `S4 /introspect ≥ 0.8 of verify-only at ${introspect.connections} connections (${fmt(vsVerify, 2)})`);
-    if (vsSql !== undefined) check(vsSql > 1, `S4 /introspect above verify+SQL at ${introspect.connections} connections (${fmt(vsSql, 2)})`);
+    if (vsVerify !== undefined) check(vsVerify >= 0.8, `S4 /introspect ≥ 0.8 of verify-only at ${introspect.connections} connections (${quote(introspect, 'gateway/raw verify-only')})`);
+    if (vsSql !== undefined) check(vsSql > 1, `S4 /introspect above verify+SQL at ${introspect.connections} connections (${quote(introspect, 'gateway/raw verify+SQL')})`);
   }
   const bulk = rows.find((r) => r.label === 'gateway disableUsers');
   if (bulk) check(bulk.p50 < 5000, `S6 ${fmt(bulkSize)} users disabled in one call < 5 s (median ${fmt(bulk.p50 / 1000, 2)} s)`);
@@ -418,9 +654,8 @@ function summarize(
   for (const r of rows.filter((row) => row.label.endsWith(' + webhook'))) {
     const without = find(r, r.label.slice(0, -' + webhook'.length), r.name);
     if (!without) continue;
-    r.ratios['webhook/without'] = r.rps / without.rps;
-    const pairs = r.rounds.map((m, i) => fmt((m.rps / (without.rounds[i]?.rps ?? NaN)) * 100, 0)).join(', ');
-    check(r.rps >= 0.9 * without.rps, `${r.scenario} ${r.name} at ${r.connections} connections with a webhook endpoint ≥ 90% of without (medians ${fmt((r.rps / without.rps) * 100, 0)}%; by round ${pairs}%)`);
+    pair(r, 'webhook/without', without);
+    check(r.ratios['webhook/without']! >= 0.9, `${r.scenario} ${r.name} at ${r.connections} connections with a webhook endpoint ≥ 90% of without (${quote(r, 'webhook/without', 0, '%')})`);
     // The same comparison in CPU per request, which other work on the machine moves less: the
     // throughput the extra CPU allows where the CPU is the limit, as a share of the throughput without.
     const cpuOf = (rounds: Measurement[]) =>
@@ -428,10 +663,11 @@ function summarize(
     const cpuWith = cpuOf(r.rounds);
     const cpuWithout = cpuOf(without.rounds);
     if (cpuWith > 0 && cpuWithout > 0) {
-      r.ratios['webhook/without by CPU'] = cpuWithout / cpuWith;
+      pair(r, 'webhook/without by CPU', without, (m, o) => cpuOf([o]) / cpuOf([m]));
       checks.push(
         `${r.scenario} ${r.name} at ${r.connections} connections: CPU per request ${fmt(cpuWithout, 2)} ms without an endpoint, ${fmt(cpuWith, 2)} ms with one ` +
-          `(gateway, its PostgreSQL backends and the receiver; medians), so ${fmt((cpuWithout / cpuWith) * 100, 0)}% of the throughput without where CPU is the limit`,
+          `(gateway, its PostgreSQL backends and the receiver; medians), so ${fmt(r.ratios['webhook/without by CPU']! * 100, 0)}% of the throughput without where CPU is the limit` +
+          `${r.rounds.length > 1 ? ` (${byRound(r, 'webhook/without by CPU', 0, '%')})` : ''}`,
       );
     }
   }
@@ -470,7 +706,8 @@ function summarize(
   const setup =
     `${fmt(opts.users)} users (${seed.reused ? 'reused' : `seeded in ${fmt(seed.seedSeconds ?? NaN, 1)} s`}), ` +
     `${opts.connections.join(' and ')} connections, ${opts.duration} s per measurement after ${opts.warmup} s of warm-up (each server first warmed with ${opts.serverWarmup} s of each of its scenarios), ` +
-    `median of ${opts.rounds} round${opts.rounds === 1 ? '' : 's'}; S6: median of ${opts.rounds * 3} calls, p99 column = slowest.`;
+    `median of ${opts.rounds} round${opts.rounds === 1 ? '' : 's'}, each measuring the servers of a scenario back to back (order rotated by round); ` +
+    `ratios: the median of each round's ratio of those paired measurements; S6: median of ${opts.rounds * 3} calls, p99 column = slowest.`;
   const machineLine =
     `${host.cores} × ${host.cpu}, ${host.memoryGb} GB, Node ${host.node}, PostgreSQL ${host.postgres} on the same machine; ` +
     `load average at start ${host.loadAverageAtStart.join(' / ')}.`;

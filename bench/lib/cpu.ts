@@ -45,9 +45,14 @@ export function treeCpuMs(pid: number): number {
   return ticks * TICK_MS;
 }
 
-/** CPU milliseconds used so far by the PostgreSQL backends connected to `database` (same machine only). */
-export function postgresCpuMs(database: string): number {
-  let ticks = 0;
+/**
+ * CPU milliseconds used so far by each PostgreSQL backend connected to `database` (same machine
+ * only), by process id: a meter takes the difference backend by backend, so that one which exits
+ * between two samples (another server's idle pool connection, closed after its 10 s) does not take
+ * its whole lifetime's CPU off the sum.
+ */
+export function postgresBackendCpuMs(database: string): Map<number, number> {
+  const backends = new Map<number, number>();
   for (const p of allPids()) {
     let cmdline: string;
     try {
@@ -57,21 +62,44 @@ export function postgresCpuMs(database: string): number {
     }
     // A backend's title: "postgres: [<cluster name>: ]<user> <database> <client> <state>".
     const title = /^postgres: (?:\S+: )?\S+ (\S+) /.exec(cmdline.replace(/\0/g, ' '));
-    if (title?.[1] === database) ticks += procStat(p)?.ticks ?? 0;
+    if (title?.[1] === database) backends.set(p, (procStat(p)?.ticks ?? 0) * TICK_MS);
   }
-  return ticks * TICK_MS;
+  return backends;
 }
 
-export type CpuSample = Record<string, number>;
+/** CPU milliseconds used so far by the PostgreSQL backends connected to `database`, those alive now. */
+export function postgresCpuMs(database: string): number {
+  let ms = 0;
+  for (const backend of postgresBackendCpuMs(database).values()) ms += backend;
+  return ms;
+}
 
-/** Reads every source now; `perRequest(before, after, n)` turns two samples into ms per request. */
-export function cpuMeter(sources: Record<string, () => number>) {
+/** A reading of a CPU source: one process (tree)'s total, or several processes' each by id. */
+type CpuReading = number | Map<number, number>;
+export type CpuSample = Record<string, CpuReading>;
+
+/**
+ * The CPU used between two readings; where the source reads several processes, process by process
+ * (one started since counts whole, one gone since not at all: its last moments are lost).
+ */
+function cpuBetween(before: CpuReading, after: CpuReading): number {
+  if (typeof before === 'number' || typeof after === 'number') return Number(after) - Number(before);
+  let ms = 0;
+  for (const [pid, now] of after) ms += now - (before.get(pid) ?? 0);
+  return ms;
+}
+
+/**
+ * Reads every source now; `perRequest(before, after, n)` turns two samples into ms per request.
+ * Each measurement takes its own pair of samples: only what ran in its window counts.
+ */
+export function cpuMeter(sources: Record<string, () => CpuReading>) {
   return {
     sample(): CpuSample {
       return Object.fromEntries(Object.entries(sources).map(([name, read]) => [name, read()]));
     },
-    perRequest(before: CpuSample, after: CpuSample, requests: number): CpuSample {
-      return Object.fromEntries(Object.keys(sources).map((name) => [name, (after[name]! - before[name]!) / Math.max(1, requests)]));
+    perRequest(before: CpuSample, after: CpuSample, requests: number): Record<string, number> {
+      return Object.fromEntries(Object.keys(sources).map((name) => [name, cpuBetween(before[name]!, after[name]!) / Math.max(1, requests)]));
     },
   };
 }
