@@ -141,9 +141,14 @@ export interface CheckedPasswordIdentity {
 /**
  * The email/password identity whose password this is, or InvalidCredentialsError (recorded as a
  * failed login). Unknown emails, and identities without a password (users imported without one),
- * cost a password check too, so timing does not tell them apart. A password that verified against
- * an imported hash (Firebase scrypt, bcrypt, Argon2 of other parameters) or our scrypt of before
- * Argon2id is hashed again with ours here, outside any transaction, for the login to store.
+ * cost a check of our Argon2id too, so their timing matches that of users whose hash is ours; a
+ * user whose hash is still in an older or imported form (our scrypt of before, bcrypt, Firebase's
+ * scrypt, Argon2 of other parameters) takes that form's time until their first login upgrades it.
+ * No delay is added to hide that: registration tells anyone whether an email has an account
+ * anyway (409 AccountNameInUse, Realm's protocol), and logins are rate limited. A password that
+ * verified against an imported hash (Firebase scrypt, bcrypt, Argon2 of other parameters) or our
+ * scrypt of before Argon2id is hashed again with ours here, outside any transaction, for the login
+ * to store.
  */
 export async function checkPasswordCredentials(
   auth: AuthDeps,

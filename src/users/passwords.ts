@@ -35,13 +35,15 @@ const ARGON2_ALGORITHMS = { argon2d: 0, argon2i: 1, argon2id: 2 } as const;
 const ARGON2_VERSIONS: Record<string, number> = { '16': 0, '19': 1 };
 type Argon2Variant = keyof typeof ARGON2_ALGORITHMS;
 
-// What a stored hash may cost to check. Argon2: at most 256 MiB, work m·t at most 16 times ours, at
-// most 16 lanes (each needs 8 KiB at least; @node-rs/argon2 may run them on threads of its own, one
-// per core), salts and hashes of the lengths the PHC format allows. The
+// What a stored hash may cost to check. Argon2: at most 64 MiB (RFC 9106's low-memory choice,
+// argon2-cffi's default, and what PHP's and libsodium's interactive defaults fit in), work m·t at most
+// 16 times ours, at most 16 lanes (each needs 8 KiB at least; @node-rs/argon2 runs them on threads
+// of its own, two more per hash on 2 cores, the work still bounded by m·t), salts and hashes of the
+// lengths the PHC format allows; such a hash is replaced by ours at its user's first login. The
 // scrypt of our hashes before Argon2id was N=2^15, r=8, p=1: its memory is 128·N·r bytes (at most
 // 256 MiB) and its work N·r·p (at most 16 times that). Firebase's own bounds are rounds 1–8 and
 // mem_cost 1–14; bcrypt costs past 14 take seconds of pure JavaScript each.
-const ARGON2_MAX_MEMORY_KIB = 256 * 1024;
+const ARGON2_MAX_MEMORY_KIB = 64 * 1024;
 const ARGON2_MAX_WORK = 16 * ARGON2_PARAMS.memoryKiB * ARGON2_PARAMS.timeCost;
 const ARGON2_MAX_PARALLELISM = 16;
 const ARGON2_SALT_BYTES = { min: 8, max: 64 } as const;
@@ -96,10 +98,12 @@ function decodedUnpadded(text: string | undefined, bounds: { min: number; max: n
 const within = (value: number, bounds: { min: number; max: number }) => value >= bounds.min && value <= bounds.max;
 
 // The PHC string of Argon2 as its reference implementation writes it: $type$v=…$m=…,t=…,p=…$salt$hash
-// (no key id, no associated data).
+// (no key id, no associated data). Without `v=` ($type$m=…,t=…,p=…$salt$hash, as implementations
+// wrote it before version 1.3) it is version 16 (0x10), as the PHC format and the library read it.
 const ARGON2_PARAMETERS = /^m=([0-9]{1,9}),t=([0-9]{1,9}),p=([0-9]{1,9})$/;
 
-function parseArgon2(fields: string[]): ParsedHash | null {
+function parseArgon2(all: string[]): ParsedHash | null {
+  const fields = all.length === 5 ? [...all.slice(0, 2), 'v=16', ...all.slice(2)] : all;
   if (fields.length !== 6 || fields[0] !== '' || !Object.hasOwn(ARGON2_ALGORITHMS, fields[1]!)) return null;
   const version = /^v=([0-9]+)$/.exec(fields[2]!)?.[1];
   if (version === undefined || !Object.hasOwn(ARGON2_VERSIONS, version)) return null;
@@ -174,17 +178,20 @@ export function passwordHashScheme(stored: string): ParsedHash['scheme'] | null 
 
 /**
  * Whether a password that verified against `stored` should be stored again with ours: any form but
- * Argon2id (v=19) with at least our memory and passes, a 16-byte salt and a 32-byte hash.
+ * Argon2id v=19 with exactly our m, t and p (as argon2-cffi's check_needs_rehash), a 16-byte salt and
+ * a 32-byte hash. Costlier parameters too: an imported hash of up to 64 MiB costs that only until
+ * its user's first login.
  */
 export function needsRehash(stored: string): boolean {
   const parsed = parsePasswordHash(stored);
   if (parsed?.scheme !== 'argon2id') return true;
   return (
     parsed.version !== 19 ||
-    parsed.memoryKiB < newHashMemoryKiB ||
-    parsed.timeCost < ARGON2_PARAMS.timeCost ||
-    parsed.salt.length < SALT_LENGTH ||
-    parsed.hash.length < KEY_LENGTH
+    parsed.memoryKiB !== newHashMemoryKiB ||
+    parsed.timeCost !== ARGON2_PARAMS.timeCost ||
+    parsed.parallelism !== ARGON2_PARAMS.parallelism ||
+    parsed.salt.length !== SALT_LENGTH ||
+    parsed.hash.length !== KEY_LENGTH
   );
 }
 
@@ -214,7 +221,7 @@ function optionsFor(N: number, r: number, p: number): ScryptOptions {
   return { N, r, p, maxmem: 256 * N * r };
 }
 
-/** Argon2 of `password` (on libuv's thread pool, off the event loop), the raw key. */
+/** Argon2 of `password` (on libuv's thread pool, off the event loop; the lanes of p > 1 on threads of the library's own), the raw key. */
 function argon2(password: string, parsed: Omit<Extract<ParsedHash, { scheme: Argon2Variant }>, 'hash'>, keyLength: number): Promise<Buffer> {
   return hashRaw(password, {
     algorithm: ARGON2_ALGORITHMS[parsed.scheme] as Algorithm,
