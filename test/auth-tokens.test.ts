@@ -8,6 +8,7 @@ import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { createApp } from '../src/app.js';
 import { formToken } from '../src/http/client-api.js';
 import { InvalidSessionError } from '../src/tokens/errors.js';
+import { tokenDigest } from '../src/tokens/signing-keys.js';
 import { createTokenKeys, signAccessToken } from '../src/tokens/tokens.js';
 import { createAccessTokenVerifier, verifyAccessToken, type AccessTokenVerifier } from '../src/tokens/verify.js';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -108,19 +109,19 @@ describe('access tokens: what they carry, and which ones are refused', () => {
     const second = Math.floor(Date.now() / 1000) * 1000;
     const { token, claims } = await signAccessToken(keys, { sub: user.id, sid, deviceId: user.deviceId!, userData: {} }, 60, second - 58_000);
     expect(await verifyAccessToken(token, verifier)).toMatchObject({ userId: user.id, sessionId: sid });
-    expect(verifier.keys.checkedToken(token)).toMatchObject({ sub: user.id, sid, exp: claims.exp });
+    expect(verifier.keys.checkedToken(tokenDigest(token))).toMatchObject({ sub: user.id, sid, exp: claims.exp });
     // Remembered by its hash: only this very text finds it.
-    expect(verifier.keys.checkedToken(`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
-    expect(verifier.keys.checkedToken(`${token} `)).toBeUndefined();
+    expect(verifier.keys.checkedToken(tokenDigest(`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`))).toBeUndefined();
+    expect(verifier.keys.checkedToken(tokenDigest(`${token} `))).toBeUndefined();
     expect((await introspect(t, token)).body).toMatchObject({ active: true });
     expect((await introspect(t, token)).body).toMatchObject({ active: true });
     // A reload of the ring (a rotation, a notification) forgets what it checked.
     verifier.keys.invalidate();
-    expect(verifier.keys.checkedToken(token)).toBeUndefined();
+    expect(verifier.keys.checkedToken(tokenDigest(token))).toBeUndefined();
     await verifyAccessToken(token, verifier);
-    expect(verifier.keys.checkedToken(token)).toBeDefined();
+    expect(verifier.keys.checkedToken(tokenDigest(token))).toBeDefined();
     await new Promise((resolve) => setTimeout(resolve, claims.exp * 1000 - Date.now() + 50));
-    expect(verifier.keys.checkedToken(token)).toBeUndefined();
+    expect(verifier.keys.checkedToken(tokenDigest(token))).toBeUndefined();
     await expectRefused(token, 'access token expired');
   });
 
@@ -133,7 +134,7 @@ describe('access tokens: what they carry, and which ones are refused', () => {
     const without = await signAccessToken(keys, { sub: user.id, sid, deviceId: user.deviceId!, userData: {} }, 60);
     for (const [token, expected] of [[withData.token, userData], [without.token, {}]] as const) {
       expect((await verifyAccessToken(token, verifier)).userData).toEqual(expected);
-      const remembered = verifier.keys.checkedToken(token)!;
+      const remembered = verifier.keys.checkedToken(tokenDigest(token))!;
       expect(remembered.userData).toEqual(expected);
       expect(Object.isFrozen(remembered.userData)).toBe(true);
     }

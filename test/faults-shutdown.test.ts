@@ -6,7 +6,7 @@
 // Embedded, the gateway opens a data folder migrated from the run's template: a first start is not
 // what is tested here (test/server.test.ts tests it), and costs seconds of CPU.
 import { rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { count } from 'drizzle-orm';
 import { afterAll, expect, it } from 'vitest';
 import { checkInvariants } from '../src/users/invariants.js';
@@ -222,22 +222,37 @@ async function openConnection(baseUrl: string): Promise<{ send(request: string):
   });
   return {
     send(request) {
-      return new Promise((resolve) => {
-        let received = Buffer.alloc(0);
-        socket.on('data', (data) => {
-          received = Buffer.concat([received, data]);
-          const response = parseResponse(received);
-          if (response) {
-            resolve(response);
-            socket.destroy();
-          }
-        });
-        socket.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-        socket.once('close', () => resolve({ error: `closed after ${received.length} bytes, before a whole response` }));
-        socket.write(request);
-      });
+      const response = responseOn(socket);
+      socket.write(request);
+      return response;
     },
   };
+}
+
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
+
+/**
+ * The first whole response `socket` receives, or why none came; the socket is closed once it has
+ * it. A `100 Continue` before it calls `continued`, when given.
+ */
+function responseOn(socket: Socket, continued?: () => void): Promise<RawResponse | { error: string }> {
+  return new Promise((resolve) => {
+    let received = Buffer.alloc(0);
+    socket.on('data', (data) => {
+      received = Buffer.concat([received, data]);
+      if (continued && received.subarray(0, CONTINUE.length).equals(CONTINUE)) {
+        received = received.subarray(CONTINUE.length);
+        continued();
+      }
+      const response = parseResponse(received);
+      if (response) {
+        resolve(response);
+        socket.destroy();
+      }
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    socket.once('close', () => resolve({ error: `closed after ${received.length} bytes, before a whole response` }));
+  });
 }
 
 /**
@@ -248,26 +263,9 @@ async function openConnection(baseUrl: string): Promise<{ send(request: string):
 async function heldRequest(baseUrl: string, body: string): Promise<{ finish(): Promise<RawResponse | { error: string }> }> {
   const { host, hostname, port } = new URL(baseUrl);
   const socket = connect(Number(port), hostname);
-  let received = Buffer.alloc(0);
-  const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
   let continued: () => void;
   const gotContinue = new Promise<void>((resolve) => (continued = resolve));
-  let answered: (r: RawResponse | { error: string }) => void;
-  const response = new Promise<RawResponse | { error: string }>((resolve) => (answered = resolve));
-  socket.on('data', (data) => {
-    received = Buffer.concat([received, data]);
-    if (received.subarray(0, CONTINUE.length).equals(CONTINUE)) {
-      received = received.subarray(CONTINUE.length);
-      continued();
-    }
-    const parsed = parseResponse(received);
-    if (parsed) {
-      answered(parsed);
-      socket.destroy();
-    }
-  });
-  socket.once('error', (err: NodeJS.ErrnoException) => answered({ error: err.code ?? err.message }));
-  socket.once('close', () => answered({ error: `closed after ${received.length} bytes, before a whole response` }));
+  const response = responseOn(socket, () => continued());
   socket.write(
     `POST /graphql HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${KEY}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,

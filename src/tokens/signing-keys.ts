@@ -221,9 +221,9 @@ export class SigningKeyRing {
    * may still verify, and the token has not expired since. Then the signature and claims need no
    * second look: the token is the same bytes. Revocation is not decided here (verifyAccessToken
    * asks the session state every time). Saves a token check its HMAC, decoding and promises (issue 18).
-   * `digest` is the token's tokenDigest, for a caller that has it already.
+   * The token is named by its tokenDigest.
    */
-  checkedToken(token: string, digest = tokenDigest(token), now = Date.now()): AccessTokenChecked | undefined {
+  checkedToken(digest: string, now = Date.now()): AccessTokenChecked | undefined {
     const entry = this.checked.get(digest);
     if (entry === undefined) return undefined;
     const ring = this.loaded;

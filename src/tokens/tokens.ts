@@ -70,7 +70,7 @@ export async function readAccessToken(keys: TokenKeys, token: string): Promise<A
   if (token.length > 8192) throw new InvalidSessionError('malformed access token');
   // The same token checked before, under the same ring, not expired since (SigningKeyRing.checkedToken).
   const digest = tokenDigest(token);
-  const checked = keys.checkedToken(token, digest);
+  const checked = keys.checkedToken(digest);
   if (checked !== undefined) return checked;
   const header = protectedHeaderOf(token);
   if (header.kid !== undefined && typeof header.kid !== 'string') throw new InvalidSessionError('invalid access token');

@@ -5,7 +5,7 @@ import { whyNotLive } from '../sessions/live.js';
 import { accessRefusal } from '../users/rules.js';
 import { InvalidSessionError } from './errors.js';
 import { findSessionState, type SessionRowState } from '../sessions/repository.js';
-import type { AccessTokenChecked, SigningSettings } from './signing-keys.js';
+import { tokenDigest, type AccessTokenChecked, type SigningSettings } from './signing-keys.js';
 import { createTokenKeys, readAccessToken, type TokenKeys } from './tokens.js';
 
 /** What an access token's validity depends on beyond its signature: its session and its user. */
@@ -80,7 +80,7 @@ export async function verifyAccessToken(token: string, verifier: AccessTokenVeri
 export function verifyAccessTokenNow(token: string, verifier: AccessTokenVerifier): VerifiedAccessToken | undefined {
   const known = verifier.sessions.knownSessionState;
   if (known === undefined || token.length > 8192) return undefined;
-  const claims = verifier.keys.checkedToken(token);
+  const claims = verifier.keys.checkedToken(tokenDigest(token));
   if (claims === undefined) return undefined;
   if (!UUID_PATTERN.test(claims.sid)) throw new InvalidSessionError('invalid access token');
   const state = known.call(verifier.sessions, claims.sid.toLowerCase());
